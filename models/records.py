@@ -44,7 +44,9 @@ class Mention:
 class Extraction:
     figures: list[Figure] = field(default_factory=list)
     mentions: list[Mention] = field(default_factory=list)
+    pipeline_version: str | None = None  # models.PIPELINE_VERSION of the pipeline that made it
 
     def asdict(self) -> dict[str, Any]:
         return {"figures": [f.asdict() for f in self.figures],
-                "organisations": [m.asdict() for m in self.mentions]}
+                "organisations": [m.asdict() for m in self.mentions],
+                "pipeline_version": self.pipeline_version}

@@ -29,7 +29,9 @@ the tests. This module imports nothing: it is the one module every floor may imp
     │   ├── UnsafeXML                     xml.forbidden: DTD, entities, XInclude
     │   ├── SourceChanged                 parse.source_changed: the response shape moved
     │   ├── APIError                      api.error: the API says it failed (SRU diagnostic, <Error>)
-    │   └── NotAnArticle                  parse.not_article: an index page, a cookie wall
+    │   ├── NotAnArticle                  parse.not_article: an index page, a cookie wall
+    │   ├── FileEncrypted                 file.encrypted: a PDF that needs a password to read
+    │   └── FileCorrupt                   file.corrupt: a truncated or broken PDF or DOCX
     ├── ExtractionError                   nlp.*: the language pipeline failed on a text
     ├── StorageError                      storage.*
     │   ├── StorageBusy                   storage.busy: the write lock was held past busy_timeout
@@ -224,6 +226,18 @@ class NotAnArticle(ParseError):
     """The page is not an article (an index, a cookie wall, no main text)."""
 
     code = "parse.not_article"
+
+
+class FileEncrypted(ParseError):
+    """The file (a PDF) is encrypted and cannot be read without a password."""
+
+    code = "file.encrypted"
+
+
+class FileCorrupt(ParseError):
+    """The file is truncated or broken: no text can be read from it."""
+
+    code = "file.corrupt"
 
 
 # --- extraction, storage, search, delivery --------------------------------------------------

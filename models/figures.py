@@ -1,0 +1,555 @@
+"""The figure recogniser: a spaCy component that finds quantities and normalises them.
+
+Built like spaCy's EntityRuler: the words it knows (units, scale words, qualifiers, blockers)
+are data in `data/figure_lexicon.json`, saved with the pipeline by `to_disk` and read back by
+`from_disk`. The rules only run where a digit or a Dutch number word starts a word: one regex
+pass over the text finds those places, so the cost over plain tokenisation stays small
+(a token Matcher over every token costs five times the tokenizer, NLP-NOTES §1.5).
+
+Lookups use `token.norm_`: the pipeline's tokenizer stores the quote-normalised lower form
+there, while `doc.text` stays the text as given, so offsets and written forms are the source's.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable
+
+from spacy.language import Language
+from spacy.tokens import Doc
+from spacy.util import ensure_path
+
+from .numbers import ENGLISH_DECIMAL, group_value, parse_digits, word_value
+from .records import Figure
+
+LEXICON_PATH = Path(__file__).parent / "data" / "figure_lexicon.json"
+
+_NUM = r"(?:\d{1,3}(?:\.\d{3})+|\d+)(?:,\d+)?(?:,-)?"
+# One token holding a figure: "91%", "+20%", "5-10%", "2-10", "12,5%-punt", "2,5mln", "3x".
+_TOKEN = re.compile(
+    rf"(?P<sign>[+\-±]?)(?P<num>{_NUM})(?:-(?P<num2>{_NUM}))?"
+    r"(?P<suffix>%-punten|%-punt|%|x|k|mln|mld|mrd)?"
+)
+_SUFFIX_SCALE = {"k": 1e3, "mln": 1e6, "mld": 1e9, "mrd": 1e9}
+_YEAR = re.compile(r"(?:1[89]|20)\d\d")
+_PARTICIPLE = re.compile(r"(?:toe|bij|af|op|uit|aan|in|mee|voor|terug|door|om)?ge\w{3,}[dt]"
+                         r"|(?:toe|bij|af|op|uit|aan|in|mee|voor|terug|door|om)ge\w{3,}en")
+_PLURAL = re.compile(r"[a-z][\w'\-]*(?:en|ers|s)")
+_NOUNISH = re.compile(r"[^\W\d_][\w'’\-]*", re.UNICODE)
+
+FIGURES_ATTR = "figures"
+if not Doc.has_extension(FIGURES_ATTR):
+    Doc.set_extension(FIGURES_ATTR, default=None)
+
+
+@dataclass
+class _Core:
+    """A number as read from one or a few tokens, before units and context."""
+
+    start: int  # first token
+    end: int  # token after the last
+    value: float
+    value_max: float | None = None
+    suffix: str | None = None  # a unit glued to the digits ("%", "%-punt", "x", a scale)
+    digits: str | None = None  # the digit string when written with digits
+    weak: bool = False  # "een": a figure only when something makes it one
+    signed: bool = False
+    approx: bool = False  # "±300"
+
+
+@dataclass
+class _Parse:
+    start: int
+    end: int
+    value: float
+    value_max: float | None
+    unit: str
+    scaled: bool
+    qualifier: str | None = None
+    subject: str | None = None
+    char_start: int | None = None
+
+
+class _Lexicon:
+    """The lexicon file compiled into the sets and phrase tables the rules look up."""
+
+    def __init__(self, data: dict[str, Any]) -> None:
+        self.data = data
+        self.currency_prefix = dict(data["currency_prefix"])
+        self.currency_suffix = dict(data["currency_suffix"])
+        self.scale = {k: float(v) for k, v in data["scale"].items()}
+        self.percent = frozenset(data["percent"])
+        self.durations = frozenset(data["durations"])
+        self.other_units = sorted((tuple(u.split()) for u in data["other_units"]), key=len, reverse=True)
+        self.multipliers = frozenset(data["multipliers"])
+        self.multiplier_cues = frozenset(data["multiplier_cues"])
+        self.fractions = {k: float(v) for k, v in data["fractions"].items()}
+        self.denominators = dict(data["fraction_denominators"])
+        self.ratio_links = [tuple(p.split()) for p in data["ratio_links"]]
+        self.range_links = sorted((tuple(p.split()) for p in data["range_links"]), key=len, reverse=True)
+        self.between = frozenset(data["between"])
+        self.qual_before = _phrases(data["qualifiers_before"])
+        self.qual_after = _phrases(data["qualifiers_after"])
+        self.qual_words = frozenset(w for phrase in self.qual_before for w in phrase)
+        self.comparison_heads = frozenset(data["comparison_heads"])
+        self.blockers = frozenset(data["blockers_before"])
+        self.months = frozenset(data["months"])
+        self.subject_skip = frozenset(data["subject_skip"])
+        self.subject_links = sorted((tuple(p.split()) for p in data["subject_links"]), key=len, reverse=True)
+        self.subject_heads = frozenset(data["subject_heads_before"])
+        self.multiword_subjects = [tuple(p.split()) for p in data["multiword_subjects"]]
+        self.money_cues = frozenset(data["money_cues"])
+        self.not_subjects = frozenset(data["not_subjects"])
+        self.time_before = frozenset(data["time_before"])
+        self.ambiguous = frozenset(data["ambiguous_words"])
+        self.score_cues = frozenset(data["score_cues"])
+        self.one_of = [tuple(p.split()) for p in data["one_of"]]
+        self.ordinal_fraction_links = frozenset(data["ordinal_fraction_links"])
+        self.fraction_units = frozenset(data["fraction_units"])
+        words = {w for w in ("nul een één twee drie vier vijf zes zeven acht negen tien elf twaalf dertien "
+                             "veertien twintig dertig veertig vijftig zestig zeventig tachtig negentig "
+                             "honderd duizend").split()}
+        words |= set(self.fractions)
+        # Where a figure may start: a digit, a sign or currency before a digit, or a number word.
+        self.trigger = re.compile(
+            r"(?<![\w.,])(?:[+\-±]?\d|(?i:" + "|".join(sorted(words, key=len, reverse=True)) + "))"
+        )
+
+    @classmethod
+    def from_path(cls, path: Path) -> "_Lexicon":
+        return cls(json.loads(Path(path).read_text(encoding="utf8")))
+
+
+def _phrases(table: dict[str, str]) -> dict[tuple[str, ...], str]:
+    return {tuple(k.split()): v for k, v in table.items()}
+
+
+class FigureRecognizer:
+    """Sets `doc._.figures` to the list of `Figure` records found in the doc."""
+
+    def __init__(self, nlp: Language, name: str = "mkb_figures", lexicon_path: str | None = None) -> None:
+        self.name = name
+        self.lexicon = _Lexicon.from_path(Path(lexicon_path) if lexicon_path else LEXICON_PATH)
+
+    # -- spaCy component protocol -------------------------------------------------------------
+    def __call__(self, doc: Doc) -> Doc:
+        doc._.set(FIGURES_ATTR, self.find(doc))
+        return doc
+
+    def to_disk(self, path: str | Path, *, exclude: Iterable[str] = ()) -> None:
+        path = ensure_path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        (path / "lexicon.json").write_text(json.dumps(self.lexicon.data, ensure_ascii=False, indent=1),
+                                           encoding="utf8")
+
+    def from_disk(self, path: str | Path, *, exclude: Iterable[str] = ()) -> "FigureRecognizer":
+        self.lexicon = _Lexicon.from_path(ensure_path(path) / "lexicon.json")
+        return self
+
+    def to_bytes(self, *, exclude: Iterable[str] = ()) -> bytes:
+        return json.dumps(self.lexicon.data, ensure_ascii=False).encode("utf8")
+
+    def from_bytes(self, data: bytes, *, exclude: Iterable[str] = ()) -> "FigureRecognizer":
+        self.lexicon = _Lexicon(json.loads(data))
+        return self
+
+    # -- recognition --------------------------------------------------------------------------
+    def find(self, doc: Doc) -> list[Figure]:
+        figures: list[Figure] = []
+        previous_subject: tuple[int, str] | None = None  # (sentence start char, subject)
+        taken = -1  # tokens up to here belong to an earlier figure or a rejected identifier
+        for match in self.lexicon.trigger.finditer(doc.text):
+            span = doc.char_span(match.start(), match.end(), alignment_mode="expand")
+            if span is None or span.start <= taken:
+                continue
+            i = span.start
+            if doc[i].idx != match.start():
+                continue  # a number inside a word ("x-2")
+            parse, consumed = self._parse(doc, i)
+            taken = max(taken, consumed - 1)
+            if parse is None:
+                continue
+            sent = doc[parse.start].sent
+            if parse.subject is None and parse.unit in ("count", "percent"):
+                parse.subject = self._subject_in_context(doc, parse, sent)
+                if parse.subject is None and previous_subject and previous_subject[0] >= _previous_sentence_start(doc, sent):
+                    parse.subject = previous_subject[1]
+            if parse.subject and parse.unit in ("count", "percent") and _norm(doc, parse.start - 1) != "per":
+                previous_subject = (sent.start_char, parse.subject)
+            char_start = parse.char_start if parse.char_start is not None else doc[parse.start].idx
+            char_end = doc[parse.end - 1].idx + len(doc[parse.end - 1].text)
+            figures.append(Figure(
+                start=char_start, end=char_end, text=doc.text[char_start:char_end],
+                value=parse.value, value_max=parse.value_max, unit=parse.unit,
+                subject=parse.subject if parse.unit in ("count", "percent") else None,
+                qualifier=parse.qualifier, sentence=sent.text.strip(),
+            ))
+        return figures
+
+    def _parse(self, doc: Doc, i: int) -> tuple[_Parse | None, int]:
+        """Read a figure whose number starts at token i; also return the first token not used."""
+        lex = self.lexicon
+        core = self._core(doc, i)
+        if core is None:
+            return None, i + 1
+        if self._is_identifier(doc, core):
+            # a dossier number "32 637" is two tokens: skip both
+            return None, core.end + (1 if _norm(doc, core.end).isdigit() else 0)
+        if core.weak or core.value == 1 and not core.digits:
+            if any(_match(doc, core.end, link) for link in lex.one_of) and not self._ratio(doc, core):
+                return None, core.end  # "één van de drijvende krachten"
+        j = core.end
+        unit: str | None = None
+        value, value_max = core.value, core.value_max
+        scaled = False
+        attached = False  # something beyond the bare number makes a weak "een" a figure
+
+        # fractions and ratios: "een derde", "twee op de vijf", "Negen van de tien"
+        denominator = lex.denominators.get(_norm(doc, j))
+        if (denominator and not core.digits and core.value < denominator * 3
+                and (_norm(doc, j) in lex.fraction_units or _norm(doc, j + 1) in lex.ordinal_fraction_links)):
+            # "een derde van de ondervraagden"; but "aan een derde" is a third party
+            return self._finish(doc, core.start, j + 1, value / denominator, None, "other", False), j + 1
+        if _norm(doc, j) in lex.fractions and core.value == 1 and core.weak:  # "een kwart"
+            return self._finish(doc, core.start, j + 1, lex.fractions[_norm(doc, j)], None, "other", False), j + 1
+        ratio = self._ratio(doc, core)
+        if ratio is not None:
+            return self._finish(doc, core.start, ratio.end, core.value / ratio.value, None, "other", False), ratio.end
+        # ranges: "6 tot 9 miljard", "10 of 20 weken", "tussen 2 en 5", "één tot tien"
+        borrowed = False
+        if value_max is None and not core.suffix:
+            other = self._range_end(doc, core, j)
+            if other is not None:
+                value_max, core.suffix, j = other.value, other.suffix, other.end
+                attached = True
+            elif _norm(doc, j) == "en":
+                # "32 en 28 procent": the first number takes the unit of the second
+                other = self._core(doc, j + 1)
+                found = self._unit_at(doc, other.end, other) if other is not None and not other.weak else None
+                if found:
+                    unit, borrowed = found[0], True
+        # scale: glued ("2,5mln") or a word ("1,4 miljoen", "€ 30 mln.")
+        if core.suffix in _SUFFIX_SCALE:
+            factor = _SUFFIX_SCALE[core.suffix]
+            value, value_max = value * factor, (value_max * factor if value_max is not None else None)
+            scaled = attached = True
+        factor = self._scale_at(doc, j)
+        if factor:
+            value, value_max = value * factor, (value_max * factor if value_max is not None else None)
+            j += 1
+            scaled = attached = True
+        # unit
+        if not borrowed:
+            found = self._unit_at(doc, j, core)
+            if found:
+                unit, j = found
+                attached = True
+        prefix = doc[core.start - 1].text in lex.currency_prefix if core.start > 0 else False
+        start = core.start - 1 if prefix else core.start
+        if prefix:
+            unit, attached = "EUR", True
+        if unit is None:
+            unit = "count"
+        if core.weak and not attached and not any(_match(doc, j, p) for p in lex.qual_after):
+            return None, j
+        if self._is_year_or_date(doc, core, j, unit, scaled, prefix):
+            return None, core.end
+        if core.weak and not scaled and _norm(doc, j) not in ("of", "tot") and value_max is None:
+            return None, j  # the article: "een jaar eerder"
+        if unit == "count" and not core.digits and _norm(doc, core.start) in lex.fraction_units:
+            unit = "other"
+        if unit == "count" and not scaled and value <= 10 and self._in_score_sentence(doc, core.start):
+            unit = "other"  # a rapportcijfer: "gestegen van zes naar zeven"
+        if not core.digits and core.weak is False and _norm(doc, core.start) in lex.ambiguous and not attached:
+            nxt = doc[j] if j < len(doc) else None
+            if nxt is None or nxt.is_stop or nxt.is_punct:
+                return None, j
+        parse = self._finish(doc, start, j, value, value_max, unit, scaled)
+        if core.approx:
+            parse.qualifier = "approx"
+            written = doc[core.start].text
+            if "±" in written:  # the sign is the qualifier, not part of the span
+                parse.char_start = doc[core.start].idx + written.index("±") + 1
+        return parse, j
+
+    def _finish(self, doc: Doc, start: int, end: int, value: float, value_max: float | None,
+                unit: str, scaled: bool) -> _Parse:
+        parse = _Parse(start, end, value, value_max, unit, scaled)
+        parse.qualifier = self._qualifier(doc, start, end)
+        if unit in ("count", "percent"):
+            parse.subject = self._subject_after(doc, end)
+            if unit == "count" and parse.subject is None and scaled and value >= 1e6 and self._money_sentence(doc, start):
+                parse.unit = "EUR"
+        return parse
+
+    # -- pieces --------------------------------------------------------------------------------
+    def _core(self, doc: Doc, i: int) -> _Core | None:
+        if i >= len(doc):
+            return None
+        tok = doc[i]
+        norm = tok.norm_
+        m = _TOKEN.fullmatch(norm)
+        if m:
+            sign = m["sign"]
+            value = parse_digits(sign.replace("±", "") + m["num"])
+            value_max = parse_digits(m["num2"]) if m["num2"] else None
+            return _Core(i, i + 1, value, value_max, m["suffix"], digits=m["num"],
+                         signed=sign in "+-" and bool(sign), approx=sign == "±")
+        if ENGLISH_DECIMAL.fullmatch(norm) and self._scale_at(doc, i + 1):
+            return _Core(i, i + 1, parse_digits(norm, before_scale=True), digits=norm)
+        if not tok.is_alpha:
+            return None
+        if norm in ("een", "één"):
+            return _Core(i, i + 1, 1.0, weak=norm == "een")
+        if norm in self.lexicon.fractions:
+            return _Core(i, i + 1, self.lexicon.fractions[norm])
+        value = word_value(norm)
+        if value is not None:
+            return _Core(i, i + 1, float(value))
+        value = group_value(norm)
+        if value is not None:
+            return _Core(i, i + 1, float(value), approx=value >= 10)
+        return None
+
+    def _ratio(self, doc: Doc, core: _Core) -> _Core | None:
+        """The denominator of "twee op de vijf", "Negen van de tien"."""
+        for link in self.lexicon.ratio_links:
+            if _match(doc, core.end, link):
+                other = self._core(doc, core.end + len(link))
+                if other and not other.suffix and _is_ratio(core.value, other.value, link):
+                    return other
+        return None
+
+    def _range_end(self, doc: Doc, core: _Core, j: int) -> _Core | None:
+        """The upper end of a range starting with `core`, whose link starts at token j."""
+        links = list(self.lexicon.range_links)
+        if _norm(doc, core.start - 1) in self.lexicon.between:
+            links.insert(0, ("en",))
+        if core.digits and _YEAR.fullmatch(core.digits) and not self._scale_at(doc, j):
+            return None
+        for link in links:
+            if _match(doc, j, link):
+                other = self._core(doc, j + len(link))
+                if other is None or other.weak or other.signed:
+                    return None
+                return other if other.value > core.value or self._scale_at(doc, other.end) else None
+        return None
+
+    def _scale_at(self, doc: Doc, j: int) -> float | None:
+        return self.lexicon.scale.get(_norm(doc, j))
+
+    def _unit_at(self, doc: Doc, j: int, core: _Core) -> tuple[str, int] | None:
+        """The unit after a number at token j, with the token after it."""
+        lex = self.lexicon
+        if core.suffix in ("%", "%-punt", "%-punten"):
+            return "percent", j + (1 if _norm(doc, j) in lex.percent else 0)
+        if core.suffix == "x":
+            return "other", j
+        norm = _norm(doc, j)
+        if norm in lex.percent:
+            return "percent", j + 1
+        if norm in lex.currency_suffix:
+            return "EUR", j + 1
+        if norm in lex.durations:
+            return "duration", j + 1
+        if norm in lex.multipliers and _norm(doc, j + 1) in lex.multiplier_cues:
+            return "other", j + 1
+        for unit in lex.other_units:
+            if _match(doc, j, unit):
+                return "other", j + len(unit)
+        return None
+
+    def _is_identifier(self, doc: Doc, core: _Core) -> bool:
+        lex = self.lexicon
+        k = _previous_word(doc, core.start)
+        before = _norm(doc, k)
+        if before in lex.blockers or (before == "(" and _norm(doc, k - 1) in lex.blockers):
+            return True
+        if core.digits is None:
+            return False
+        after = _norm(doc, core.end)
+        if core.digits.startswith("0") and len(core.digits) > 1 and not core.digits.startswith("0,"):
+            return True  # phone numbers, zero-padded codes
+        if after == "," and _norm(doc, core.end + 1) in ("nr.", "nr", "nrs."):
+            return True
+        if len(core.digits) <= 2 and after.isdigit() and len(after) == 3:
+            return True  # dossier number written "32 637"
+        if after in (".", ")") and _line_start(doc, core.start) and core.value < 100 and not core.suffix:
+            return True  # a numbered list item
+        if before == "-" and core.start >= 2 and doc[core.start - 2].is_alpha and not doc[core.start - 1].whitespace_:
+            return True  # a number inside a name ("COVID - 19")
+        if (core.value < 100 and not core.suffix and core.value_max is None and "," not in core.digits
+                and 0 <= k and doc[k].is_alpha and not doc[k].is_stop and doc[k].norm_ not in lex.qual_words
+                and word_value(doc[k].norm_) is None and not self._unit_at(doc, core.end, core)
+                and self._scale_at(doc, core.end) is None
+                and not (doc[core.end].is_lower if core.end < len(doc) else False)):
+            return True  # a label: "pijler 1", "Noot 1"
+        return False
+
+    def _is_year_or_date(self, doc: Doc, core: _Core, end: int, unit: str, scaled: bool, prefix: bool) -> bool:
+        lex = self.lexicon
+        if _norm(doc, end) in lex.months or _norm(doc, core.start - 1) in lex.months and core.value <= 31:
+            return True
+        if unit == "duration" and _norm(doc, core.start - 1) in lex.time_before and _norm(doc, end - 1) == "uur":
+            return True
+        if core.digits is None or scaled or prefix or unit != "count" or core.signed:
+            return False
+        if core.value_max is not None:
+            return bool(_YEAR.fullmatch(core.digits))  # "2015-1", "2024-2025"
+        if _YEAR.fullmatch(core.digits):
+            # a bare year unless a qualifier or a counted noun makes it a quantity ("ruim 2000 bedrijven")
+            return not (self._qualifier(doc, core.start, end) and self._subject_after(doc, end))
+        return False
+
+    def _qualifier(self, doc: Doc, start: int, end: int) -> str | None:
+        lex = self.lexicon
+        for size in (3, 2, 1):
+            if start - size < 0:
+                continue
+            words = tuple(_norm(doc, k) for k in range(start - size, start))
+            qualifier = lex.qual_before.get(words)
+            if qualifier is None:
+                continue
+            head_before = doc[start - size - 1] if start - size - 1 >= 0 else None
+            if words[-1] == "dan" and head_before is not None and (
+                    head_before.like_num or head_before.norm_ in lex.percent or _TOKEN.fullmatch(head_before.norm_)):
+                return None  # "335.000 meer dan tien jaar geleden": a comparison, not a bound
+            if words == ("tot",) and (self._from_to(doc, start) or head_before is not None and head_before.is_stop
+                                      and head_before.norm_ not in ("en", "of")):
+                return None  # "van 2.000.404 ... tot 2.035.528", "komt hierin tot vijf aanbevelingen"
+            return qualifier
+        for phrase, qualifier in lex.qual_after.items():
+            if _match(doc, end, phrase):
+                return qualifier
+        return None
+
+    def _from_to(self, doc: Doc, start: int) -> bool:
+        for k in range(max(0, start - 10), start - 1):
+            if doc[k].norm_ == "van" and self._core(doc, k + 1) is not None:
+                return True
+        return False
+
+    def _subject_after(self, doc: Doc, end: int) -> str | None:
+        lex = self.lexicon
+        j = end
+        for phrase in lex.qual_after:
+            if _match(doc, j, phrase):
+                j += len(phrase)
+                break
+        for link in lex.subject_links:
+            if _match(doc, j, link):
+                return self._noun(doc, j + len(link))
+        noun = self._noun(doc, j)
+        if noun is None and _norm(doc, j) in ("en", "of"):
+            # "minstens 10 en tot 250 medewerkers": the noun after the second number
+            for k in range(j + 1, min(j + 4, len(doc))):
+                other = self._core(doc, k)
+                if other is not None:
+                    return self._noun(doc, other.end)
+        return noun
+
+    def _noun(self, doc: Doc, j: int) -> str | None:
+        lex = self.lexicon
+        for _ in range(4):
+            if j >= len(doc):
+                return None
+            for words in lex.multiword_subjects:
+                if _match(doc, j, words):
+                    last = doc[j + len(words) - 1]
+                    return doc.text[doc[j].idx: last.idx + len(last.text)]
+            tok = doc[j]
+            norm = tok.norm_
+            if tok.is_quote or _TOKEN.fullmatch(norm) or (tok.is_upper and j + 1 < len(doc) and doc[j + 1].is_lower
+                                                        and doc[j + 1].is_alpha and not doc[j + 1].is_stop):
+                j += 1  # "van de bijna 335.000 bedrijven", "‘deregistraties’", "twee MIT instrumenten"
+                continue
+            if norm in lex.subject_skip or (tok.is_lower and norm.endswith("e") and len(norm) > 3
+                                             and j + 1 < len(doc) and doc[j + 1].is_alpha
+                                             and not doc[j + 1].is_stop):
+                j += 1
+                continue
+            if (tok.is_stop or tok.is_punct or tok.is_space or not _NOUNISH.fullmatch(tok.text)
+                    or norm in lex.not_subjects or _PARTICIPLE.fullmatch(norm) or norm in lex.scale
+                    or norm in lex.months or norm in lex.percent or norm in lex.durations):
+                return None
+            return tok.text
+        return None
+
+    def _plural_near(self, doc: Doc, j: int, stop: int) -> str | None:
+        """The first plural noun in a few words: "het aantal bij KVK ingeschreven ondernemingen"."""
+        for k in range(j, min(j + 5, stop)):
+            tok = doc[k]
+            if tok.is_punct:
+                return None
+            if (tok.is_lower and not tok.is_stop and _PLURAL.fullmatch(tok.norm_)
+                    and not _PARTICIPLE.fullmatch(tok.norm_) and tok.norm_ not in self.lexicon.not_subjects):
+                return tok.text
+        return None
+
+    def _subject_in_context(self, doc: Doc, parse: _Parse, sent) -> str | None:
+        """The counted noun named earlier in the sentence: "het aantal starters ... met 8%"."""
+        lex = self.lexicon
+        for k in range(parse.start - 1, sent.start - 1, -1):
+            norm = doc[k].norm_
+            if norm in lex.subject_heads:
+                link = next((l for l in lex.subject_links if _match(doc, k + 1, l)), ())
+                noun = self._noun(doc, k + 1 + len(link)) or self._plural_near(doc, k + 1 + len(link), parse.start)
+                if noun:
+                    return noun
+            if norm == "van" and _norm(doc, k + 1) == "alle":
+                noun = self._noun(doc, k + 2)
+                if noun:
+                    return noun
+        return None
+
+    def _in_score_sentence(self, doc: Doc, start: int) -> bool:
+        return any(tok.norm_.endswith(cue) for tok in doc[start].sent for cue in self.lexicon.score_cues)
+
+    def _money_sentence(self, doc: Doc, start: int) -> bool:
+        sent = doc[start].sent
+        return any(tok.norm_ in self.lexicon.money_cues for tok in sent)
+
+
+def _norm(doc: Doc, i: int) -> str:
+    if not 0 <= i < len(doc):
+        return ""
+    token = doc[i]
+    return token.text if token.is_currency else token.norm_  # spaCy's base norms make "€" "$"
+
+
+def _match(doc: Doc, j: int, words: tuple[str, ...]) -> bool:
+    return all(_norm(doc, j + k) == w for k, w in enumerate(words))
+
+
+def _is_ratio(a: float, b: float, link: tuple[str, ...]) -> bool:
+    if not (0 < a <= b):
+        return False
+    if link[0] == "op":
+        return True
+    return a < b and (b <= 10 or b == 100)  # "90 van de 450 medewerkers" are two counts
+
+
+def _previous_word(doc: Doc, i: int) -> int:
+    """The index of the nearest token before i that is not whitespace (-1 when none)."""
+    k = i - 1
+    while k >= 0 and doc[k].is_space:
+        k -= 1
+    return k
+
+
+def _line_start(doc: Doc, i: int) -> bool:
+    return i == 0 or "\n" in doc[i - 1].whitespace_ or "\n" in doc[i - 1].text
+
+
+def _previous_sentence_start(doc: Doc, sent) -> int:
+    if sent.start == 0:
+        return 0
+    return doc[sent.start - 1].sent.start_char
+
+
+@Language.factory("mkb_figures", default_config={"lexicon_path": None})
+def make_figure_recognizer(nlp: Language, name: str, lexicon_path: str | None) -> FigureRecognizer:
+    return FigureRecognizer(nlp, name, lexicon_path)

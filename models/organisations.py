@@ -1,0 +1,441 @@
+"""Organisation mentions: find them, link them to the gazetteer, resolve short forms.
+
+The spaCy component ``mkb_organisations`` sets ``doc._.org_mentions`` to a list of
+``models.records.Mention`` (character offsets into ``doc.text``). It works in five passes, each
+cheap, and keeps the longest non-overlapping candidates in order of trust:
+
+1. gazetteer aliases with a ``PhraseMatcher`` on LOWER, then a case check per alias: an acronym
+   or one-word name must be written as in the gazetteer ("KVK", "KvK"; "Katapult", not
+   "katapult"), a longer name must hold a capital ("de Kamer van Koophandel", not "de kamer");
+2. names glued into a compound token ("PVV-fractie", "EZK-minister", "CBS-cijfers", "KVK's");
+3. acronyms defined in brackets ("Digitale Werkplaats Fryslân (DWF)"): the acronym becomes a
+   name for the rest of the document, linked where the long form is known;
+4. names outside the gazetteer: capitalised runs that start or end with an organisation head
+   word ("Stichting ...", "... Bank", "... B.V.") or follow a noun that says what they are
+   ("techbedrijf Bird"); id None, listed by ``unknown_organisations``;
+5. capitalised short forms after a determiner ("het Comité", "uw Kamer", "het Ministerie"),
+   resolved to the latest organisation of that kind named earlier in the document; "de Kamer"
+   with no chamber named before is the Tweede Kamer.
+
+Canonical names follow the document date (``doc._.published``, set by the pipeline): the same
+lineage is "Ministerie van Economische Zaken en Klimaat" in 2020 and "Ministerie van Economische
+Zaken" in 2025. Passes 2 to 5 only look at tokens with a capital letter.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from spacy.language import Language
+from spacy.matcher import PhraseMatcher
+from spacy.tokens import Doc, Span, Token
+
+from models.gazetteer import Gazetteer, Organisation, load, normalise
+from models.records import Mention
+
+TWEEDE_KAMER = "org:tweede-kamer-der-staten-generaal"
+
+# Capitalised compounds with a head suffix that name a kind of body, not one body.
+GENERIC_BODIES = frozenset({"ministerraad", "gemeenteraad", "staatsraad",
+                            "ondernemingsraad", "medezeggenschapsraad", "raad"})
+# Words that make a capitalised run an organisation's name (pass 4), as its first or last word.
+HEAD_WORDS = frozenset("""
+    stichting vereniging coöperatie cooperatie universiteit hogeschool academie raad autoriteit
+    agentschap bank instituut comité comite federatie fonds platform bureau dienst centrum
+    commissie college inspectie ministerie rijksdienst genootschap bond unie maatschappij
+    groep holding partij omroep kamer werkplaats werkplaatsen
+""".split())
+# Compounds ending in a head word name organisations too ("Industriebank", "Topsectorraad").
+HEAD_SUFFIXES = ("bank", "raad", "fonds", "instituut", "werkplaats", "werkplaatsen", "academie",
+                 "autoriteit", "dienst", "bureau", "coalitie", "federatie", "college", "comité")
+LEGAL_FORMS = frozenset({"B.V.", "BV", "N.V.", "NV", "U.A.", "Holding", "Group", "Groep"})
+# Small words inside a name ("Raad voor de Rechtspraak", "Kamer van Koophandel").
+CONNECTORS = frozenset({"van", "voor", "de", "der", "den", "het", "en", "op", "in", "&", "of",
+                        "for", "and", "the"})
+# Nouns after which a capitalised word names an organisation ("techbedrijf Bird").
+APPOSITION = re.compile(
+    r"(bedrijf|bedrijven|bank|platform|verstrekker|leverancier|aanbieder|organisatie|vereniging|"
+    r"bureau|webwinkel|webshop|winkelketen|supermarktketen|keten|fabrikant|concern|retailer|"
+    r"dienstverlener|koepel|startup|start-up|scale-up|branchevereniging|brancheorganisatie|"
+    r"zorgverzekeraar|verzekeraar|uitgever|omroep|accountantskantoor|kantoor|fonds|instelling|"
+    r"investeerder|financier|netwerk)$")
+DETERMINERS = frozenset({"het", "de", "uw", "dit", "deze", "die", "onze", "ons", "hun", "zijn",
+                         "haar"})
+# A capitalised head after a determiner refers back to an organisation named before it.
+SHORT_FORMS = frozenset({"Comité", "Kamer", "Ministerie", "Raad", "Autoriteit", "Agentschap",
+                         "Bank", "Stichting", "Vereniging", "Hogeschool", "Universiteit",
+                         "Werkplaats", "Dienst", "Inspectie", "Commissie", "Federatie", "Bureau",
+                         "Fonds", "Platform", "Centrum", "Instituut", "Rijksdienst", "Senaat"})
+OFFICES = frozenset({"minister", "ministers", "ministerie", "staatssecretaris",
+                     "staatssecretarissen", "bewindspersoon", "bewindspersonen"})
+BRANCHING_KINDS = frozenset({"company", "bank", "research", "media"})
+GLUE = re.compile(r"[-‐‑/'’]")
+ACRONYM = re.compile(r"^[A-Z][A-Za-z0-9&]{1,9}$")
+
+# Trust order when candidates overlap at equal length.
+GAZETTEER, GLUED, DEFINED, UNKNOWN, SHORT = range(5)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    start: int  # character offsets
+    end: int
+    org: Organisation | None
+    canonical: str | None  # for organisations outside the gazetteer
+    rule: int
+
+
+def is_acronym_like(alias: str) -> bool:
+    return " " not in alias
+
+
+def case_matches(written: str, alias: str) -> bool:
+    """An acronym or one-word name as in the gazetteer (or all capitals, as in a heading). A
+    longer name all in capitals, or with a capital wherever the alias has one after its first
+    word: "ministerie van Economische Zaken" is the ministry, "Digitale werkplaatsen" is not."""
+    if is_acronym_like(alias):
+        return written == alias or (len(alias) > 3 and written == alias.upper())
+    if written.isupper():
+        return True
+    pairs = list(zip(written.split(), alias.split()))
+    return len(pairs) > 1 and all(w[:1].isupper() or not a[:1].isupper() for w, a in pairs[1:])
+
+
+def sentence_of(doc: Doc, start: int, end: int) -> str:
+    span = doc.char_span(start, end, alignment_mode="expand")
+    if span is not None and doc.has_annotation("SENT_START"):
+        return span.sent.text.strip()
+    text = doc.text
+    left = max(text.rfind(c, 0, start) for c in ".!?\n") + 1
+    rights = [i for i in (text.find(c, end) for c in ".!?\n") if i != -1]
+    return text[left:min(rights) + 1 if rights else len(text)].strip()
+
+
+class OrganisationRecogniser:
+    """The ``mkb_organisations`` component. See the module docstring for the passes."""
+
+    def __init__(self, nlp: Language, name: str = "mkb_organisations",
+                 gazetteer: Gazetteer | None = None) -> None:
+        self.name = name
+        self.gazetteer = gazetteer or load()
+        self.matcher = PhraseMatcher(nlp.vocab, attr="LOWER")
+        self.by_lower: dict[str, list[tuple[str, Organisation]]] = {}
+        self.exact: dict[str, Organisation] = {}
+        for alias, org in self.gazetteer.aliases():
+            self.by_lower.setdefault(alias.lower(), []).append((alias, org))
+            self.exact.setdefault(alias, org)
+        for key in list(self.by_lower):
+            # "Economische Zaken & Klimaat" is written as often as "... en Klimaat".
+            if " en " in key:
+                self.by_lower.setdefault(key.replace(" en ", " & "), self.by_lower[key])
+        for key in self.by_lower:
+            self.matcher.add(key, [nlp.make_doc(key)])
+        self.office_names = {short: org for org in self.gazetteer if org.kind == "ministry"
+                             for short in org.refs.get("short_names", ()) if " " not in short}
+        if not Doc.has_extension("org_mentions"):
+            Doc.set_extension("org_mentions", default=None)
+
+    def __call__(self, doc: Doc) -> Doc:
+        doc._.org_mentions = list(self.mentions(doc))
+        return doc
+
+    # -- passes ---------------------------------------------------------------------------
+
+    def mentions(self, doc: Doc) -> Iterator[Mention]:
+        published = doc._.published if Doc.has_extension("published") else None
+        local: dict[str, Candidate] = {}  # acronyms defined in this document
+        found = [*self.gazetteer_matches(doc), *self.glued(doc), *self.office_names_after_van(doc)]
+        found += self.national_branches(doc, found)
+        found += self.bracket_definitions(doc, found, local)
+        found += self.local_acronyms(doc, local)
+        known = [(c.start, c.end) for c in found]
+        # A name outside the gazetteer may start with a known one ("Digitale Werkplaats
+        # Fryslân"), but never swallows one from the left ("De Kamer van Koophandel").
+        found += [c for c in self.unknown(doc)
+                  if not any(c.start < e and s < c.end
+                             and not (s == c.start and extends_name(doc.text[e:c.end]))
+                             for s, e in known)]
+        chosen = select(found)
+        chosen = select([*chosen, *repeated_unknowns(doc, chosen)])
+        chosen = select([*chosen, *self.short_forms(doc, chosen)])
+        for c in sorted(chosen, key=lambda c: c.start):
+            if c.org is not None:
+                canonical = self.canonical(c.org, doc.text[c.start:c.end], published)
+            else:
+                canonical = c.canonical or doc.text[c.start:c.end]
+            yield Mention(start=c.start, end=c.end, text=doc.text[c.start:c.end],
+                          canonical=canonical, id=c.org.id if c.org else None,
+                          kind=c.org.kind if c.org else None,
+                          sentence=sentence_of(doc, c.start, c.end))
+
+    def gazetteer_matches(self, doc: Doc) -> Iterator[Candidate]:
+        for key, start, end in self.matcher(doc):
+            span = doc[start:end]
+            for alias, org in self.by_lower[doc.vocab.strings[key]]:
+                if case_matches(span.text, alias.replace(" en ", " & ") if "&" in span.text else alias):
+                    if org.kind == "ministry" and start >= 2 and doc[start - 1].lower_ == "van" \
+                            and doc[start - 2].lower_ == "ministerie":
+                        span = doc[start - 2:end]  # "ministerie van EZK" is the ministry's name
+                    yield Candidate(span.start_char, span.end_char, org, None, GAZETTEER)
+                    break
+
+    def national_branches(self, doc: Doc, found: list[Candidate]) -> Iterator[Candidate]:
+        """ "Cisco Nederland" is the company's Dutch branch: an organisation of its own name."""
+        starts = {t.idx: t for t in doc}
+        for c in found:
+            if c.org is None or c.org.kind not in BRANCHING_KINDS:
+                continue
+            nxt = starts.get(c.end + 1)
+            if nxt is not None and nxt.text == "Nederland" and doc.text[c.end] == " ":
+                name = doc.text[c.start:nxt.idx + len(nxt)]
+                yield Candidate(c.start, nxt.idx + len(nxt), None, name, GLUED)
+
+    def glued(self, doc: Doc) -> Iterator[Candidate]:
+        """An alias at the start of a compound token: "PVV-fractie", "GroenLinks-PvdA-fractie",
+        "KVK's", "MKB-Nederland/VNO-NCW" (both)."""
+        for token in doc:
+            text = token.text
+            if not GLUE.search(text) or text.islower():
+                continue
+            for segment_start, segment in segments(text):
+                cuts = [m.start() for m in GLUE.finditer(segment)]
+                for cut in sorted(cuts, reverse=True):
+                    org = self.alias_exact(segment[:cut])
+                    if org is not None:
+                        start = token.idx + segment_start
+                        yield Candidate(start, start + cut, org, None, GLUED)
+                        break
+
+    def alias_exact(self, text: str) -> Organisation | None:
+        for alias, org in self.by_lower.get(text.lower(), ()):
+            if case_matches(text, alias):
+                return org
+        return None
+
+    def office_names_after_van(self, doc: Doc) -> Iterator[Candidate]:
+        """One-word ministry names are ordinary words too ("Defensie", "Financiën"): only after
+        "minister van", "ministerie van", "staatssecretaris van" are they the ministry."""
+        for token in doc[2:]:
+            org = self.office_names.get(token.text)
+            if org and token.nbor(-1).lower_ == "van" and token.nbor(-2).lower_ in OFFICES:
+                yield Candidate(token.idx, token.idx + len(token), org, None, GAZETTEER)
+
+    def bracket_definitions(self, doc: Doc, found: list[Candidate],
+                            local: dict[str, Candidate]) -> list[Candidate]:
+        """ "Long Form (ACR)": ACR names the long form's organisation in the rest of the text."""
+        ends = {c.end: c for c in found}
+        new = []
+        for token in doc[1:-1]:
+            if not (token.nbor(-1).text == "(" and token.nbor(1).text == ")"
+                    and ACRONYM.match(token.text) and sum(c.isupper() for c in token.text) >= 2):
+                continue
+            before = token.nbor(-1)
+            previous = ends.get(before.idx - 1) or ends.get(before.idx)
+            if previous is not None:
+                local.setdefault(token.text, previous)
+                continue
+            long_form = defined_long_form(doc[:before.i], token.text)
+            if long_form is not None:
+                candidate = Candidate(long_form.start_char, long_form.end_char, None,
+                                      long_form.text, DEFINED)
+                new.append(candidate)
+                local.setdefault(token.text, candidate)
+        return new
+
+    def local_acronyms(self, doc: Doc, local: dict[str, Candidate]) -> Iterator[Candidate]:
+        if not local:
+            return
+        for token in doc:
+            for segment_start, segment in segments(token.text):
+                head = GLUE.split(segment, maxsplit=1)[0]
+                defined = local.get(head)
+                if defined is not None and self.alias_exact(head) is None:
+                    start = token.idx + segment_start
+                    yield Candidate(start, start + len(head), defined.org, defined.canonical,
+                                    DEFINED)
+
+    def unknown(self, doc: Doc) -> Iterator[Candidate]:
+        for run in capitalised_runs(doc):
+            if run[0].is_sent_start and not is_head(run[0]) and len(run) > 1:
+                run = run[1:]  # "Zoals de Rabobank": a capital that only opens the sentence
+            while run and run[0].lower_ in CONNECTORS:
+                run = run[1:]
+            words = [t for t in run if t.lower_ not in CONNECTORS]
+            if len(words) >= 2 and any(is_head(w) for w in words):
+                yield Candidate(run.start_char, run.end_char, None, run.text, UNKNOWN)
+            elif (len(run) == 1 and not run[0].is_sent_start and run[0].lower_ not in HEAD_WORDS
+                  and run[0].lower_ not in GENERIC_BODIES and is_head(run[0])):
+                # Mid-sentence, only names are capitalised: "(Industriecoalitie)".
+                yield Candidate(run.start_char, run.end_char, None, run.text, UNKNOWN)
+        for token in doc[:-1]:
+            if not APPOSITION.search(token.lower_):
+                continue
+            following = token.nbor(1)
+            if following.lower_ in ("voor", "van"):  # "kennisplatform voor e-commerce Twinkle"
+                nxt = next((t for t in doc[following.i + 1:following.i + 4] if not t.is_lower), None)
+                following = nxt if nxt is not None else following
+            if (following.is_title and not following.is_sent_start
+                    and following.lower_ not in DETERMINERS):
+                end = following.i + 1
+                while end < len(doc) and doc[end].is_title and end - following.i < 3:
+                    end += 1
+                span = doc[following.i:end]
+                yield Candidate(span.start_char, span.end_char, None, span.text, UNKNOWN)
+
+    def short_forms(self, doc: Doc, chosen: list[Candidate]) -> Iterator[Candidate]:
+        taken = sorted((c.start, c.end) for c in chosen)
+        for token in doc[1:]:
+            if token.text not in SHORT_FORMS or token.nbor(-1).lower_ not in DETERMINERS:
+                continue
+            if any(s <= token.idx < e for s, e in taken):
+                continue
+            earlier = [c for c in chosen if c.end <= token.idx]
+            referent = resolve_short_form(token.text, earlier, self.gazetteer)
+            if referent is not None:
+                yield Candidate(token.idx, token.idx + len(token), referent.org,
+                                referent.canonical, SHORT)
+
+    def canonical(self, org: Organisation, written: str, published: str | None) -> str:
+        if published or not org.names:
+            return org.name_on(published)
+        # No date: the name as written, where it is one of the lineage's names.
+        normal = normalise(written)
+        for dated in org.names:
+            if normal in (normalise(dated.name), normalise(dated.name.removeprefix("Ministerie van "))):
+                return dated.name
+        return org.name
+
+
+def extends_name(tail: str) -> bool:
+    """Capitalised words only, as in "Digitale Werkplaats| Fryslân"."""
+    words = tail.split()
+    return bool(words) and all(w[:1].isupper() for w in words)
+
+
+def repeated_unknowns(doc: Doc, chosen: list[Candidate]) -> Iterator[Candidate]:
+    """A name found once outside the gazetteer ("techbedrijf Bird") names the same organisation
+    wherever the document repeats it."""
+    for name in {c.canonical for c in chosen if c.org is None and c.canonical}:
+        for match in re.finditer(rf"(?<!\w){re.escape(name)}(?!\w)", doc.text):
+            yield Candidate(match.start(), match.end(), None, name, UNKNOWN)
+
+
+def segments(text: str) -> Iterator[tuple[int, str]]:
+    """The parts of a token between slashes, with their offsets."""
+    offset = 0
+    for part in text.split("/"):
+        yield offset, part
+        offset += len(part) + 1
+
+
+def capitalised_runs(doc: Doc) -> Iterator[Span]:
+    """Maximal runs of title-case words, joined by connectors ("Raad voor de Rechtspraak")."""
+    i = 0
+    while i < len(doc):
+        if not is_name_word(doc[i]):
+            i += 1
+            continue
+        end = i + 1
+        while end < len(doc):
+            if is_name_word(doc[end]):
+                end += 1
+                continue
+            j = end
+            while j < len(doc) and doc[j].lower_ in CONNECTORS and doc[j].is_lower:
+                j += 1
+            # "Kamer van Koophandel en het Ondernemersplein" are two names.
+            coordination = doc[end].lower_ == "en" and j - end > 1
+            if j > end and j < len(doc) and is_name_word(doc[j]) and not coordination:
+                end = j
+                continue
+            break
+        yield doc[i:end]
+        i = end
+
+
+def is_name_word(token: Token) -> bool:
+    text = token.text
+    return (token.is_alpha or "-" in text or "." in text) and text[:1].isupper() and (
+        not text.isupper() or len(text) <= 5)
+
+
+def defined_long_form(before: Span, acronym: str) -> Span | None:
+    """The words before "(ACR)" whose initials spell the acronym (Schwartz and Hearst, 2003):
+    "Digitale Werkplaats Fryslân (DWF)", "Albert Heijn (AH)"."""
+    words: list[Token] = []
+    for token in reversed(before):
+        if is_name_word(token) or (token.lower_ in CONNECTORS and token.is_lower):
+            words.insert(0, token)
+            if len(words) > len(acronym) + 3:
+                break
+        else:
+            break
+    initials = acronym.lower()
+    while words and (words[0].lower_ in CONNECTORS or words[0].lower_[0] != initials[0]):
+        words.pop(0)
+    if len(words) < 2 or not spells(initials, [w.lower_ for w in words]):
+        return None
+    if not any(is_head(w) for w in words):  # "Net Promoter Score (NPS)" is no organisation
+        return None
+    return before.doc[words[0].i:words[-1].i + 1]
+
+
+def is_head(token: Token) -> bool:
+    lower = token.lower_
+    last_part = token.text.rsplit("-", 1)[-1]  # "ICT-dienst" is a service, not a Dienst
+    return (lower in HEAD_WORDS or token.text in LEGAL_FORMS
+            or (last_part[:1].isupper() and any(lower.endswith(h) for h in HEAD_SUFFIXES)))
+
+
+def spells(initials: str, words: list[str]) -> bool:
+    """Every letter of the acronym starts or sits in a word, in order, from the first word."""
+    text = " ".join(words)
+    position = 0
+    for letter in initials:
+        position = text.find(letter, position)
+        if position == -1:
+            return False
+        position += 1
+    return True
+
+
+def resolve_short_form(head: str, earlier: list[Candidate], gazetteer: Gazetteer) -> Candidate | None:
+    wanted = head.lower()
+    for candidate in reversed(earlier):
+        org = candidate.org
+        if head in ("Kamer", "Senaat") and org is not None and org.kind == "chamber":
+            return candidate
+        if head == "Ministerie" and org is not None and org.kind == "ministry":
+            return candidate
+        name = org.name if org is not None else candidate.canonical or ""
+        if wanted in normalise(name).split():
+            return candidate
+    if head == "Kamer":
+        return Candidate(0, 0, gazetteer.get(TWEEDE_KAMER), None, SHORT)
+    return None
+
+
+def select(candidates: Iterable[Candidate]) -> list[Candidate]:
+    """The longest non-overlapping candidates; at equal length the most trusted."""
+    chosen: list[Candidate] = []
+    for c in sorted(candidates, key=lambda c: (c.start - c.end, c.rule, c.start)):
+        if c.end > c.start and all(c.end <= o.start or c.start >= o.end for o in chosen):
+            chosen.append(c)
+    return chosen
+
+
+def unknown_organisations(mentions: Iterable[Mention]) -> list[tuple[str, int]]:
+    """Organisations found outside the gazetteer, for review: (canonical name, mentions),
+    most mentioned first."""
+    counts: dict[str, int] = {}
+    for m in mentions:
+        if m.id is None:
+            counts[m.canonical] = counts.get(m.canonical, 0) + 1
+    return sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+
+
+@Language.factory("mkb_organisations")
+def make_organisation_recogniser(nlp: Language, name: str) -> OrganisationRecogniser:
+    return OrganisationRecogniser(nlp, name)

@@ -1,0 +1,220 @@
+"""The Dutch extraction pipeline: spacy.blank("nl") with the project's tokenizer fixes and
+components, and the functions that turn texts into plain `Extraction` records.
+
+Order: tokenizer (quote-normalising, Dutch fixes) -> sentencizer -> line breaks ->
+mkb_organisations -> mkb_figures.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from functools import lru_cache
+from itertools import islice
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Mapping
+
+import spacy
+from spacy.language import Language
+from spacy.symbols import ORTH
+from spacy.tokenizer import Tokenizer
+from spacy.language import create_tokenizer
+from spacy.tokens import Doc
+from spacy.util import compile_infix_regex, registry
+
+from . import PIPELINE_VERSION
+from . import figures as _figures  # registers the mkb_figures factory
+from . import organisations as _organisations  # noqa: F401  (registers mkb_organisations)
+from .records import Extraction, Figure, Mention
+
+ORG_ATTR = "org_mentions"
+PUBLISHED_ATTR = "published"
+if not Doc.has_extension(PUBLISHED_ATTR):
+    Doc.set_extension(PUBLISHED_ATTR, default=None)
+
+# Texts are cut into pieces of at most this many characters, at a paragraph or sentence end,
+# so memory per document stays bounded whatever comes in (spaCy refuses > nlp.max_length).
+CHUNK_CHARS = 100_000
+
+# Word-like abbreviation exceptions that are also ordinary Dutch words ending a sentence:
+# kept, they swallow the final period and merge sentences (NLP-NOTES §1.2).
+_AMBIGUOUS_ABBREVIATIONS = ("al", "dat", "me", "pas", "best", "vol", "red", "min", "ver", "kon", "hand",
+                            "pers", "not", "top", "bel", "pan", "stat", "gen", "bet", "lit", "mil", "ind",
+                            "sec", "fin", "get", "ex", "ing", "int", "or", "co", "bl", "ms", "mon", "rom")
+# Abbreviations the Dutch exceptions lack, so their period would end a sentence.
+_EXTRA_ABBREVIATIONS = ("incl.", "excl.", "mw.", "o.b.v.", "o.l.v.", "m.u.v.", "jan.", "febr.", "mrt.",
+                        "apr.", "jun.", "jul.", "aug.", "sep.", "sept.", "okt.", "nov.", "mrd.", "mld.")
+# Straight quotes for curly ones, so "mkb’ers" is one token like "mkb'ers"; and an ASCII
+# hyphen for dashes between digits ("2024–2025"). Both keep the text's length.
+_NORMALISE = str.maketrans({"\u2019": "'", "\u2018": "'"})
+_DIGIT_DASH = re.compile(r"(?<=\d)[\u2010\u2011\u2012\u2013\u2212](?=\d)")
+_NEEDS_NORMALISING = re.compile(r"[\u2018\u2019]|\d[\u2010-\u2013\u2212]\d")
+
+
+def normalise(text: str) -> str:
+    """The text the tokenizer sees: same length, so offsets carry over unchanged."""
+    return _DIGIT_DASH.sub("-", text.translate(_NORMALISE))
+
+
+class DutchTokenizer:
+    """spaCy's Dutch tokenizer with the fixes from NLP-NOTES §1.2, reading normalised text.
+
+    The Doc keeps the text exactly as given; where normalising changed a token, its `norm_`
+    carries the normalised form, so rules look up `norm_` and offsets stay the source's.
+    """
+
+    def __init__(self, tokenizer: Tokenizer) -> None:
+        self.tokenizer = tokenizer
+
+    def __call__(self, text: str) -> Doc:
+        if not _NEEDS_NORMALISING.search(text):
+            return self.tokenizer(text)
+        doc = self.tokenizer(normalise(text))
+        original = Doc(doc.vocab, words=[text[t.idx:t.idx + len(t)] for t in doc],
+                       spaces=[bool(t.whitespace_) for t in doc])
+        for source, token in zip(doc, original):
+            if source.text != token.text:
+                token.norm_ = source.norm_
+        return original
+
+    def pipe(self, texts: Iterable[str], batch_size: int = 1000) -> Iterator[Doc]:
+        for text in texts:
+            yield self(text)
+
+    def to_disk(self, path: str | Path, **kwargs: Any) -> None:
+        self.tokenizer.to_disk(path, **kwargs)
+
+    def from_disk(self, path: str | Path, **kwargs: Any) -> "DutchTokenizer":
+        self.tokenizer.from_disk(path, **kwargs)
+        return self
+
+    def to_bytes(self, **kwargs: Any) -> bytes:
+        return self.tokenizer.to_bytes(**kwargs)
+
+    def from_bytes(self, data: bytes, **kwargs: Any) -> "DutchTokenizer":
+        self.tokenizer.from_bytes(data, **kwargs)
+        return self
+
+
+@registry.tokenizers("mkb.dutch_tokenizer.v1")
+def create_dutch_tokenizer():
+    def make(nlp: Language) -> DutchTokenizer:
+        tokenizer = create_tokenizer()(nlp)
+        infixes = list(nlp.Defaults.infixes) + [r"(?<=[A-Za-z])/(?=[A-Za-z])"]
+        tokenizer.infix_finditer = compile_infix_regex(infixes).finditer
+        rules = dict(tokenizer.rules)
+        for word in _AMBIGUOUS_ABBREVIATIONS:
+            for form in (word, word.capitalize(), word.upper()):
+                rules.pop(form + ".", None)
+        tokenizer.rules = rules
+        for abbreviation in _EXTRA_ABBREVIATIONS:
+            for form in (abbreviation, abbreviation.capitalize()):
+                tokenizer.add_special_case(form, [{ORTH: form}])
+        return DutchTokenizer(tokenizer)
+
+    return make
+
+
+@Language.component("mkb_line_breaks")
+def line_breaks(doc: Doc) -> Doc:
+    """A line break ends a sentence: headings and list items carry no final period."""
+    for match in re.finditer(r"\n\s*", doc.text):
+        span = doc.char_span(match.end(), match.end() + 1, alignment_mode="expand")
+        if span is not None and span.start > 0:
+            doc[span.start].is_sent_start = True
+    return doc
+
+
+def build() -> Language:
+    """A fresh pipeline."""
+    nlp = spacy.blank("nl", config={"nlp": {"tokenizer": {"@tokenizers": "mkb.dutch_tokenizer.v1"}}})
+    nlp.add_pipe("sentencizer")
+    nlp.add_pipe("mkb_line_breaks")
+    nlp.add_pipe("mkb_organisations")
+    nlp.add_pipe("mkb_figures")
+    nlp.meta["name"] = "mkb_extraction"
+    nlp.meta["version"] = PIPELINE_VERSION
+    return nlp
+
+
+def load(path: str | Path | None = None) -> Language:
+    """The pipeline saved at `path` with `nlp.to_disk`, or a fresh one."""
+    return build() if path is None else spacy.load(path)
+
+
+@lru_cache(maxsize=1)
+def pipeline() -> Language:
+    """The process-wide pipeline, built on first use."""
+    return build()
+
+
+def extract(text: str, published: str | None = None) -> Extraction:
+    """Figures and organisations in one text. `published` is the ISO date of the document."""
+    return next(extract_many([(text, published)]))
+
+
+def extract_many(items: Iterable[tuple[str, str | None] | Mapping[str, Any]], *, batch_size: int = 64,
+                 nlp: Language | None = None, zone_size: int = 1000) -> Iterator[Extraction]:
+    """Extractions for a stream of texts, in order, one per item.
+
+    Items are (text, published) pairs or mappings with "text" and optionally "published".
+    Texts longer than CHUNK_CHARS are processed in pieces and joined again. The vocabulary
+    grown while processing is released every `zone_size` items (`nlp.memory_zone`), so a
+    long-running stream does not grow without bound.
+    """
+    nlp = nlp or pipeline()
+    iterator = iter(items)
+    while group := list(islice(iterator, zone_size)):
+        with nlp.memory_zone():
+            yield from _extract_group(nlp, [_unpack(item) for item in group], batch_size)
+
+
+def _unpack(item: tuple[str, str | None] | Mapping[str, Any]) -> tuple[str, str | None]:
+    if isinstance(item, Mapping):
+        return item["text"], item.get("published")
+    text, published = item
+    return text, published
+
+
+def _extract_group(nlp: Language, items: list[tuple[str, str | None]], batch_size: int) -> Iterator[Extraction]:
+    pieces = [(n, offset, chunk, published)
+              for n, (text, published) in enumerate(items)
+              for offset, chunk in chunks(text)]
+    docs = nlp.pipe((_make_doc(nlp, chunk, published) for _, _, chunk, published in pieces), batch_size=batch_size)
+    results = [Extraction(pipeline_version=PIPELINE_VERSION) for _ in items]
+    for (n, offset, _, _), doc in zip(pieces, docs):
+        figures: list[Figure] = doc._.get(_figures.FIGURES_ATTR) or []
+        mentions: list[Mention] = (doc._.get(ORG_ATTR) if Doc.has_extension(ORG_ATTR) else None) or []
+        results[n].figures.extend(_shift(f, offset) for f in figures)
+        results[n].mentions.extend(_shift(m, offset) for m in mentions)
+    yield from results
+
+
+def _make_doc(nlp: Language, text: str, published: str | None) -> Doc:
+    doc = nlp.make_doc(text)
+    doc._.set(PUBLISHED_ATTR, published)
+    return doc
+
+
+def _shift(record, offset: int):
+    return record if offset == 0 else replace(record, start=record.start + offset, end=record.end + offset)
+
+
+_BREAKS = (re.compile(r"\n\s*\n"), re.compile(r"\n"), re.compile(r"[.!?]\s"), re.compile(r"\s"))
+
+
+def chunks(text: str, size: int = CHUNK_CHARS) -> Iterator[tuple[int, str]]:
+    """(offset, piece) pairs covering `text`, each piece at most `size` characters, cut at the
+    last paragraph break, line break, sentence end or space before the limit."""
+    start = 0
+    while len(text) - start > size:
+        window = text[start:start + size]
+        cut = size
+        for pattern in _BREAKS:
+            ends = [m.end() for m in pattern.finditer(window, size // 2)]
+            if ends:
+                cut = ends[-1]
+                break
+        yield start, text[start:start + cut]
+        start += cut
+    yield start, text[start:]

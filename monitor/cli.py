@@ -1,0 +1,338 @@
+"""The ``mkb-monitor`` command: parse arguments, call the library, print.
+
+Every listing has ``--json`` for scripts; long work shows a rich progress bar on a terminal and
+ends with a short summary. Exit codes: 0 ok, 1 a source or item failed, 2 usage or config
+error, 75 another run holds the lock.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from rich.text import Text
+
+from monitor import config as config_module
+from monitor import lock, pipeline, search as search_module
+from monitor.config import Config, SourceConfig
+from monitor.errors import AlreadyRunning, ConfigError, MonitorError, QueryError
+from monitor.runs import RunReport
+from monitor.store import Store
+
+console = Console()
+err = Console(stderr=True)
+
+
+class Context:
+    def __init__(self, config_path: str | None, db: str | None) -> None:
+        self.config_path, self.db = config_path, db
+        self._config: Config | None = None
+
+    @property
+    def config(self) -> Config:
+        if self._config is None:
+            self._config = config_module.load(self.config_path, db=self.db)
+        return self._config
+
+    def store(self, *, readonly: bool = False) -> Store:
+        if readonly and not self.config.db_path.exists():
+            raise click.ClickException(f"no corpus at {self.config.db_path}: run `mkb-monitor run` or "
+                                       "`mkb-monitor import FILE.jsonl` first")
+        return Store.open(self.config, readonly=readonly)
+
+
+pass_ctx = click.make_pass_decorator(Context)
+
+
+class MonitorGroup(click.Group):
+    """Turns the monitor's own errors into one clear line and an exit code, never a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except AlreadyRunning as exc:
+            err.print(f"[yellow]{exc}[/]")
+            sys.exit(AlreadyRunning.exit_code)
+        except (ConfigError, QueryError) as exc:
+            err.print(f"[red]error:[/] {exc}")
+            sys.exit(2)
+        except MonitorError as exc:
+            err.print(f"[red]error ({exc.code}):[/] {exc}")
+            sys.exit(1)
+
+
+@click.group(cls=MonitorGroup)
+@click.version_option(package_name="mkb-monitor")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), envvar="MKB_MONITOR_CONFIG",
+              help="TOML file with settings and sources (defaults ship with the package).")
+@click.option("--db", type=click.Path(dir_okay=False), envvar="MKB_MONITOR_DB",
+              help="The corpus file (default: data/monitor.db).")
+@click.pass_context
+def cli(ctx: click.Context, config_path: str | None, db: str | None) -> None:
+    """mkb-monitor: follow what government, the Tweede Kamer and the press publish on mkb and digitalisering."""
+    ctx.obj = Context(config_path, db)
+
+
+def json_option(f: Callable) -> Callable:
+    return click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")(f)
+
+
+def print_json(data: Any) -> None:
+    click.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+
+
+# --- run, import ----------------------------------------------------------------------------
+
+
+@contextmanager
+def run_progress(enabled: bool) -> Iterator[Callable[..., None]]:
+    """A rich progress display fed by pipeline events; silent when not on a terminal."""
+    if not enabled:
+        yield lambda event, **info: None
+        return
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TimeElapsedColumn())
+    with Progress(*columns, console=err, transient=True) as progress:
+        tasks: dict[str, Any] = {}
+
+        def on_event(event: str, **info: Any) -> None:
+            if event == "source":
+                tasks[info["name"]] = progress.add_task(f"{info['name']}", total=None)
+            elif event == "item" and info["name"] in tasks:
+                progress.advance(tasks[info["name"]])
+            elif event == "start":
+                tasks["*"] = progress.add_task(info.get("label", "working"), total=info["total"])
+            elif event == "advance":
+                progress.advance(tasks["*"], info.get("n", 1))
+            elif event == "done" and info["name"] in tasks:
+                progress.update(tasks[info["name"]], total=progress.tasks[tasks[info["name"]]].completed)
+
+        yield on_event
+
+
+def make_extractor(enabled: bool) -> pipeline.Extractor | None:
+    if not enabled:
+        return None
+    from models import pipeline as nlp
+
+    return nlp.Extractor()
+
+
+def fetcher_factory(config: Config, *, record: str | None = None,
+                    replay: str | None = None, store: Store | None = None) -> Callable[[SourceConfig], Any]:
+    from monitor import http, recording
+
+    settings = http.HttpSettings.from_config(config["http"])
+
+    def make(sc: SourceConfig) -> Any:
+        transport = None
+        if replay:
+            transport = recording.ReplayTransport(Path(replay))
+        elif record:
+            transport = recording.RecordingTransport(http.default_transport(settings), Path(record))
+        return http.Client(settings, transport=transport, cache=store,
+                           allowed_hosts=sc.allowed_hosts or None)
+
+    return make
+
+
+def print_run_report(report: RunReport) -> None:
+    table = Table(title="run summary", title_justify="left")
+    for column in ("source", "status", "new", "changed", "unchanged", "skipped", "failed", "error"):
+        table.add_column(column, justify="right" if column in SUMMARY_COUNTS else "left")
+    for s in report.sources:
+        style = {"ok": "green", "partial": "yellow", "deferred": "yellow", "failed": "red"}.get(s.status, "")
+        table.add_row(s.source, Text(s.status, style=style), *(str(getattr(s, k)) for k in SUMMARY_COUNTS),
+                      (s.error or "")[:80])
+    console.print(table)
+    for s in report.sources:
+        for f in s.failures[:5]:
+            err.print(f"  [red]{s.source}[/] {f['stage']} {f['item']}: {f['code']}: {f['message'][:160]}")
+        if len(s.failures) > 5:
+            err.print(f"  … and {len(s.failures) - 5} more failures in {s.source} (see the item_failures table)")
+    if report.alerts:
+        console.print("alerts: " + ", ".join(f"{k} {v}" for k, v in report.alerts.items()))
+
+
+SUMMARY_COUNTS = ("new", "changed", "unchanged", "skipped", "failed")
+
+
+def _finish(report: RunReport, as_json: bool) -> None:
+    if as_json:
+        print_json(report.asdict())
+    else:
+        print_run_report(report)
+    sys.exit(0 if report.ok and not report.total("failed") else 1)
+
+
+@cli.command()
+@click.option("--source", "names", multiple=True, help="Run only this source (repeatable).")
+@click.option("--record", type=click.Path(file_okay=False), help="Write every HTTP exchange to this directory.")
+@click.option("--replay", type=click.Path(file_okay=False, exists=True),
+              help="Answer every HTTP request from a recorded directory instead of the network.")
+@click.option("--no-extract", is_flag=True, help="Store documents without extracting figures and organisations.")
+@json_option
+@pass_ctx
+def run(ctx: Context, names: tuple[str, ...], record: str | None, replay: str | None, no_extract: bool,
+        as_json: bool) -> None:
+    """Fetch what is new from the configured sources, extract, store, and send alerts."""
+    if record and replay:
+        raise click.UsageError("--record and --replay exclude each other")
+    with lock.exclusive(ctx.config.lock_path):
+        with ctx.store() as store, run_progress(sys.stderr.isatty() and not as_json) as progress:
+            report = pipeline.Pipeline(
+                ctx.config, store, fetcher_for=fetcher_factory(ctx.config, record=record, replay=replay, store=store),
+                extractor=make_extractor(not no_extract), after_commit=alerts_stage(ctx.config),
+                progress=progress).run(names)
+    _finish(report, as_json)
+
+
+def alerts_stage(config: Config) -> pipeline.AfterCommit | None:
+    try:
+        from monitor import alerts
+    except ImportError:  # the alerts module is optional until it is configured
+        return None
+    return alerts.after_commit(config)
+
+
+@cli.command(name="import")
+@click.argument("path", type=click.Path(dir_okay=False, exists=True))
+@click.option("--source", "source_name", default="import", show_default=True,
+              help="Source name for lines that do not name their own.")
+@click.option("--no-extract", is_flag=True, help="Store documents without extracting figures and organisations.")
+@json_option
+@pass_ctx
+def import_(ctx: Context, path: str, source_name: str, no_extract: bool, as_json: bool) -> None:
+    """Load documents from a JSONL file (one JSON object a line: id or url, title, text, published, kind, source)."""
+    sc = SourceConfig(name=source_name, kind="jsonl", enabled=True, allowed_hosts=[], relevance=False,
+                      stale_after_hours=0, options={"path": path})
+    with lock.exclusive(ctx.config.lock_path):
+        with ctx.store() as store, run_progress(sys.stderr.isatty() and not as_json) as progress:
+            report = pipeline.Pipeline(ctx.config, store, fetcher_for=lambda sc: None,
+                                       extractor=make_extractor(not no_extract),
+                                       after_commit=alerts_stage(ctx.config), progress=progress,
+                                       ).run(sources=[(sc, pipeline.build_source(sc))])
+    _finish(report, as_json)
+
+
+# --- search, sources ------------------------------------------------------------------------
+
+
+@cli.command(name="search")
+@click.argument("query", nargs=-1, required=True)
+@click.option("--since", help="Published on or after this date (YYYY-MM-DD).")
+@click.option("--until", help="Published on or before this date (YYYY-MM-DD).")
+@click.option("--source", "sources", multiple=True, help="Only documents seen in this source (repeatable).")
+@click.option("--kind", "kinds", multiple=True, help="Only this kind, e.g. kamerbrief, news (repeatable).")
+@click.option("--org", "orgs", multiple=True, help="Only documents naming this organisation (name, alias or id).")
+@click.option("--dossier", help="Only documents in this Kamerstuk dossier (e.g. 32637).")
+@click.option("--sort", type=click.Choice(search_module.SORTS), default="relevance", show_default=True)
+@click.option("--limit", type=click.IntRange(1, 1000), default=20, show_default=True)
+@json_option
+@pass_ctx
+def search_cmd(ctx: Context, query: tuple[str, ...], since: str | None, until: str | None,
+               sources: tuple[str, ...], kinds: tuple[str, ...], orgs: tuple[str, ...], dossier: str | None,
+               sort: str, limit: int, as_json: bool) -> None:
+    """Search the corpus: words (all must match), "exact phrases", OR, -exclusion, prefix*."""
+    with ctx.store(readonly=True) as store:
+        org_ids = search_module.org_ids(store, list(orgs)) if orgs else None
+        hits = search_module.search(store, " ".join(query), since=since, until=until, sources=list(sources),
+                                    kinds=list(kinds), organisations=org_ids, dossier=dossier, sort=sort, limit=limit)
+    if as_json:
+        print_json([h.asdict() for h in hits])
+        return
+    if not hits:
+        err.print("no documents match")
+        return
+    for h in hits:
+        console.print(Text.assemble((h.title, "bold"), "  ", (f"{(h.published or '')[:10]}  {h.kind}  "
+                                                              f"{', '.join(h.sources)}", "dim")))
+        snippet = escape(h.snippet.replace("\n", " "))
+        console.print("  " + snippet.replace(search_module.MARK_START, "[reverse]")
+                      .replace(search_module.MARK_END, "[/reverse]"))
+        console.print(f"  [link={h.url}]{h.url or h.id}[/link]" if h.url else f"  {h.id}", style="dim")
+
+
+@cli.command()
+@json_option
+@pass_ctx
+def sources(ctx: Context, as_json: bool) -> None:
+    """Each configured source: last success, last error, cursor and counts."""
+    configured = {sc.name: sc for sc in ctx.config.sources()}
+    stored: dict[str, dict[str, Any]] = {}
+    if ctx.config.db_path.exists():
+        with ctx.store(readonly=True) as store:
+            stored = {row["name"]: row for row in store.sources_overview()}
+    rows = []
+    for name in sorted(set(configured) | set(stored)):
+        sc, st = configured.get(name), stored.get(name, {})
+        rows.append({"name": name, "kind": sc.kind if sc else st.get("kind"),
+                     "enabled": sc.enabled if sc else False, "configured": sc is not None,
+                     "base_url": sc.options.get("base_url") if sc else None,
+                     "documents": st.get("documents", 0), "last_success": st.get("last_success"),
+                     "last_error": st.get("last_error"), "last_error_code": st.get("last_error_code"),
+                     "last_error_at": st.get("last_error_at"), "last_new": st.get("last_new"),
+                     "cursor": st.get("cursor"), "stale": _stale(sc, st)})
+    if as_json:
+        print_json(rows)
+        return
+    table = Table()
+    for column in ("source", "kind", "on", "documents", "last success", "last new", "state", "cursor"):
+        table.add_column(column)
+    for r in rows:
+        state = Text("stale", style="yellow") if r["stale"] else Text("fresh", style="green")
+        if r["last_error"] and (not r["last_success"] or (r["last_error_at"] or "") > r["last_success"]):
+            state = Text(f"error: {r['last_error_code']}: {r['last_error'][:60]}", style="red")
+        if not r["last_success"] and not r["last_error"]:
+            state = Text("never run", style="dim")
+        table.add_row(r["name"], r["kind"] or "", "yes" if r["enabled"] else "no", str(r["documents"]),
+                      (r["last_success"] or "")[:16], (r["last_new"] or "")[:16], state, (r["cursor"] or "")[:40])
+    console.print(table)
+
+
+def _stale(sc: SourceConfig | None, st: dict[str, Any]) -> bool:
+    """No new document for longer than the source's stale_after_hours (Huginn's `working?`)."""
+    from datetime import UTC, datetime, timedelta
+
+    if sc is None or not sc.stale_after_hours or not st.get("last_success"):
+        return False
+    if not st.get("last_new"):
+        return True  # it has run, and never brought anything new
+    seen = datetime.fromisoformat(st["last_new"].replace("Z", "+00:00"))
+    return datetime.now(UTC) - seen > timedelta(hours=sc.stale_after_hours)
+
+
+# --- serve ----------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.option("--host", help="Address to listen on (default from config: 127.0.0.1).")
+@click.option("--port", type=int, help="Port (default from config: 8001).")
+@pass_ctx
+def serve(ctx: Context, host: str | None, port: int | None) -> None:
+    """Explore the corpus in Datasette."""
+    from monitor import serve as serve_module
+
+    if not ctx.config.db_path.exists():
+        raise click.ClickException(f"no corpus at {ctx.config.db_path}: import or run first")
+    host = host or ctx.config["serve"]["host"]
+    port = port or ctx.config["serve"]["port"]
+    err.print(f"serving {ctx.config.db_path} on http://{host}:{port}/")
+    serve_module.serve(ctx.config, host=host, port=port)
+
+
+def main() -> None:
+    cli(prog_name="mkb-monitor")
+
+
+if __name__ == "__main__":
+    main()

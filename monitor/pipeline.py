@@ -1,0 +1,295 @@
+"""The order of the stages, in one place:
+
+    discover -> fetch -> parse -> relevance -> extract -> store -> alert
+
+A source (``scrapers/``) discovers, fetches and parses; ``models/`` extracts; ``monitor.store``
+stores; ``monitor.alerts`` matches and delivers. This module only knows the order and what a
+failure at each stage means:
+
+- a failed item (fetch, parse or extract) is recorded with its stage and reason, counted, and
+  the run goes on. Its batch's cursor does not move, so the next run tries the item again; after
+  ``quarantine_after`` attempts the item is held for a human and stops holding the cursor back;
+- a failed run (discover raises, the store fails) is recorded on the source and leaves the
+  cursor where the last committed batch put it;
+- each batch is one transaction: its documents, figures, mentions, change-log rows, the HTTP
+  validators of the pages that produced it, and the cursor that covers it (RELIABILITY I1).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import scrapers
+from models.records import Extraction
+from monitor import relevance as topic
+from monitor.config import Config, SourceConfig
+from monitor.crashpoints import crashpoint
+from monitor.errors import Deferred, MonitorError
+from monitor.runs import RunReport, SourceReport
+from monitor.store import Store
+from scrapers.base import Document, Fetcher, Item, Response, Source, options_from
+
+
+class Extractor(Protocol):
+    """Figures and mentions for a batch of documents (``models`` behind a small seam)."""
+
+    version: str
+
+    def __call__(self, docs: Sequence[Document]) -> list[Extraction]: ...
+
+
+class AfterCommit(Protocol):
+    """What runs once the sources are stored: alert matching and delivery."""
+
+    def __call__(self, store: Store) -> dict[str, int]: ...
+
+
+Progress = Callable[..., None]  # progress(event, **info): "source", "item", "done"
+
+
+@dataclass
+class _Prepared:
+    item: Item
+    doc: Document
+    responses: list[Response]
+    score: float | None
+    extraction: Extraction | None = None
+
+
+@dataclass
+class _BatchWork:
+    """What one batch produced in memory, before the transaction that stores it."""
+
+    prepared: list[_Prepared] = field(default_factory=list)
+    failures: list[tuple[Item, str, BaseException]] = field(default_factory=list)  # item, stage, error
+    skips: list[tuple[Item, str | None, float | None, str]] = field(default_factory=list)  # item, title, score, why
+
+
+@dataclass
+class Pipeline:
+    config: Config
+    store: Store
+    fetcher_for: Callable[[SourceConfig], Fetcher | None]
+    extractor: Extractor | None = None
+    after_commit: AfterCommit | None = None
+    progress: Progress = field(default=lambda event, **info: None)
+
+    def run(self, names: Iterable[str] | None = None, *, sources: Sequence[tuple[SourceConfig, Source]] = ()) -> RunReport:
+        """Run the named configured sources (all enabled ones by default), or the given instances."""
+        todo = list(sources) or [(sc, build_source(sc)) for sc in self._selected(names)]
+        report = RunReport()
+        for sc, source in todo:
+            report.sources.append(self.run_source(sc, source))
+        if self.after_commit is not None:
+            report.alerts = self.after_commit(self.store)
+        return report
+
+    def _selected(self, names: Iterable[str] | None) -> list[SourceConfig]:
+        wanted = list(names or [])
+        if wanted:
+            return [self.config.source(n) for n in wanted]
+        return self.config.sources(enabled_only=True)
+
+    def run_source(self, sc: SourceConfig, source: Source) -> SourceReport:
+        report = SourceReport(source=sc.name)
+        with self.store.transaction():
+            self.store.ensure_source(sc.name, sc.kind)
+        run_id = self.store.start_run(sc.name)
+        self.progress("source", name=sc.name)
+        fetcher = self.fetcher_for(sc)
+        try:
+            cursor_held = False  # once an item fails, no later batch may move the cursor past it
+            for batch in source.discover(fetcher, self.store.cursor(sc.name)):
+                report.discovered += len(batch.items)
+                work = self._prepare(sc, source, fetcher, batch.items, report)
+                cursor_held = cursor_held or bool(work.failures) or not batch.complete
+                self._commit(sc, work, None if cursor_held else batch.cursor, fetcher, report, run_id)
+            report.status = "partial" if cursor_held else "ok"
+        except Deferred as exc:
+            report.status, report.error, report.error_code = "deferred", str(exc), exc.code
+        except (MonitorError, OSError) as exc:
+            report.status, report.error = "failed", str(exc)
+            report.error_code = getattr(exc, "code", type(exc).__name__)
+        finally:
+            stats = getattr(fetcher, "stats", None)
+            close = getattr(fetcher, "close", None)
+            if close is not None:
+                close()
+        error = None if report.status in ("ok", "partial") else _RecordedError(report.error_code, report.error)
+        self.store.finish_run(run_id, sc.name, status=report.status, counts=report.counts(), error=error,
+                              http=stats if isinstance(stats, dict) else None)
+        self.progress("done", name=sc.name, report=report)
+        return report
+
+    # -- fetch, parse, relevance, extract: per item, in memory --
+
+    def _prepare(self, sc: SourceConfig, source: Source, fetcher: Fetcher | None, items: list[Item],
+                 report: SourceReport) -> _BatchWork:
+        work = _BatchWork()
+        for item in items:
+            self.progress("item", name=sc.name, key=item.key)
+            if self.store.failure_attempts(sc.name, item.key) >= self.config["monitor"]["quarantine_after"]:
+                report.held += 1
+                continue
+            stage = "fetch"
+            try:
+                responses = source.fetch(fetcher, item)
+                report.fetched += bool(responses)
+                crashpoint("after_fetch")
+                stage = "parse"
+                doc = source.parse(item, responses)
+                crashpoint("after_parse")
+            except Deferred:
+                raise
+            except Exception as exc:  # a poison item must not stop the run (RELIABILITY P9)
+                work.failures.append((item, stage, exc))
+                continue
+            if doc is None:
+                report.skipped += 1
+                work.skips.append((item, None, None, "not for the corpus"))
+                continue
+            score = None
+            if sc.relevance and not doc.deleted:
+                score = topic.score(doc.title, doc.text, self.config["topics"]["terms"])
+                if score < self.config["topics"]["threshold"]:
+                    report.skipped += 1
+                    work.skips.append((item, doc.title, score, "below the relevance threshold"))
+                    continue
+            work.prepared.append(_Prepared(item, doc, responses, score))
+        work.failures += self._extract(work.prepared)
+        failed_keys = {item.key for item, _, _ in work.failures}
+        work.prepared = [p for p in work.prepared if p.item.key not in failed_keys]
+        report.failed += len(work.failures)
+        report.failures += [{"item": i.key, "url": i.url, "stage": st, "code": getattr(e, "code", type(e).__name__),
+                             "message": str(e)} for i, st, e in work.failures]
+        return work
+
+    def _extract(self, prepared: list[_Prepared]) -> list[tuple[Item, str, BaseException]]:
+        """Extract a batch at once; if that fails, one by one, so only the poison item fails."""
+        todo = [p for p in prepared if not p.doc.deleted and p.doc.text.strip()]
+        if self.extractor is None or not todo:
+            return []
+        try:
+            for p, extraction in zip(todo, self.extractor([p.doc for p in todo]), strict=True):
+                p.extraction = extraction
+            return []
+        except Exception:
+            failures = []
+            for p in todo:
+                try:
+                    p.extraction = self.extractor([p.doc])[0]
+                except Exception as exc:
+                    failures.append((p.item, "extract", exc))
+            return failures
+
+    # -- store: one transaction per batch --
+
+    def _commit(self, sc: SourceConfig, work: _BatchWork, cursor: str | None, fetcher: Fetcher | None,
+                report: SourceReport, run_id: int) -> None:
+        take_validators = getattr(fetcher, "take_pending_validators", None)
+        with self.store.transaction():
+            for p in work.prepared:
+                if p.doc.source != sc.name:  # an import names the source each document came from
+                    self.store.ensure_source(p.doc.source, sc.kind)
+                outcome = self.store.put_document(
+                    p.doc, item=p.item, responses=p.responses if self.config["monitor"]["keep_raw"] else (),
+                    extraction=p.extraction, extracted_with=self.extractor.version if self.extractor else None,
+                    relevance=p.score, run_id=run_id)
+                crashpoint("mid_upsert")
+                self.store.clear_failure(sc.name, p.item.key)
+                report.new += outcome.status == "new"
+                report.changed += outcome.status in ("changed", "upgraded", "deleted")
+                report.unchanged += outcome.status in ("unchanged", "linked")
+            for item, title, score, reason in work.skips:
+                self.store.record_skipped(sc.name, item.key, url=item.url, title=title, score=score, reason=reason)
+            for item, stage, exc in work.failures:
+                self.store.record_failure(sc.name, item.key, url=item.url, stage=stage, error=exc, run_id=run_id)
+            # A page's validators are kept only when all its items are stored: otherwise the next
+            # run must get the page again (not a 304) to retry the failed item.
+            if take_validators is not None:
+                validators = take_validators()
+                if not work.failures:
+                    self.store.save_validators(validators)
+            if cursor is not None:
+                crashpoint("mid_cursor_advance")
+                self.store.set_cursor(sc.name, cursor)
+
+
+@dataclass(frozen=True)
+class _RecordedError(Exception):
+    code: str | None
+    message: str | None
+
+    def __str__(self) -> str:
+        return self.message or ""
+
+
+def build_source(sc: SourceConfig) -> Source:
+    cls = scrapers.source_class(sc.kind)
+    return cls(sc.name, options_from(cls.Options, sc.name, sc.options))
+
+
+def reprocess(store: Store, config: Config, extractor: Extractor | None, *, sources: Iterable[str] | None = None,
+              progress: Progress = lambda event, **info: None) -> dict[str, int]:
+    """Parse and extract again from stored raw responses, without the network.
+
+    For a parser or extractor fix: every stored sighting is parsed again from its raw
+    responses and stored through the same upsert, so a changed text becomes a new version and
+    an unchanged one changes nothing. Sources no longer configured are skipped.
+    """
+    counts = {"parsed": 0, "changed": 0, "unchanged": 0, "failed": 0}
+    configured = {sc.name: sc for sc in config.sources()}
+    built: dict[str, Source] = {}
+    for doc_id, source_name, item in list(store.items_for_reprocess(sources)):
+        sc = configured.get(source_name)
+        if sc is None:
+            continue
+        source = built.setdefault(source_name, build_source(sc))
+        progress("item", name=source_name, key=item.key)
+        try:
+            responses = store.raw_responses(doc_id, source_name)
+            doc = source.parse(item, responses)
+            extraction = extractor([doc])[0] if (extractor and doc and doc.text.strip()) else None
+        except Exception:
+            counts["failed"] += 1
+            continue
+        if doc is None:
+            continue
+        with store.transaction():
+            outcome = store.put_document(doc, item=item, extraction=extraction,
+                                         extracted_with=extractor.version if extractor else None)
+        counts["parsed"] += 1
+        counts["changed" if outcome.change else "unchanged"] += 1
+    return counts
+
+
+def reextract(store: Store, extractor: Extractor, *, everything: bool = False, batch_size: int = 64,
+              progress: Progress = lambda event, **info: None) -> dict[str, int]:
+    """Recompute figures and mentions of documents extracted by another model version (or all)."""
+    counts = {"extracted": 0, "failed": 0}
+    rows = list(store.texts_for_extraction(stale_only=not everything, version=extractor.version))
+    progress("start", total=len(rows))
+    for start in range(0, len(rows), batch_size):
+        chunk = rows[start:start + batch_size]
+        docs = [Document(source="", source_key=i, url=None, title="", text=t, kind="", published=p)
+                for i, t, p in chunk]
+        try:
+            extractions = extractor(docs)
+        except Exception:
+            extractions = []
+            for d in docs:
+                try:
+                    extractions.append(extractor([d])[0])
+                except Exception:
+                    extractions.append(None)
+        with store.transaction():
+            for (doc_id, _, _), extraction in zip(chunk, extractions, strict=True):
+                if extraction is None:
+                    counts["failed"] += 1
+                    continue
+                store.replace_extraction(doc_id, extraction, extractor.version)
+                counts["extracted"] += 1
+        progress("advance", n=len(chunk))
+    return counts

@@ -1,0 +1,554 @@
+"""The corpus: the only module that writes SQL.
+
+One SQLite file (``data/monitor.db`` by default) that any SQLite tool can read: sqlite3,
+sqlite-utils, Datasette. Alert state, recipients and secrets live in a second file
+(``monitor/alerts.py`` owns it) that is never served, RELIABILITY invariant I8.
+
+Transactions: every write goes through :meth:`Store.transaction`, which begins with
+``BEGIN IMMEDIATE`` so a writer takes the lock before it reads (a deferred transaction that
+reads and then writes fails at once under a concurrent writer, I7). sqlite-utils nests its own
+writes inside it as savepoints, so one ``with store.transaction():`` is one atomic unit: the
+documents of a batch, their figures and mentions, their change-log rows, the HTTP validators of
+the pages that produced them and the source cursor that covers them (I1).
+
+Identity: a document's id is the source's official identifier where there is one
+(``kst-32637-428``) and ``web-<hash of the canonical URL>`` otherwise. Every other key a
+publication arrives under (a feed guid, a TK document number, another source's key, the
+canonical URL) is an alias, so the same publication from two sources is one document.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import sqlite3
+import zlib
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from models.records import Extraction
+from monitor.errors import StorageBusy, StorageError, StorageFull
+from scrapers.base import Document, Item, Response, canonical_url
+
+SCHEMA_VERSION = 1
+FTS_TOKENIZER = "unicode61 remove_diacritics 2"  # "Comité" and "comite" are one word
+TITLE_WEIGHT = 10.0  # bm25 weight of the title against the text (1.0)
+QUALITY = {q: i for i, q in enumerate(Document.TEXT_QUALITIES)}
+
+
+def utcnow() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def content_hash(title: str, text: str) -> str:
+    """What counts as a change: the words of the title and text, not their white space."""
+    normal = " ".join(f"{title}\n{text}".split())
+    return hashlib.sha256(normal.encode("utf-8")).hexdigest()
+
+
+def web_id(url: str) -> str:
+    return "web-" + hashlib.sha256(canonical_url(url).encode("utf-8")).hexdigest()[:16]
+
+
+def normalise_published(value: str | None) -> str | None:
+    """ISO 8601 in UTC ("2026-09-23T08:00:00Z"); a bare date stays a bare date."""
+    if not value:
+        return None
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        return value
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        return moment.strftime("%Y-%m-%dT%H:%M:%S")
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What storing one document did. ``change`` is the change-log reason, None when nothing changed."""
+
+    document_id: str
+    status: str  # new | changed | upgraded | unchanged | linked | deleted
+    change: str | None
+    version: int
+
+
+# --- schema ---------------------------------------------------------------------------------
+
+
+def _migration_1(db: sqlite_utils.Database) -> None:
+    db["sources"].create({
+        "name": str, "kind": str, "cursor": str, "cursor_updated": str,
+        "last_run": str, "last_success": str, "last_new": str, "last_error": str,
+        "last_error_code": str, "last_error_at": str, "deferred_until": str,
+        "runs_ok": int, "runs_failed": int, "documents": int,
+    }, pk="name", not_null={"kind"}, defaults={"runs_ok": 0, "runs_failed": 0, "documents": 0})
+    db["documents"].create({
+        "id": str, "kind": str, "title": str, "url": str, "published": str, "published_raw": str,
+        "modified": str, "first_seen": str, "updated": str, "text": str, "text_quality": str,
+        "content_hash": str, "version": int, "language": str, "dossiers": str, "relevance": float,
+        "deleted": int, "meta": str, "source": str, "extracted_with": str,
+    }, pk="id", not_null={"kind", "title", "text", "content_hash", "version"},
+        defaults={"version": 1, "deleted": 0, "dossiers": "[]", "meta": "{}"})
+    db["documents"].create_index(["published"])
+    db["documents"].create_index(["content_hash"])
+    db["documents"].create_index(["kind", "published"])
+    db["documents"].enable_fts(["title", "text"], fts_version="FTS5", create_triggers=True,
+                               tokenize=FTS_TOKENIZER)
+    db.execute(f"INSERT INTO documents_fts(documents_fts, rank) VALUES('rank', 'bm25({TITLE_WEIGHT}, 1.0)')")
+    db["document_sources"].create({
+        "document_id": str, "source": str, "source_key": str, "url": str,
+        "first_seen": str, "last_seen": str, "item": str,
+    }, pk=("source", "source_key"), foreign_keys=[("document_id", "documents", "id")])
+    db["document_sources"].create_index(["document_id"])
+    db["document_aliases"].create({"alias": str, "document_id": str}, pk="alias",
+                                  foreign_keys=[("document_id", "documents", "id")])
+    db["document_aliases"].create_index(["document_id"])
+    db["document_versions"].create({
+        "document_id": str, "version": int, "title": str, "text": str, "content_hash": str,
+        "text_quality": str, "replaced_at": str, "replaced_by_source": str,
+    }, pk=("document_id", "version"), foreign_keys=[("document_id", "documents", "id")])
+    db["raw_responses"].create({
+        "id": int, "document_id": str, "source": str, "url": str, "status": int, "headers": str,
+        "fetched": str, "sha256": str, "size": int, "body": bytes,
+    }, pk="id", foreign_keys=[("document_id", "documents", "id")])
+    db["raw_responses"].create_index(["document_id", "source"])
+    db["changes"].create({
+        "seq": int, "document_id": str, "version": int, "reason": str, "at": str, "run_id": int,
+    }, pk="seq", foreign_keys=[("document_id", "documents", "id")])
+    db["runs"].create({
+        "id": int, "source": str, "started": str, "finished": str, "status": str,
+        "discovered": int, "fetched": int, "new": int, "changed": int, "unchanged": int,
+        "skipped": int, "failed": int, "not_modified": int, "error_code": str, "error": str,
+        "http": str,
+    }, pk="id")
+    db["runs"].create_index(["source", "started"])
+    db["item_failures"].create({
+        "source": str, "item_key": str, "url": str, "stage": str, "code": str, "message": str,
+        "attempts": int, "first_at": str, "last_at": str, "run_id": int,
+    }, pk=("source", "item_key"))
+    db["skipped_items"].create({
+        "source": str, "item_key": str, "url": str, "title": str, "score": float, "reason": str,
+        "at": str,
+    }, pk=("source", "item_key"))
+    db["http_validators"].create({"url": str, "etag": str, "last_modified": str, "updated": str}, pk="url")
+    db["robots"].create({"origin": str, "body": str, "fetched_at": float}, pk="origin")
+    db["organisations"].create({
+        "id": str, "canonical": str, "kind": str, "aliases": str, "valid_from": str, "valid_to": str,
+        "in_gazetteer": int,
+    }, pk="id")
+    db["organisations"].create_index(["canonical"])
+    db["mentions"].create({
+        "id": int, "document_id": str, "organisation_id": str, "start": int, "end": int,
+        "text": str, "sentence": str,
+    }, pk="id", foreign_keys=[("document_id", "documents", "id"), ("organisation_id", "organisations", "id")])
+    db["mentions"].create_index(["document_id"])
+    db["mentions"].create_index(["organisation_id", "document_id"])
+    db["figures"].create({
+        "id": int, "document_id": str, "start": int, "end": int, "text": str, "value": float,
+        "value_max": float, "unit": str, "subject": str, "qualifier": str, "sentence": str,
+    }, pk="id", foreign_keys=[("document_id", "documents", "id")])
+    db["figures"].create_index(["document_id"])
+    db["figures"].create_index(["subject", "unit"])
+
+
+# Append only: a released migration never changes. The index is the schema version it creates.
+MIGRATIONS = [_migration_1]
+assert len(MIGRATIONS) == SCHEMA_VERSION
+
+
+# --- the store ------------------------------------------------------------------------------
+
+
+class Store:
+    """The corpus file. Open with :meth:`open`; use as a context manager to close it."""
+
+    def __init__(self, path: str | Path, *, busy_timeout_ms: int = 10000, readonly: bool = False) -> None:
+        self.path = Path(path)
+        self.readonly = readonly
+        if readonly:
+            conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=busy_timeout_ms / 1000)
+        else:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(str(self.path), timeout=busy_timeout_ms / 1000)
+        self.db = sqlite_utils.Database(conn)
+        self.db.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+        self.db.execute("PRAGMA foreign_keys = ON")
+        if not readonly:
+            with self.db.ensure_autocommit_on():
+                self.db.execute("PRAGMA journal_mode = WAL")
+                self.db.execute("PRAGMA synchronous = NORMAL")  # durable at checkpoints; safe in WAL
+            self.migrate()
+
+    @classmethod
+    def open(cls, config: Any, *, readonly: bool = False) -> "Store":
+        return cls(config.db_path, busy_timeout_ms=config["monitor"]["busy_timeout_ms"], readonly=readonly)
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> "Store":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- transactions and schema --
+
+    @contextmanager
+    def transaction(self) -> Iterator["Store"]:
+        """One atomic write: ``BEGIN IMMEDIATE`` ... ``COMMIT``, rolled back on any exception."""
+        conn = self.db.conn
+        if conn.in_transaction:
+            raise StorageError("a write transaction is already open on this connection")
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            raise _storage_error(exc) from exc
+        try:
+            yield self
+            conn.execute("COMMIT")
+        except BaseException as exc:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.OperationalError):
+                raise _storage_error(exc) from exc
+            raise
+
+    @property
+    def schema_version(self) -> int:
+        return self.db.execute("PRAGMA user_version").fetchone()[0]
+
+    def migrate(self) -> None:
+        if self.schema_version == SCHEMA_VERSION:
+            return  # the common case takes no write lock, so opening never waits for a running writer
+        with self.transaction():
+            current = self.schema_version
+            if current > SCHEMA_VERSION:
+                raise StorageError(f"{self.path} has schema version {current}, newer than this "
+                                   f"mkb-monitor knows ({SCHEMA_VERSION}): upgrade mkb-monitor")
+            for version in range(current + 1, SCHEMA_VERSION + 1):
+                MIGRATIONS[version - 1](self.db)
+                self.db.execute(f"PRAGMA user_version = {version}")
+
+    def check(self) -> list[str]:
+        """Problems found by SQLite's integrity and foreign-key checks and our FTS sync check."""
+        problems = [row[0] for row in self.db.execute("PRAGMA integrity_check") if row[0] != "ok"]
+        problems += [f"foreign key: {row}" for row in self.db.execute("PRAGMA foreign_key_check")]
+        try:
+            self.db.execute("INSERT INTO documents_fts(documents_fts, rank) VALUES('integrity-check', 1)")
+        except sqlite3.DatabaseError as exc:
+            problems.append(f"documents_fts out of sync with documents: {exc}")
+        return problems
+
+    # -- sources and cursors --
+
+    def ensure_source(self, name: str, kind: str) -> None:
+        self.db.execute("INSERT INTO sources (name, kind) VALUES (?, ?) "
+                        "ON CONFLICT(name) DO UPDATE SET kind = excluded.kind", [name, kind])
+
+    def cursor(self, source: str) -> str | None:
+        row = self.db.execute("SELECT cursor FROM sources WHERE name = ?", [source]).fetchone()
+        return row[0] if row else None
+
+    def set_cursor(self, source: str, cursor: str) -> None:
+        self.db.execute("UPDATE sources SET cursor = ?, cursor_updated = ? WHERE name = ?",
+                        [cursor, utcnow(), source])
+
+    def sources_overview(self) -> list[dict[str, Any]]:
+        rows = self.db.query("""
+            SELECT s.*, (SELECT count(DISTINCT document_id) FROM document_sources d
+                         WHERE d.source = s.name) AS documents
+            FROM sources s ORDER BY s.name""")
+        return [dict(row) for row in rows]
+
+    # -- runs --
+
+    def start_run(self, source: str) -> int:
+        with self.transaction():
+            self.db.execute("UPDATE sources SET last_run = ? WHERE name = ?", [utcnow(), source])
+            return self.db["runs"].insert({"source": source, "started": utcnow(), "status": "running"}).last_pk
+
+    def finish_run(self, run_id: int, source: str, *, status: str, counts: dict[str, int],
+                   error: BaseException | None = None, http: dict[str, Any] | None = None,
+                   deferred_until: str | None = None) -> None:
+        """Record a run's end. ``status`` is ok, partial, failed or deferred."""
+        now = utcnow()
+        code = getattr(error, "code", type(error).__name__) if error else None
+        with self.transaction():
+            self.db["runs"].update(run_id, {
+                "finished": now, "status": status, "error_code": code,
+                "error": str(error) if error else None, "http": json.dumps(http or {}),
+                **{k: counts.get(k, 0) for k in ("discovered", "fetched", "new", "changed", "unchanged",
+                                                 "skipped", "failed", "not_modified")},
+            })
+            if status in ("ok", "partial"):
+                self.db.execute(
+                    "UPDATE sources SET last_success = ?, runs_ok = runs_ok + 1, deferred_until = NULL, "
+                    "last_new = CASE WHEN ? > 0 THEN ? ELSE last_new END WHERE name = ?",
+                    [now, counts.get("new", 0), now, source])
+            if error is not None:
+                self.db.execute(
+                    "UPDATE sources SET last_error = ?, last_error_code = ?, last_error_at = ?, "
+                    "runs_failed = runs_failed + ?, deferred_until = ? WHERE name = ?",
+                    [str(error), code, now, int(status == "failed"), deferred_until, source])
+
+    def record_failure(self, source: str, item_key: str, *, url: str | None, stage: str,
+                       error: BaseException, run_id: int | None) -> int:
+        """A per-item failure, counted per item so a poison item can be held after N attempts."""
+        now = utcnow()
+        self.db.execute("""
+            INSERT INTO item_failures (source, item_key, url, stage, code, message, attempts, first_at, last_at, run_id)
+            VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?, ?)
+            ON CONFLICT(source, item_key) DO UPDATE SET stage = excluded.stage, code = excluded.code,
+              message = excluded.message, attempts = attempts + 1, last_at = excluded.last_at,
+              run_id = excluded.run_id""",
+            [source, item_key, url, stage, getattr(error, "code", type(error).__name__),
+             str(error)[:2000], now, now, run_id])
+        return self.failure_attempts(source, item_key)
+
+    def failure_attempts(self, source: str, item_key: str) -> int:
+        row = self.db.execute("SELECT attempts FROM item_failures WHERE source = ? AND item_key = ?",
+                              [source, item_key]).fetchone()
+        return row[0] if row else 0
+
+    def clear_failure(self, source: str, item_key: str) -> None:
+        self.db.execute("DELETE FROM item_failures WHERE source = ? AND item_key = ?", [source, item_key])
+
+    def record_skipped(self, source: str, item_key: str, *, url: str | None, title: str | None,
+                       score: float | None, reason: str) -> None:
+        self.db["skipped_items"].upsert({"source": source, "item_key": item_key, "url": url, "title": title,
+                                         "score": score, "reason": reason, "at": utcnow()},
+                                        pk=("source", "item_key"))
+
+    # -- HTTP cache (the monitor.http.HttpCache protocol) --
+
+    def get_validators(self, url: str) -> dict[str, str] | None:
+        row = self.db.execute("SELECT etag, last_modified FROM http_validators WHERE url = ?", [url]).fetchone()
+        return {"etag": row[0], "last_modified": row[1]} if row else None
+
+    def save_validators(self, validators: dict[str, dict[str, str | None]]) -> None:
+        now = utcnow()
+        for url, v in validators.items():
+            self.db.execute("INSERT INTO http_validators (url, etag, last_modified, updated) VALUES (?, ?, ?, ?) "
+                            "ON CONFLICT(url) DO UPDATE SET etag = excluded.etag, "
+                            "last_modified = excluded.last_modified, updated = excluded.updated",
+                            [url, v.get("etag"), v.get("last_modified"), now])
+
+    def get_robots(self, origin: str) -> tuple[str, float] | None:
+        row = self.db.execute("SELECT body, fetched_at FROM robots WHERE origin = ?", [origin]).fetchone()
+        return (row[0], row[1]) if row else None
+
+    def put_robots(self, origin: str, body: str, fetched_at: float) -> None:
+        # robots.txt is not corpus state: it commits on its own, outside any run transaction.
+        with self.db.atomic():
+            self.db["robots"].upsert({"origin": origin, "body": body, "fetched_at": fetched_at}, pk="origin")
+
+    # -- documents --
+
+    def resolve(self, keys: Iterable[str]) -> str | None:
+        """The id of the document known under any of ``keys``, if any."""
+        for key in keys:
+            row = self.db.execute("SELECT document_id FROM document_aliases WHERE alias = ?", [key]).fetchone()
+            if row:
+                return row[0]
+        return None
+
+    def put_document(self, doc: Document, *, item: Item | None = None, responses: Iterable[Response] = (),
+                     extraction: Extraction | None = None, extracted_with: str | None = None,
+                     relevance: float | None = None, run_id: int | None = None) -> Outcome:
+        """Store one document: insert, version, upgrade, link or tombstone it. Call inside
+        :meth:`transaction`. ``extraction`` replaces the document's figures and mentions when
+        its text is stored (new, changed or upgraded)."""
+        now = utcnow()
+        keys = self._keys(doc)
+        existing_id = self.resolve(keys)
+        if existing_id is None and doc.text.strip():
+            row = self.db.execute("SELECT id FROM documents WHERE content_hash = ? AND deleted = 0 LIMIT 1",
+                                  [content_hash(doc.title, doc.text)]).fetchone()
+            existing_id = row[0] if row else None
+        doc_hash = content_hash(doc.title, doc.text)
+        fields = {
+            "kind": doc.kind, "title": doc.title, "url": doc.url, "published": normalise_published(doc.published),
+            "published_raw": doc.published_raw or doc.published, "modified": doc.modified,
+            "text": doc.text, "text_quality": doc.text_quality, "content_hash": doc_hash,
+            "language": doc.language, "dossiers": json.dumps(sorted(set(doc.dossiers))),
+            "meta": json.dumps(doc.meta, ensure_ascii=False, sort_keys=True, default=str),
+        }
+        if existing_id is None:
+            if doc.deleted:  # a tombstone for something we never stored: nothing to do
+                return Outcome(document_id=doc.id or keys[0], status="unchanged", change=None, version=0)
+            doc_id = doc.id or (web_id(doc.url) if doc.url else f"{doc.source}-{_short_hash(doc.source_key)}")
+            self.db["documents"].insert({"id": doc_id, **fields, "first_seen": now, "updated": now, "version": 1,
+                                         "relevance": relevance, "source": doc.source,
+                                         "extracted_with": extracted_with if extraction else None})
+            outcome = Outcome(doc_id, "new", "new", 1)
+        else:
+            outcome = self._update(existing_id, doc, fields, now, relevance)
+        doc_id = outcome.document_id
+        self._link(doc_id, doc, keys, item, now)
+        if outcome.change in ("new", "edited", "upgraded"):
+            if extraction is not None:
+                self.replace_extraction(doc_id, extraction, extracted_with)
+        if responses:
+            self._keep_raw(doc_id, doc.source, responses, now)
+        if outcome.change:
+            self.db["changes"].insert({"document_id": doc_id, "version": outcome.version,
+                                       "reason": outcome.change, "at": now, "run_id": run_id})
+        return outcome
+
+    def _keys(self, doc: Document) -> list[str]:
+        keys = [k for k in (doc.id, f"{doc.source}:{doc.source_key}") if k]
+        if doc.url:
+            keys.append(canonical_url(doc.url))
+        keys += [a for a in doc.aliases if a]
+        return list(dict.fromkeys(keys))
+
+    def _update(self, doc_id: str, doc: Document, fields: dict[str, Any], now: str,
+                relevance: float | None) -> Outcome:
+        old = self.db.execute("SELECT version, content_hash, text_quality, title, text, deleted, published, "
+                              "dossiers, meta FROM documents WHERE id = ?", [doc_id]).fetchone()
+        version, old_hash, old_quality, old_title, old_text, deleted, old_published, old_dossiers, old_meta = old
+        if doc.deleted:
+            if deleted:
+                return Outcome(doc_id, "unchanged", None, version)
+            self.db.execute("UPDATE documents SET deleted = 1, updated = ? WHERE id = ?", [now, doc_id])
+            return Outcome(doc_id, "deleted", "deleted", version)
+        # What every sighting may add, whatever the quality of its text: dossiers, metadata, a date.
+        merged = {
+            "dossiers": json.dumps(sorted(set(json.loads(old_dossiers)) | set(doc.dossiers))),
+            "meta": json.dumps({**json.loads(old_meta), **doc.meta}, ensure_ascii=False, sort_keys=True, default=str),
+            "published": old_published or fields["published"],
+            "deleted": 0,
+        }
+        new_quality, stored_quality = QUALITY[doc.text_quality], QUALITY.get(old_quality, 0)
+        if fields["content_hash"] == old_hash or new_quality < stored_quality:
+            self.db["documents"].update(doc_id, merged)
+            status = "unchanged" if fields["content_hash"] == old_hash else "linked"
+            return Outcome(doc_id, status, None, version)
+        self.db["document_versions"].insert({
+            "document_id": doc_id, "version": version, "title": old_title, "text": old_text,
+            "content_hash": old_hash, "text_quality": old_quality, "replaced_at": now,
+            "replaced_by_source": doc.source})
+        reason = "upgraded" if new_quality > stored_quality else "edited"
+        update = {**fields, **merged, "version": version + 1, "updated": now}
+        if relevance is not None:
+            update["relevance"] = relevance
+        self.db["documents"].update(doc_id, update)
+        return Outcome(doc_id, "changed" if reason == "edited" else "upgraded", reason, version + 1)
+
+    def _link(self, doc_id: str, doc: Document, keys: list[str], item: Item | None, now: str) -> None:
+        self.db.execute("""
+            INSERT INTO document_sources (document_id, source, source_key, url, first_seen, last_seen, item)
+            VALUES (?, ?, ?, ?, ?, ?, ?)
+            ON CONFLICT(source, source_key) DO UPDATE SET document_id = excluded.document_id,
+              url = excluded.url, last_seen = excluded.last_seen, item = coalesce(excluded.item, item)""",
+            [doc_id, doc.source, doc.source_key, doc.url, now, now, item.to_json() if item else None])
+        for key in [doc_id, *keys]:
+            self.db.execute("INSERT OR IGNORE INTO document_aliases (alias, document_id) VALUES (?, ?)", [key, doc_id])
+
+    def _keep_raw(self, doc_id: str, source: str, responses: Iterable[Response], now: str) -> None:
+        """Keep the responses a document was parsed from, so reprocess needs no network."""
+        self.db.execute("DELETE FROM raw_responses WHERE document_id = ? AND source = ?", [doc_id, source])
+        for r in responses:
+            self.db["raw_responses"].insert({
+                "document_id": doc_id, "source": source, "url": r.url, "status": r.status,
+                "headers": json.dumps(dict(r.headers)), "fetched": now,
+                "sha256": hashlib.sha256(r.content).hexdigest(), "size": len(r.content),
+                "body": zlib.compress(r.content, 6)})
+
+    def raw_responses(self, doc_id: str, source: str) -> list[Response]:
+        rows = self.db.execute("SELECT url, status, headers, body FROM raw_responses "
+                               "WHERE document_id = ? AND source = ? ORDER BY id", [doc_id, source])
+        return [Response(url=u, status=s, headers=json.loads(h), content=zlib.decompress(b)) for u, s, h, b in rows]
+
+    def document(self, doc_id: str) -> dict[str, Any] | None:
+        rows = list(self.db.query("SELECT * FROM documents WHERE id = ?", [doc_id]))
+        return rows[0] if rows else None
+
+    def document_count(self) -> int:
+        return self.db.execute("SELECT count(*) FROM documents").fetchone()[0]
+
+    def items_for_reprocess(self, sources: Iterable[str] | None = None) -> Iterator[tuple[str, str, Item]]:
+        """(document id, source, item) of every stored sighting that kept its item."""
+        where, params = "WHERE item IS NOT NULL", []
+        if sources:
+            names = list(sources)
+            where += f" AND source IN ({', '.join('?' * len(names))})"
+            params = names
+        for doc_id, source, item in self.db.execute(
+                f"SELECT document_id, source, item FROM document_sources {where} ORDER BY document_id", params):
+            yield doc_id, source, Item.from_json(item)
+
+    def texts_for_extraction(self, *, stale_only: bool, version: str) -> Iterator[tuple[str, str, str | None]]:
+        """(id, text, published) of documents whose figures and mentions need (re)computing."""
+        sql = "SELECT id, text, published FROM documents WHERE deleted = 0"
+        params: list[Any] = []
+        if stale_only:
+            sql += " AND (extracted_with IS NULL OR extracted_with != ?)"
+            params.append(version)
+        yield from self.db.execute(sql + " ORDER BY rowid", params)
+
+    # -- extraction results --
+
+    def replace_extraction(self, doc_id: str, extraction: Extraction, extracted_with: str | None) -> None:
+        self.db.execute("DELETE FROM figures WHERE document_id = ?", [doc_id])
+        self.db.execute("DELETE FROM mentions WHERE document_id = ?", [doc_id])
+        if extraction.figures:
+            self.db["figures"].insert_all({"document_id": doc_id, **_figure_row(f)} for f in extraction.figures)
+        for m in extraction.mentions:
+            org_id = m.id or _unknown_org_id(m.canonical)
+            self.db.execute("INSERT OR IGNORE INTO organisations (id, canonical, kind, aliases, in_gazetteer) "
+                            "VALUES (?, ?, ?, '[]', ?)", [org_id, m.canonical, m.kind, int(m.id is not None)])
+            self.db.execute("INSERT INTO mentions (document_id, organisation_id, start, end, text, sentence) "
+                            "VALUES (?, ?, ?, ?, ?, ?)", [doc_id, org_id, m.start, m.end, m.text, m.sentence])
+        self.db.execute("UPDATE documents SET extracted_with = ? WHERE id = ?", [extracted_with, doc_id])
+
+    def sync_organisations(self, organisations: Iterable[dict[str, Any]]) -> int:
+        """Upsert the gazetteer into ``organisations`` (id, canonical, kind, aliases, valid_from, valid_to)."""
+        rows = [{**o, "aliases": json.dumps(list(o.get("aliases", [])), ensure_ascii=False), "in_gazetteer": 1}
+                for o in organisations]
+        if rows:
+            self.db["organisations"].upsert_all(rows, pk="id")
+        return len(rows)
+
+    # -- the change log (read by alerts) --
+
+    def changes_since(self, seq: int, *, limit: int = 10000) -> list[dict[str, Any]]:
+        return [dict(r) for r in self.db.query(
+            "SELECT * FROM changes WHERE seq > ? ORDER BY seq LIMIT ?", [seq, limit])]
+
+    def last_change_seq(self) -> int:
+        return self.db.execute("SELECT coalesce(max(seq), 0) FROM changes").fetchone()[0]
+
+
+def _storage_error(exc: sqlite3.OperationalError) -> StorageError:
+    message = str(exc)
+    if "locked" in message or "busy" in message:
+        return StorageBusy(f"the corpus is locked by another writer: {message}")
+    if "full" in message or "disk I/O" in message:
+        return StorageFull(f"the corpus could not be written: {message}")
+    return StorageError(message)
+
+
+def _figure_row(f: Any) -> dict[str, Any]:
+    return {k: getattr(f, k) for k in ("start", "end", "text", "value", "value_max", "unit", "subject",
+                                       "qualifier", "sentence")}
+
+
+def _short_hash(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def _unknown_org_id(name: str) -> str:
+    """Organisations outside the gazetteer get an id from their name, for review."""
+    return "unknown:" + re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")

@@ -1,0 +1,178 @@
+"""RSS and Atom news feeds (MKB-Nederland, Belastingdienst, ...), read with feedparser.
+
+A feed is a sliding window of recent entries, so the cursor is the set of entries already
+delivered: ``{"v": 1, "seen": {sha1(key)[:16]: sha1(title, dates, summary)[:8]}}``, newest
+last, at most ``max_seen`` long. An entry is new when its key is not in the set, and edited
+(RELIABILITY T2) when its fingerprint changed. Unlike a date high-water mark, the set loses
+nothing to entries without a date or with a date in the past, and an entry missed once (a
+truncated feed) is simply picked up the next time.
+
+The feed itself is fetched with a conditional GET: a 304 yields no batch at all. feedparser
+reads the bytes with the response headers, so the charset decision is its own (C1); dates are
+parsed from the raw strings by ``scrapers.dates`` because feedparser's ``*_parsed`` are wrong
+for zone-less and day-first dates (T4).
+
+Malformed feeds (C2): feedparser keeps what it read before the error. Complete entries are kept,
+the last one is dropped (it may have been cut off mid-text), and the batch carries no cursor
+and ``complete=False`` (I6): the next run reads the feed again. A feed that is only "bozo"
+because its declared charset or content type was wrong is well-formed, and moves the cursor.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import feedparser
+
+from monitor.errors import MonitorError, NotAFeed, ParseError
+from scrapers.article import html_text, news_document
+from scrapers.base import Batch, Document, Fetcher, Item, Response
+from scrapers.dates import parse_date
+
+# Bozo reasons that do not mean the XML was broken: the body was read completely.
+RECOVERABLE_BOZO = (feedparser.CharacterEncodingOverride, feedparser.NonXMLContentType)
+
+
+@dataclass(frozen=True)
+class ParsedFeed:
+    format: str  # feedparser's version: "rss20", "atom10", ...
+    title: str | None
+    language: str | None
+    entries: list[Any]  # complete entries only
+    dropped: int  # entries left out because the feed broke off in or after them
+    bozo: str | None  # why feedparser flagged the feed, if it did
+    well_formed: bool
+
+
+def parse_feed(response: Response) -> ParsedFeed:
+    """Parse feed bytes. Raises NotAFeed for an HTML page or an empty body, ParseError for a feed
+    too broken to yield a single complete entry."""
+    head = response.content[:1024].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    if not head:
+        raise NotAFeed(f"empty response where a feed was expected ({response.url})", url=response.url)
+    if head.startswith((b"<!doctype html", b"<html")):
+        raise NotAFeed(f"an HTML page where a feed was expected ({response.url})", url=response.url)
+    # content-location gives feedparser the base URL for relative links in the entries.
+    parsed = feedparser.parse(response.content,
+                              response_headers={"content-location": response.url, **response.headers})
+    if not parsed.version and not parsed.entries:
+        reason = parsed.get("bozo_exception") or "no RSS or Atom root element"
+        raise NotAFeed(f"not an RSS or Atom feed ({response.url}): {reason}", url=response.url)
+    exc = parsed.get("bozo_exception") if parsed.bozo else None
+    well_formed = exc is None or isinstance(exc, RECOVERABLE_BOZO)
+    entries = list(parsed.entries) if well_formed else list(parsed.entries)[:-1]
+    # An entry without a title is what feedparser makes of one cut off early (C2, verified).
+    complete = [e for e in entries if e.get("title") and (e.get("id") or e.get("link"))]
+    if not well_formed and not complete:
+        raise ParseError(f"malformed feed with no complete entry ({response.url}): {exc}", url=response.url)
+    return ParsedFeed(format=parsed.version or "unknown", title=parsed.feed.get("title"),
+                      language=parsed.feed.get("language"), entries=complete,
+                      dropped=len(parsed.entries) - len(complete),
+                      bozo=f"{type(exc).__name__}: {exc}" if exc else None, well_formed=well_formed)
+
+
+def entry_item(entry: Any, feed: ParsedFeed) -> Item | None:
+    """One feed entry as an Item whose ``data`` is what ``article.news_document`` reads."""
+    link = entry.get("link")
+    guid = entry.get("id") or link
+    if not guid:
+        return None
+    content = entry.get("content") or []
+    body = content[0].get("value") if content else entry.get("summary")
+    data = {
+        "guid": guid, "title": html_text(entry.get("title")), "excerpt": html_text(body),
+        # dict.get: feedparser's own get() maps a missing "updated" to "published", with a warning.
+        "published_raw": dict.get(entry, "published") or dict.get(entry, "updated"),
+        "modified_raw": dict.get(entry, "updated") if dict.get(entry, "published") else None,
+        "language": feed.language, "feed": feed.title, "feed_author": entry.get("author"),
+    }
+    if feed.bozo:
+        data["feed_bozo"] = feed.bozo
+    return Item(key=guid, url=link, data={k: v for k, v in data.items() if v})
+
+
+def _fingerprint(item: Item) -> str:
+    parts = [item.data.get(k) or "" for k in ("title", "published_raw", "modified_raw", "excerpt")]
+    return hashlib.sha1("\x1f".join(parts).encode()).hexdigest()[:8]
+
+
+def _oldest_first(item: Item) -> tuple[bool, float]:
+    when = parse_date(item.data.get("published_raw"))
+    return (when is not None, when.timestamp() if when else 0.0)
+
+
+def _key_hash(key: str) -> str:
+    return hashlib.sha1(key.encode()).hexdigest()[:16]
+
+
+class FeedSource:
+    """An RSS or Atom feed whose entries link to article pages."""
+
+    kind: ClassVar[str] = "feed"
+
+    @dataclass(frozen=True)
+    class Options:
+        url: str
+        fetch_articles: bool  # fetch each entry's page for the full text (else: the excerpt)
+        min_article_chars: int  # less main text than this makes a page "not an article"
+        max_seen: int  # entries remembered in the cursor; more than the feed ever holds
+
+    def __init__(self, name: str, options: Options) -> None:
+        self.name = name
+        self.options = options
+
+    def discover(self, fetcher: Fetcher, cursor: str | None) -> Iterator[Batch]:
+        response = fetcher.get(self.options.url, conditional=True)
+        if response.not_modified:
+            return
+        feed = parse_feed(response)
+        seen: dict[str, str] = json.loads(cursor)["seen"] if cursor else {}
+        items = [item for item in map(lambda e: entry_item(e, feed), feed.entries) if item]
+        fresh = [i for i in items if seen.get(_key_hash(i.key)) != _fingerprint(i)]
+        if not fresh and feed.well_formed:
+            return
+        fresh.sort(key=_oldest_first)
+        if not feed.well_formed:
+            yield Batch(fresh, cursor=None, complete=False)
+            return
+        for item in items:  # re-inserted, so entries still in the feed stay at the new end
+            seen.pop(_key_hash(item.key), None)
+            seen[_key_hash(item.key)] = _fingerprint(item)
+        kept = dict(list(seen.items())[-self.options.max_seen:])
+        yield Batch(fresh, cursor=json.dumps({"v": 1, "seen": kept}, separators=(",", ":")))
+
+    def fetch(self, fetcher: Fetcher, item: Item) -> list[Response]:
+        if not (self.options.fetch_articles and item.url):
+            return []
+        return [fetcher.get(item.url)]
+
+    def parse(self, item: Item, responses: list[Response]) -> Document | None:
+        return news_document(self.name, item, responses, min_chars=self.options.min_article_chars)
+
+
+def check_feed(fetcher: Fetcher, url: str) -> dict[str, Any]:
+    """Fetch a candidate feed and report what is there: for ``mkb-monitor feeds check URL``,
+    before an [unverified] feed is enabled."""
+    report: dict[str, Any] = {"url": url}
+    try:
+        response = fetcher.get(url)
+        report.update(status=response.status, content_type=response.content_type or None)
+        feed = parse_feed(response)
+    except MonitorError as exc:
+        return {**report, "ok": False, "error": exc.code, "message": exc.message}
+    raws = [dict.get(e, "published") or dict.get(e, "updated") for e in feed.entries]
+    dates = [parse_date(raw) for raw in raws]
+    known = [d for d in dates if d is not None]
+    return {
+        **report, "ok": bool(feed.entries) and feed.well_formed, "format": feed.format,
+        "title": feed.title, "language": feed.language, "entries": len(feed.entries),
+        "dropped_entries": feed.dropped, "newest": max(known).isoformat() if known else None,
+        "dates_parse": bool(raws) and all(raw and d for raw, d in zip(raws, dates)),
+        "undated_entries": sum(1 for raw in raws if not raw),
+        "unparsed_dates": sorted({raw for raw, d in zip(raws, dates) if raw and d is None})[:5],
+        "bozo": feed.bozo, "well_formed": feed.well_formed,
+    }

@@ -1,0 +1,332 @@
+"""Tweede Kamer documents from the Gegevensmagazijn SyncFeed 2.0 (Atom), kept in step by skiptoken.
+
+    discover  Feed?category=Document&skiptoken=N, one Batch per page; entries filtered here on
+              soort, dossier and terms; a document's dossier number resolved from its
+              kamerstukdossier ref via Entiteiten/<guid> (memoised for the run)
+    fetch     the document's file (link rel="enclosure") when fetch_files is on
+    parse     the entry's XML (kept in item.data) and the file: no network
+
+Every feed entry carries a ``next`` link whose skiptoken resumes right after it, so a page's
+cursor is the token of its last entry: committing it with the page's items covers exactly
+those (I1). A page without entries, or without a next link, means the feed is read to its end.
+The cursor is JSON: ``{"category": "Document", "skiptoken": 20127222}``.
+
+Why Entiteiten and not the Kamerstukdossier category: a source keeps no table of its own, so a
+GUID -> number map built from that feed would have to live in the cursor; one small request per
+dossier per run is cheaper than that, and far fewer than the documents it serves.
+
+Real pages put Atom in the default namespace and the entity in TK's namespace, with
+``tk:verwijderd``/``tk:bijgewerkt`` attributes; copies of the feed in the wild often have the
+namespaces stripped. Both are read.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, ClassVar
+from urllib.parse import parse_qs, urlsplit
+from zoneinfo import ZoneInfo
+
+from lxml import etree
+
+from monitor.errors import APIError, FileCorrupt, FileEncrypted, SourceChanged
+from scrapers.base import Batch, Document, Fetcher, Item, Response
+from scrapers.filetext import extract_text
+from scrapers.xmlsafe import parse_xml
+
+ATOM = "http://www.w3.org/2005/Atom"
+TK = "http://www.tweedekamer.nl/xsd/tkData/v1-0"
+XSI = "http://www.w3.org/2001/XMLSchema-instance"
+CATEGORY = "Document"
+AMSTERDAM = ZoneInfo("Europe/Amsterdam")
+
+# TK's document soorten, mapped to the kinds KOOP's publications get (scrapers.koop.document_kind).
+KINDS = {
+    "Brief regering": "kamerbrief",
+    "Motie": "motie",
+    "Motie (gewijzigd/nader)": "motie",
+    "Schriftelijke vragen": "kamervragen",
+    "Antwoord schriftelijke vragen": "kamervragen",
+    "Antwoord schriftelijke vragen (nader)": "kamervragen",
+}
+
+
+@dataclass
+class Options:
+    base_url: str  # .../SyncFeed/2.0
+    soorten: list[str]  # document soorten to keep; empty keeps every soort
+    dossiers: list[str]  # kamerstukdossier numbers, e.g. "32637" or "36600-XIII"
+    terms: list[str]  # matched at word starts in titel, onderwerp and the dossier's titel
+    start_skiptoken: int  # where the first run starts reading (the feed from 0 is years long)
+    max_pages: int  # feed pages per run; the rest follows on the next run
+    fetch_files: bool
+    max_file_pages: int
+    max_file_unpacked_bytes: int
+
+
+@dataclass
+class Entry:
+    """One feed entry: the entity element and what the Atom envelope says about it."""
+
+    element: etree._Element  # the <entry>
+    entity: etree._Element | None  # the <document> (or other entity) inside <content>
+    guid: str
+    next_skiptoken: int | None
+    enclosure: str | None
+
+    @property
+    def deleted(self) -> bool:
+        return self.entity is not None and _attr(self.entity, "verwijderd") == "true"
+
+
+class SyncFeedSource:
+    kind: ClassVar[str] = "tk_syncfeed"
+    Options: ClassVar[type] = Options
+
+    def __init__(self, name: str, options: Options) -> None:
+        self.name = name
+        self.options = options
+        self._terms = [re.compile(rf"(?<!\w){re.escape(term)}", re.IGNORECASE) for term in options.terms]
+
+    # --- discover -----------------------------------------------------------------------
+
+    def discover(self, fetcher: Fetcher, cursor: str | None) -> Iterator[Batch]:
+        token = _load_cursor(cursor) if cursor else self.options.start_skiptoken
+        dossiers: dict[str, dict[str, Any]] = {}  # kamerstukdossier GUID -> fields, for this run
+        for _ in range(self.options.max_pages):
+            params = {"category": CATEGORY, **({"skiptoken": str(token)} if token else {})}
+            response = fetcher.get(f"{self.options.base_url}/Feed", params=params)
+            entries = read_feed(response)
+            if not entries:
+                return
+            items = [item for entry in entries
+                     if (item := self._item(fetcher, entry, dossiers)) is not None]
+            next_token = entries[-1].next_skiptoken
+            if next_token is None:
+                yield Batch(items, cursor=None)
+                return
+            if token and next_token <= token:
+                raise SourceChanged(f"SyncFeed skiptoken goes backwards ({token} -> {next_token})",
+                                    url=response.url)
+            yield Batch(items, cursor=json.dumps({"category": CATEGORY, "skiptoken": next_token}))
+            token = next_token
+
+    def _item(self, fetcher: Fetcher, entry: Entry, dossiers: dict[str, dict[str, Any]]) -> Item | None:
+        """The entry as an Item, or None when it is a placeholder or outside the selection."""
+        if entry.entity is None or etree.QName(entry.entity).localname != "document":
+            return None
+        xml = etree.tostring(entry.element, encoding="unicode")
+        if entry.deleted:  # a tombstone has no fields to filter on; the store ignores unknown ones
+            return Item(key=entry.guid, data={"entry": xml})
+        fields = document_fields(entry.entity)
+        # TK#75: real documents can have a null titel; a placeholder row has none of these.
+        if not any(fields.get(name) for name in ("titel", "onderwerp", "documentNummer")):
+            return None
+        if self.options.soorten and fields.get("soort") not in self.options.soorten:
+            return None
+        dossier = None
+        ref = fields["refs"].get("kamerstukdossier")
+        if ref:
+            if ref[0] not in dossiers:
+                dossiers[ref[0]] = read_dossier(fetcher.get(f"{self.options.base_url}/Entiteiten/{ref[0]}"))
+            dossier = dossiers[ref[0]]
+        if not self._selected(fields, dossier):
+            return None
+        return Item(key=entry.guid, url=_entity_url(entry.element),
+                    data={"entry": xml, "dossier": dossier, "enclosure": entry.enclosure})
+
+    def _selected(self, fields: dict[str, Any], dossier: dict[str, Any] | None) -> bool:
+        if not self.options.dossiers and not self._terms:
+            return True
+        if dossier and dossier_number(dossier) in self.options.dossiers:
+            return True
+        haystack = " ".join(filter(None, (fields.get("titel"), fields.get("onderwerp"),
+                                          (dossier or {}).get("titel"))))
+        return any(term.search(haystack) for term in self._terms)
+
+    # --- fetch and parse ----------------------------------------------------------------
+
+    def fetch(self, fetcher: Fetcher, item: Item) -> list[Response]:
+        enclosure = item.data.get("enclosure")
+        return [fetcher.get(enclosure)] if enclosure and self.options.fetch_files else []
+
+    def parse(self, item: Item, responses: list[Response]) -> Document:
+        entry = read_entry(parse_xml(item.data["entry"].encode()))
+        if entry.entity is None:
+            raise SourceChanged(f"entry {item.key} has no entity")
+        changed = _iso(_attr(entry.entity, "bijgewerkt"))
+        if entry.deleted:
+            return Document(source=self.name, source_key=item.key, url=item.url, title="", text="",
+                            kind="parlementair", modified=changed, text_quality="metadata", deleted=True)
+        fields = document_fields(entry.entity)
+        dossier = item.data.get("dossier")
+        number = fields.get("documentNummer")
+        text, quality, file_meta = self._file_text(responses, entry.entity)
+        if not text:
+            text = "\n\n".join(_unique([fields.get("titel"), fields.get("onderwerp")]))
+        meta = {key: value for key, value in fields.items() if key not in ("onderwerp", "refs") and value}
+        meta.update(refs=fields["refs"], guid=item.key, **file_meta)
+        if dossier:
+            meta["dossier_titel"] = dossier.get("titel")
+        return Document(
+            source=self.name, source_key=item.key, url=item.url,
+            title=fields.get("onderwerp") or fields.get("titel") or number or item.key,
+            text=text, kind=KINDS.get(fields.get("soort") or "", "kamerstuk" if dossier else "parlementair"),
+            published=_iso(fields.get("datum")), published_raw=fields.get("datum"),
+            id=kamerstuk_id(dossier, fields.get("volgnummer")), aliases=[number] if number else [],
+            modified=changed, dossiers=[dossier_number(dossier)] if dossier else [], meta=meta,
+            text_quality=quality,
+        )
+
+    def _file_text(self, responses: list[Response], entity: etree._Element) -> tuple[str, str, dict[str, Any]]:
+        """The text of the document's file, its text_quality, and what meta records about it."""
+        if not responses:
+            return "", "metadata", {}
+        response = responses[0]
+        content_type = response.content_type or (_attr(entity, "contentType") or "")
+        try:
+            extracted = extract_text(response.content, content_type, max_pages=self.options.max_file_pages,
+                                     max_unpacked_bytes=self.options.max_file_unpacked_bytes)
+        except (FileEncrypted, FileCorrupt) as exc:  # C7: keep the metadata, name what went wrong
+            return "", "metadata", {"file_error": exc.code, "file_error_message": str(exc)}
+        if extracted is None:
+            return "", "metadata", {"file_error": "file.unsupported", "file_type": content_type}
+        return extracted.text, "extracted" if extracted.text else "metadata", extracted.meta()
+
+
+# --- reading the feed -----------------------------------------------------------------------
+
+
+def read_feed(response: Response) -> list[Entry]:
+    """The entries of one SyncFeed page. An <Error> body is an APIError whatever the status."""
+    root = parse_xml(response.content, url=response.url)
+    local = etree.QName(root).localname
+    if local == "Error":
+        message = " ".join(" ".join(root.itertext()).split()) or "no message"
+        raise APIError(f"SyncFeed error: {message}", url=response.url)
+    if local != "feed" or root.nsmap.get(None, ATOM) != ATOM:
+        raise SourceChanged(f"expected an Atom <feed>, got <{root.tag}>", url=response.url)
+    return [read_entry(element) for element in _children(root, ATOM, "entry")]
+
+
+def read_entry(element: etree._Element) -> Entry:
+    links = {link.get("rel"): link.get("href") for link in _children(element, ATOM, "link")}
+    content = _child(element, ATOM, "content")
+    entity = next((child for child in content if isinstance(child.tag, str)), None) if content is not None else None
+    guid = (entity.get("id") if entity is not None else None) or _text(element, ATOM, "title")
+    if not guid:
+        raise SourceChanged("a SyncFeed entry without an id")
+    return Entry(element=element, entity=entity, guid=guid, next_skiptoken=_skiptoken(links.get("next")),
+                 enclosure=links.get("enclosure"))
+
+
+def document_fields(entity: etree._Element) -> dict[str, Any]:
+    """The text fields of an entity by name (nil ones left out) and its relations under
+    ``refs`` (name -> list of GUIDs)."""
+    fields: dict[str, Any] = {"refs": {}}
+    for child in entity:
+        if not isinstance(child.tag, str) or _attr(child, "nil") == "true":
+            continue
+        name = etree.QName(child).localname
+        if child.get("ref"):
+            fields["refs"].setdefault(name, []).append(child.get("ref"))
+        elif (child.text or "").strip():
+            fields[name] = child.text.strip()
+    return fields
+
+
+def read_dossier(response: Response) -> dict[str, Any]:
+    """nummer, toevoeging and titel of a kamerstukdossier from its Entiteiten/<guid> response."""
+    root = parse_xml(response.content, url=response.url)
+    if etree.QName(root).localname == "Error":
+        raise APIError(f"SyncFeed error for {response.url}: {' '.join(root.itertext()).strip()}",
+                       url=response.url)
+    entity = next((e for e in root.iter() if isinstance(e.tag, str)
+                   and etree.QName(e).localname == "kamerstukdossier" and e.get("ref") is None), None)
+    fields = document_fields(entity) if entity is not None else {}
+    if not fields.get("nummer"):
+        raise SourceChanged("a kamerstukdossier entity without a nummer", url=response.url)
+    return {key: fields.get(key) for key in ("nummer", "toevoeging", "titel")}
+
+
+def dossier_number(dossier: dict[str, Any]) -> str:
+    """The number KOOP uses for a dossier: ``32637``, or ``36600-XIII`` with a toevoeging.
+
+    A toevoeging in brackets is not part of it (tkapi builds kst- URLs the same way)."""
+    toevoeging = dossier.get("toevoeging")
+    return f"{dossier['nummer']}-{toevoeging}" if toevoeging and "(" not in toevoeging else dossier["nummer"]
+
+
+def kamerstuk_id(dossier: dict[str, Any] | None, volgnummer: str | None) -> str | None:
+    """The KOOP identifier (``kst-32637-428``) of a document in a dossier, so the store merges the
+    TK record with KOOP's publication of the same Kamerstuk."""
+    if not dossier or not volgnummer or not volgnummer.isdigit():
+        return None
+    return f"kst-{dossier_number(dossier)}-{volgnummer}"
+
+
+# --- helpers --------------------------------------------------------------------------------
+
+
+def _child(element: etree._Element, ns: str, local: str) -> etree._Element | None:
+    found = element.find(f"{{{ns}}}{local}")
+    return found if found is not None else element.find(local)
+
+
+def _children(element: etree._Element, ns: str, local: str) -> list[etree._Element]:
+    return element.findall(f"{{{ns}}}{local}") or element.findall(local)
+
+
+def _text(element: etree._Element, ns: str, local: str) -> str | None:
+    found = _child(element, ns, local)
+    return (found.text or "").strip() or None if found is not None else None
+
+
+def _attr(element: etree._Element, local: str) -> str | None:
+    for ns in (TK, XSI):
+        if f"{{{ns}}}{local}" in element.attrib:
+            return element.get(f"{{{ns}}}{local}")
+    return element.get(local)
+
+
+def _entity_url(entry: etree._Element) -> str | None:
+    return _text(entry, ATOM, "id")
+
+
+def _skiptoken(href: str | None) -> int | None:
+    if not href:
+        return None
+    values = parse_qs(urlsplit(href).query).get("skiptoken")
+    try:
+        return int(values[0]) if values else None
+    except ValueError:
+        raise SourceChanged(f"a next link with a skiptoken that is not a number: {href}") from None
+
+
+def _load_cursor(cursor: str) -> int:
+    try:
+        state = json.loads(cursor)
+        if state["category"] != CATEGORY:
+            raise ValueError(state["category"])
+        return int(state["skiptoken"])
+    except (ValueError, KeyError, TypeError):
+        raise SourceChanged(f"not a SyncFeed cursor: {cursor!r}") from None
+
+
+def _iso(value: str | None) -> str | None:
+    """ISO 8601 with an offset; TK writes local times without one, which are Amsterdam time."""
+    if not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=AMSTERDAM)).isoformat()
+
+
+def _unique(values: list[str | None]) -> list[str]:
+    return list(dict.fromkeys(value for value in values if value))

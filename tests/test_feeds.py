@@ -1,0 +1,188 @@
+"""RSS/Atom feeds: the real MKB-Nederland feed replayed with its article page, conditional GET,
+truncated and non-feed answers, and the date pitfalls of feedparser."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from monitor.config import load
+from monitor.errors import MonitorError, NotAFeed, NotAnArticle
+from scrapers import source_class
+from scrapers.base import Batch, options_from
+from scrapers.feeds import FeedSource, check_feed, parse_feed
+from scrapers.base import Response
+from tests.fakes import MockFetcher, Reply
+
+FIXTURES = Path(__file__).parent / "fixtures"
+FEED_URL = "https://www.mkb.nl/rss/nieuws-mkb-nederland"
+MKB_FEED = FIXTURES / "feeds" / "mkb-nederland_rss_nieuws_excerpt.xml"
+ARTICLE_URL = "https://www.mkb.nl/artikelen/talent-van-nieuwkomers-sneller-en-beter-benutten"
+ARTICLE = FIXTURES / "articles" / "mkb_talent-van-nieuwkomers_constructed.html"
+RO_HOME = FIXTURES / "articles" / "rijksoverheid_homepage_2018_shortened.html"
+
+
+def make_source(**overrides: object) -> FeedSource:
+    config = load(overrides={"sources": {"mkb-nederland": overrides}} if overrides else None)
+    sc = config.source("mkb-nederland")
+    cls = source_class(sc.kind)
+    return cls(sc.name, options_from(cls.Options, sc.name, sc.options))
+
+
+def run(source: FeedSource, fetcher: MockFetcher, cursor: str | None = None) -> list[Batch]:
+    return list(source.discover(fetcher, cursor))
+
+
+def feed_routes(feed: bytes | None = None, page: Path = ARTICLE) -> dict[str, Reply]:
+    return {FEED_URL: Reply(feed if feed is not None else MKB_FEED.read_bytes(),
+                            headers={"content-type": "application/rss+xml; charset=utf-8"}),
+            ARTICLE_URL: Reply.file(page, content_type="text/html; charset=utf-8")}
+
+
+def rss(*items: str) -> bytes:
+    return ("<?xml version='1.0' encoding='utf-8'?><rss version='2.0'><channel><title>t</title>"
+            + "".join(items) + "</channel></rss>").encode()
+
+
+def rss_item(n: int, pub: str) -> str:
+    return (f"<item><title>Bericht {n}</title><link>https://example.nl/{n}</link>"
+            f"<guid>https://example.nl/{n}</guid><pubDate>{pub}</pubDate><description>Tekst {n}</description></item>")
+
+
+def test_real_mkb_feed_replayed_with_its_article_page() -> None:
+    source = make_source(min_article_chars=100)
+    fetcher = MockFetcher(feed_routes())
+    [batch] = run(source, fetcher)
+    [item] = batch.items
+    assert batch.complete and batch.cursor
+    doc = source.parse(item, source.fetch(fetcher, item))
+    assert doc.title == "Talent van nieuwkomers sneller en beter benutten"
+    assert doc.url == ARTICLE_URL and doc.id is None and doc.aliases == [ARTICLE_URL]
+    # "Wed, 23 Sep 2026 05:00:47 GMT": the instant and the zone exactly as the feed gave them.
+    assert doc.published == "2026-09-23T05:00:47+00:00"
+    assert doc.published_raw == "Wed, 23 Sep 2026 05:00:47 GMT"
+    assert "SER-advies om nieuwkomers sneller aan werk te helpen" in doc.text
+    assert doc.text_quality == "full" and doc.kind == "news" and doc.language == "nl"
+    assert doc.meta["feed"] == "MKB Nederland Nieuws"
+    assert fetcher.urls() == [FEED_URL, ARTICLE_URL]
+
+
+def test_rerun_with_same_feed_or_304_yields_nothing_and_keeps_cursor() -> None:
+    source = make_source(min_article_chars=100)
+    [batch] = run(source, MockFetcher(feed_routes()))
+    assert run(source, MockFetcher(feed_routes()), batch.cursor) == []
+    not_modified = MockFetcher({FEED_URL: Reply(b"", status=304)})
+    assert run(source, not_modified, batch.cursor) == []
+    assert not_modified.urls() == [FEED_URL]
+
+
+def test_new_and_edited_entries_after_the_cursor() -> None:
+    source = make_source()
+    first = rss(rss_item(1, "Mon, 02 Nov 2026 09:00:00 +0100"))
+    [batch] = run(source, MockFetcher({FEED_URL: Reply(first)}))
+    edited = rss(rss_item(2, "Tue, 03 Nov 2026 09:00:00 +0100"),
+                 rss_item(1, "Mon, 02 Nov 2026 09:00:00 +0100").replace("Tekst 1", "Tekst 1, bijgewerkt"))
+    [again] = run(source, MockFetcher({FEED_URL: Reply(edited)}), batch.cursor)
+    # Oldest first; the edited entry comes back (a new version for the store, T2).
+    assert [i.key for i in again.items] == ["https://example.nl/1", "https://example.nl/2"]
+    assert run(source, MockFetcher({FEED_URL: Reply(edited)}), again.cursor) == []
+
+
+def test_excerpt_when_articles_are_not_fetched_or_page_is_not_an_article() -> None:
+    source = make_source(fetch_articles=False)
+    fetcher = MockFetcher(feed_routes())
+    [batch] = run(source, fetcher)
+    [item] = batch.items
+    assert source.fetch(fetcher, item) == []
+    doc = source.parse(item, [])
+    assert doc.text_quality == "excerpt" and doc.text.startswith("VNO-NCW en MKB-Nederland steunen")
+    # A page that is not an article (here: a real home page) leaves the excerpt in place.
+    page = Response(url=ARTICLE_URL, status=200, headers={"content-type": "text/html"},
+                    content=RO_HOME.read_bytes())
+    doc = make_source().parse(item, [page])
+    assert doc.text_quality == "excerpt" and "page_not_article" in doc.meta
+
+
+def test_entry_without_excerpt_and_without_article_is_not_an_article() -> None:
+    source = make_source()
+    feed = rss("<item><title>Leeg</title><link>https://example.nl/leeg</link></item>")
+    [batch] = run(source, MockFetcher({FEED_URL: Reply(feed)}))
+    page = Response(url="https://www.rijksoverheid.nl/", status=200, headers={"content-type": "text/html"},
+                    content=RO_HOME.read_bytes())
+    with pytest.raises(NotAnArticle):
+        source.parse(batch.items[0], [page])
+
+
+def test_html_error_page_with_200_is_not_a_feed() -> None:
+    source = make_source()
+    fetcher = MockFetcher({FEED_URL: Reply.file(RO_HOME, content_type="text/html")})
+    with pytest.raises(NotAFeed):
+        run(source, fetcher)
+    with pytest.raises(NotAFeed):
+        run(source, MockFetcher({FEED_URL: Reply(b"")}))
+
+
+def test_truncated_feed_keeps_complete_entries_and_does_not_move_cursor() -> None:
+    body = rss(*(rss_item(n, f"Mon, 0{n} Nov 2026 09:00:00 +0100") for n in range(1, 4)))
+    cut = body[: body.index(b"<description>Tekst 3") + 20]
+    [batch] = run(make_source(), MockFetcher({FEED_URL: Reply(cut)}))
+    assert [i.key for i in batch.items] == ["https://example.nl/1", "https://example.nl/2"]
+    assert batch.cursor is None and batch.complete is False
+    assert all("feed_bozo" in i.data for i in batch.items)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_real_feed_truncated_anywhere_never_crashes(data: st.DataObject) -> None:
+    body = MKB_FEED.read_bytes()
+    body = body.replace(b"</channel>", b"".join(
+        body[body.index(b"<item>"):body.index(b"</item>") + 7].replace(b"talent", f"t{n}".encode())
+        for n in range(3)) + b"</channel>")
+    cut = data.draw(st.integers(min_value=0, max_value=len(body)))
+    try:
+        batches = run(make_source(), MockFetcher({FEED_URL: Reply(body[:cut])}))
+    except MonitorError:
+        return
+    for batch in batches:
+        assert all(item.data.get("title") for item in batch.items)
+        assert batch.cursor is None or b"</rss>" in body[:cut]
+
+
+def test_dates_are_parsed_from_the_raw_strings() -> None:
+    feed = rss(rss_item(1, "31-03-2026"), rss_item(2, "Tue, 03 Nov 2026 09:00:00"),
+               rss_item(3, "2026-10-25T02:30:00"))
+    [batch] = run(make_source(fetch_articles=False), MockFetcher({FEED_URL: Reply(feed)}))
+    published = {i.key[-1]: make_source().parse(i, []).published for i in batch.items}
+    # feedparser itself reads 31-03-2026 as 2031 and zone-less times as UTC.
+    assert published == {"1": "2026-03-31T00:00:00+02:00", "2": "2026-11-03T09:00:00+01:00",
+                         "3": "2026-10-25T02:30:00+02:00"}
+
+
+def test_charset_declared_wrongly_in_the_feed_is_read_correctly() -> None:
+    title = "Café – “ondernemers” en mkb’ers"
+    body = (f"<?xml version='1.0' encoding='windows-1252'?><rss version='2.0'><channel><title>t</title>"
+            f"<item><title>{title}</title><link>https://example.nl/1</link></item></channel></rss>")
+    feed = parse_feed(Response(url=FEED_URL, status=200, content=body.encode("cp1252"),
+                               headers={"content-type": "application/rss+xml; charset=utf-8"}))
+    assert feed.entries[0]["title"] == title and feed.well_formed
+
+
+def test_check_feed_reports_format_dates_and_errors() -> None:
+    report = check_feed(MockFetcher(feed_routes()), FEED_URL)
+    assert (report["ok"], report["format"], report["title"], report["entries"]) == (True, "rss20", "MKB Nederland Nieuws", 1)
+    assert report["newest"] == "2026-09-23T05:00:47+00:00" and report["dates_parse"] is True
+    html = check_feed(MockFetcher({FEED_URL: Reply.file(RO_HOME, content_type="text/html")}), FEED_URL)
+    assert html["ok"] is False and html["error"] == "parse.not_a_feed"
+    gone = check_feed(MockFetcher({FEED_URL: Reply(b"", status=404)}), FEED_URL)
+    assert gone["error"] == "fetch.status"
+
+
+def test_cursor_is_bounded() -> None:
+    source = make_source(max_seen=2)
+    feed = rss(*(rss_item(n, f"Mon, 0{n} Nov 2026 09:00:00 +0100") for n in range(1, 5)))
+    [batch] = run(source, MockFetcher({FEED_URL: Reply(feed)}))
+    assert len(json.loads(batch.cursor)["seen"]) == 2

@@ -1,0 +1,104 @@
+"""Sitemaps: the real rijksoverheid.nl news sitemap replayed with article pages, the lastmod
+cursor, sitemap indexes and broken sub-sitemaps."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from monitor.errors import NotAFeed, SourceChanged, UnsafeXML
+from scrapers.base import Batch
+from scrapers.sitemaps import SitemapSource
+from tests.fakes import MockFetcher, Reply
+
+FIXTURES = Path(__file__).parent / "fixtures"
+SITEMAP_URL = "https://www.rijksoverheid.nl/news/sitemap.xml"
+SITEMAP = FIXTURES / "rijksoverheid" / "rijksoverheid_news_sitemap_excerpt.xml"
+PAGE = FIXTURES / "articles" / "ro_standin_no-canonical_constructed.html"
+BORSSELE = "https://www.rijksoverheid.nl/actueel/nieuws/2026/09/23/nederlandse-staat-neemt-aandelen-kerncentrale-borssele-over"
+PAKKETJES = "https://www.rijksoverheid.nl/actueel/nieuws/2026/09/22/europese-toeslag-van-euro-2-voor-pakketjes-van-buiten-de-eu"
+
+
+def make_source(url: str = SITEMAP_URL, **overrides: object) -> SitemapSource:
+    # first_run_days is large: the fixture's entries are from 2026-09 and must count as recent.
+    options = dict(url=url, url_contains="", first_run_days=100_000, max_items=200, batch_size=50,
+                   min_article_chars=250, document_kind="government") | overrides
+    return SitemapSource("ro-news-sitemap", SitemapSource.Options(**options))
+
+
+def routes() -> dict[str, Reply]:
+    page = Reply.file(PAGE, content_type="text/html; charset=utf-8")
+    return {SITEMAP_URL: Reply.file(SITEMAP), BORSSELE: page, PAKKETJES: page}
+
+
+def run(source: SitemapSource, fetcher: MockFetcher, cursor: str | None = None) -> list[Batch]:
+    return list(source.discover(fetcher, cursor))
+
+
+def test_real_news_sitemap_replayed_with_article_pages() -> None:
+    source, fetcher = make_source(), MockFetcher(routes())
+    [batch] = run(source, fetcher)
+    # Oldest lastmod first: 14:30:13.751Z (pakketjes) before 14:47:39.847Z (Borssele).
+    assert [i.key for i in batch.items] == [PAKKETJES, BORSSELE]
+    assert json.loads(batch.cursor) == {"v": 1, "date": "2026-09-23T14:47:39.847000+00:00", "loc": BORSSELE}
+    docs = [source.parse(item, source.fetch(fetcher, item)) for item in batch.items]
+    assert [d.title for d in docs] == ["Europese toeslag van € 2 voor pakketjes van buiten de EU",
+                                      "Nederlandse Staat neemt aandelen kerncentrale Borssele over"]
+    # news:publication_date 2026-09-23T14:47:46.215Z: published; lastmod 14:47:39.847Z: modified.
+    assert docs[1].published == "2026-09-23T14:47:46+00:00"
+    assert docs[1].published_raw == "2026-09-23T14:47:46.215Z"
+    assert docs[1].modified == "2026-09-23T14:47:39+00:00"
+    assert docs[0].published == "2026-09-23T14:30:20+00:00"
+    assert all(d.url == d.source_key and d.text_quality == "full" and d.kind == "government" for d in docs)
+    assert all("MKB-actieplan laat mooi zien" in d.text and d.language == "nl" for d in docs)
+
+
+def test_rerun_with_unchanged_lastmod_or_304_yields_nothing() -> None:
+    source = make_source()
+    [batch] = run(source, MockFetcher(routes()))
+    assert run(source, MockFetcher(routes()), batch.cursor) == []
+    assert run(source, MockFetcher({SITEMAP_URL: Reply(b"", status=304)}), batch.cursor) == []
+
+
+def test_an_entry_with_the_same_timestamp_after_the_cursor_is_not_lost() -> None:
+    source = make_source(batch_size=1)
+    first, second = run(source, MockFetcher(routes()))
+    assert [first.items[0].key, second.items[0].key] == [PAKKETJES, BORSSELE]
+    # Committing only the first batch, then rerunning: the second entry comes again (T5).
+    [again] = run(source, MockFetcher(routes()), first.cursor)
+    assert [i.key for i in again.items] == [BORSSELE]
+
+
+def test_sitemap_index_and_a_failing_sub_sitemap() -> None:
+    index_url = "https://www.kvk.nl/sitemap_index.xml"
+    index = (b'<?xml version="1.0" encoding="UTF-8"?><sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+             b"<sitemap><loc>https://www.kvk.nl/documents-1.xml</loc><lastmod>2026-09-23</lastmod></sitemap>"
+             b"<sitemap><loc>https://www.kvk.nl/documents-2.xml</loc><lastmod>2026-09-24</lastmod></sitemap>"
+             b"</sitemapindex>")
+    fetcher = MockFetcher({index_url: Reply(index), "https://www.kvk.nl/documents-1.xml": Reply.file(SITEMAP),
+                           "https://www.kvk.nl/documents-2.xml": Reply(b"<html><body>Fout</body></html>")})
+    [batch] = run(make_source(index_url), fetcher)
+    assert len(batch.items) == 2
+    assert batch.cursor is None and batch.complete is False  # documents-2 may hold older entries
+
+
+def test_sitemap_without_namespace_and_url_filter() -> None:
+    bare = SITEMAP.read_bytes().replace(b' xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"', b"")
+    [batch] = run(make_source(url_contains="/2026/09/23/"), MockFetcher({SITEMAP_URL: Reply(bare)}))
+    assert [i.key for i in batch.items] == [BORSSELE]
+
+
+def test_first_run_skips_old_entries() -> None:
+    assert run(make_source(first_run_days=1), MockFetcher(routes())) == []
+
+
+@pytest.mark.parametrize(("body", "error"), [
+    (b"<!DOCTYPE html><html><body>Onderhoud</body></html>", NotAFeed),
+    (b'<?xml version="1.0"?><rss version="2.0"><channel/></rss>', SourceChanged),
+    (b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "b">]><urlset/>', UnsafeXML),
+])
+def test_not_a_sitemap(body: bytes, error: type[Exception]) -> None:
+    with pytest.raises(error):
+        run(make_source(), MockFetcher({SITEMAP_URL: Reply(body)}))
