@@ -97,6 +97,7 @@ ABBREVIATIONS = {
     "Wetenschappelijke Raad voor het Regeringsbeleid": "WRR",
     "Rijksinspectie Digitale Infrastructuur": "RDI",
     "Nederlandse Voedsel- en Warenautoriteit": "NVWA", "Autoriteit Persoonsgegevens": "AP",
+    "Nederlands Comité voor Ondernemerschap": "NCvO",
     "Partij van de Arbeid": "PvdA", "Nieuw Sociaal Contract": "NSC", "ChristenUnie": "CU",
     "Forum voor Democratie": "FVD"}
 ABBR_IN_LABEL = re.compile(r"^(?P<name>.+?)\s*\((?P<abbr>[^()]+)\)$")

@@ -37,7 +37,7 @@ _SUFFIX_SCALE = {"k": 1e3, "mln": 1e6, "mld": 1e9, "mrd": 1e9}
 _YEAR = re.compile(r"(?:1[89]|20)\d\d")
 _PARTICIPLE = re.compile(r"(?:toe|bij|af|op|uit|aan|in|mee|voor|terug|door|om)?ge\w{3,}[dt]"
                          r"|(?:toe|bij|af|op|uit|aan|in|mee|voor|terug|door|om)ge\w{3,}en")
-_PLURAL = re.compile(r"[a-z][\w'\-]*(?:en|ers|s)")
+_PLURAL = re.compile(r"[^\W\d_][\w'\-]*(?:en|ën|s|-)")  # "micro-" in "micro-, klein- en middenbedrijven"
 _NOUNISH = re.compile(r"[^\W\d_][\w'’\-]*", re.UNICODE)
 
 FIGURES_ATTR = "figures"
@@ -106,6 +106,7 @@ class _Lexicon:
         self.time_before = frozenset(data["time_before"])
         self.ambiguous = frozenset(data["ambiguous_words"])
         self.score_cues = frozenset(data["score_cues"])
+        self.measure_nouns = frozenset(data["measure_nouns"])
         self.one_of = [tuple(p.split()) for p in data["one_of"]]
         self.ordinal_fraction_links = frozenset(data["ordinal_fraction_links"])
         self.fraction_units = frozenset(data["fraction_units"])
@@ -196,8 +197,10 @@ class FigureRecognizer:
         if core is None:
             return None, i + 1
         if self._is_identifier(doc, core):
-            # a dossier number "32 637" is two tokens: skip both
-            return None, core.end + (1 if _norm(doc, core.end).isdigit() else 0)
+            end = core.end
+            while _norm(doc, end).isdigit():  # the rest of "32 637" or "088 042 42 42"
+                end += 1
+            return None, end
         if core.weak or core.value == 1 and not core.digits:
             if any(_match(doc, core.end, link) for link in lex.one_of) and not self._ratio(doc, core):
                 return None, core.end  # "één van de drijvende krachten"
@@ -280,9 +283,14 @@ class FigureRecognizer:
         parse = _Parse(start, end, value, value_max, unit, scaled)
         parse.qualifier = self._qualifier(doc, start, end)
         if unit in ("count", "percent"):
-            parse.subject = self._subject_after(doc, end)
-            if unit == "count" and parse.subject is None and scaled and value >= 1e6 and self._money_sentence(doc, start):
-                parse.unit = "EUR"
+            parse.subject = self._subject_after(doc, end, plural=value != 1)
+            if unit == "percent" and parse.subject and not self._linked(doc, end):
+                # "twaalf procent kunstmatige intelligentie": the share is of the earlier "alle bedrijven"
+                parse.subject = self._subject_in_context(doc, parse, doc[start].sent) or parse.subject
+            if unit == "count" and scaled and value >= 1e6 and (
+                    parse.subject is None and self._money_sentence(doc, start)
+                    or parse.subject is not None and parse.subject.lower() in self.lexicon.money_cues):
+                parse.unit, parse.subject = "EUR", None  # "ruim 4 miljard omzet"
         return parse
 
     # -- pieces --------------------------------------------------------------------------------
@@ -375,8 +383,9 @@ class FigureRecognizer:
             return True  # phone numbers, zero-padded codes
         if after == "," and _norm(doc, core.end + 1) in ("nr.", "nr", "nrs."):
             return True
-        if len(core.digits) <= 2 and after.isdigit() and len(after) == 3:
-            return True  # dossier number written "32 637"
+        if core.digits.isdigit() and not core.suffix and (
+                after.isdigit() or before.isdigit() and not _YEAR.fullmatch(before)):
+            return True  # digit groups side by side: a dossier "32 637", a phone number
         if after in (".", ")") and _line_start(doc, core.start) and core.value < 100 and not core.suffix:
             return True  # a numbered list item
         if before == "-" and core.start >= 2 and doc[core.start - 2].is_alpha and not doc[core.start - 1].whitespace_:
@@ -432,7 +441,10 @@ class FigureRecognizer:
                 return True
         return False
 
-    def _subject_after(self, doc: Doc, end: int) -> str | None:
+    def _linked(self, doc: Doc, end: int) -> bool:
+        return any(_match(doc, end, link) for link in self.lexicon.subject_links)
+
+    def _subject_after(self, doc: Doc, end: int, plural: bool = False) -> str | None:
         lex = self.lexicon
         j = end
         for phrase in lex.qual_after:
@@ -442,16 +454,18 @@ class FigureRecognizer:
         for link in lex.subject_links:
             if _match(doc, j, link):
                 return self._noun(doc, j + len(link))
-        noun = self._noun(doc, j)
+        noun = self._noun(doc, j, plural=plural)
         if noun is None and _norm(doc, j) in ("en", "of"):
             # "minstens 10 en tot 250 medewerkers": the noun after the second number
             for k in range(j + 1, min(j + 4, len(doc))):
                 other = self._core(doc, k)
                 if other is not None:
-                    return self._noun(doc, other.end)
+                    return self._noun(doc, other.end, plural=plural)
         return noun
 
-    def _noun(self, doc: Doc, j: int) -> str | None:
+    def _noun(self, doc: Doc, j: int, plural: bool = False) -> str | None:
+        """The counted noun from token j on, past adjectives; with `plural`, only a plural form
+        or a measure word ("1.000 keer"), since a singular after a number is rarely what is counted."""
         lex = self.lexicon
         for _ in range(4):
             if j >= len(doc):
@@ -474,6 +488,8 @@ class FigureRecognizer:
             if (tok.is_stop or tok.is_punct or tok.is_space or not _NOUNISH.fullmatch(tok.text)
                     or norm in lex.not_subjects or _PARTICIPLE.fullmatch(norm) or norm in lex.scale
                     or norm in lex.months or norm in lex.percent or norm in lex.durations):
+                return None
+            if plural and not (_PLURAL.fullmatch(norm) or norm in lex.measure_nouns):
                 return None
             return tok.text
         return None
@@ -499,7 +515,8 @@ class FigureRecognizer:
                 noun = self._noun(doc, k + 1 + len(link)) or self._plural_near(doc, k + 1 + len(link), parse.start)
                 if noun:
                     return noun
-            if norm == "van" and _norm(doc, k + 1) == "alle":
+            if norm == "van" and (_norm(doc, k + 1) == "alle"
+                                  or parse.unit == "percent" and _norm(doc, k + 1) in ("de", "het")):
                 noun = self._noun(doc, k + 2)
                 if noun:
                     return noun

@@ -25,6 +25,7 @@ Zaken" in 2025. Passes 2 to 5 only look at tokens with a capital letter.
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
@@ -53,7 +54,7 @@ HEAD_SUFFIXES = ("bank", "raad", "fonds", "instituut", "werkplaats", "werkplaats
 LEGAL_FORMS = frozenset({"B.V.", "BV", "N.V.", "NV", "U.A.", "Holding", "Group", "Groep"})
 # Small words inside a name ("Raad voor de Rechtspraak", "Kamer van Koophandel").
 CONNECTORS = frozenset({"van", "voor", "de", "der", "den", "het", "en", "op", "in", "&", "of",
-                        "for", "and", "the"})
+                        "for", "and", "the"})  # "en" only trims; it never joins (capitalised_runs)
 # Nouns after which a capitalised word names an organisation ("techbedrijf Bird").
 APPOSITION = re.compile(
     r"(bedrijf|bedrijven|bank|platform|verstrekker|leverancier|aanbieder|organisatie|vereniging|"
@@ -61,8 +62,8 @@ APPOSITION = re.compile(
     r"dienstverlener|koepel|startup|start-up|scale-up|branchevereniging|brancheorganisatie|"
     r"zorgverzekeraar|verzekeraar|uitgever|omroep|accountantskantoor|kantoor|fonds|instelling|"
     r"investeerder|financier|netwerk)$")
-DETERMINERS = frozenset({"het", "de", "uw", "dit", "deze", "die", "onze", "ons", "hun", "zijn",
-                         "haar"})
+DETERMINERS = frozenset({"het", "de", "een", "uw", "dit", "deze", "die", "onze", "ons", "hun",
+                         "zijn", "haar"})
 # A capitalised head after a determiner refers back to an organisation named before it.
 SHORT_FORMS = frozenset({"Comité", "Kamer", "Ministerie", "Raad", "Autoriteit", "Agentschap",
                          "Bank", "Stichting", "Vereniging", "Hogeschool", "Universiteit",
@@ -71,6 +72,7 @@ SHORT_FORMS = frozenset({"Comité", "Kamer", "Ministerie", "Raad", "Autoriteit",
 OFFICES = frozenset({"minister", "ministers", "ministerie", "staatssecretaris",
                      "staatssecretarissen", "bewindspersoon", "bewindspersonen"})
 BRANCHING_KINDS = frozenset({"company", "bank", "research", "media"})
+BRANCH_SUFFIX = re.compile(r" Nederland\b")
 GLUE = re.compile(r"[-‐‑/'’]")
 ACRONYM = re.compile(r"^[A-Z][A-Za-z0-9&]{1,9}$")
 
@@ -103,14 +105,18 @@ def case_matches(written: str, alias: str) -> bool:
     return len(pairs) > 1 and all(w[:1].isupper() or not a[:1].isupper() for w, a in pairs[1:])
 
 
-def sentence_of(doc: Doc, start: int, end: int) -> str:
-    span = doc.char_span(start, end, alignment_mode="expand")
-    if span is not None and doc.has_annotation("SENT_START"):
-        return span.sent.text.strip()
-    text = doc.text
-    left = max(text.rfind(c, 0, start) for c in ".!?\n") + 1
-    rights = [i for i in (text.find(c, end) for c in ".!?\n") if i != -1]
-    return text[left:min(rights) + 1 if rights else len(text)].strip()
+def sentence_starts(doc: Doc, text: str) -> list[int]:
+    """Character offsets where sentences start: the pipeline's sentences, or else a cut after
+    every ".", "!", "?" and line break."""
+    if doc.has_annotation("SENT_START"):
+        return [sent.start_char for sent in doc.sents]
+    return [0, *(m.end() for m in re.finditer(r"[.!?]\s+|\n", text))]
+
+
+def sentence_of(text: str, starts: list[int], position: int) -> str:
+    i = bisect_right(starts, position)
+    end = starts[i] if i < len(starts) else len(text)
+    return text[starts[i - 1]:end].strip()
 
 
 class OrganisationRecogniser:
@@ -147,7 +153,8 @@ class OrganisationRecogniser:
         published = doc._.published if Doc.has_extension("published") else None
         local: dict[str, Candidate] = {}  # acronyms defined in this document
         found = [*self.gazetteer_matches(doc), *self.glued(doc), *self.office_names_after_van(doc)]
-        found += self.national_branches(doc, found)
+        text = doc.text  # Doc.text joins every token anew: read it once
+        found += self.national_branches(text, found)
         found += self.bracket_definitions(doc, found, local)
         found += self.local_acronyms(doc, local)
         known = [(c.start, c.end) for c in found]
@@ -155,20 +162,21 @@ class OrganisationRecogniser:
         # Fryslân"), but never swallows one from the left ("De Kamer van Koophandel").
         found += [c for c in self.unknown(doc)
                   if not any(c.start < e and s < c.end
-                             and not (s == c.start and extends_name(doc.text[e:c.end]))
+                             and not (s == c.start and extends_name(text[e:c.end]))
                              for s, e in known)]
         chosen = select(found)
-        chosen = select([*chosen, *repeated_unknowns(doc, chosen)])
+        chosen = select([*chosen, *repeated_unknowns(text, chosen)])
         chosen = select([*chosen, *self.short_forms(doc, chosen)])
+        starts = sentence_starts(doc, text) if chosen else []
         for c in sorted(chosen, key=lambda c: c.start):
             if c.org is not None:
-                canonical = self.canonical(c.org, doc.text[c.start:c.end], published)
+                canonical = self.canonical(c.org, text[c.start:c.end], published)
             else:
-                canonical = c.canonical or doc.text[c.start:c.end]
-            yield Mention(start=c.start, end=c.end, text=doc.text[c.start:c.end],
+                canonical = c.canonical or text[c.start:c.end]
+            yield Mention(start=c.start, end=c.end, text=text[c.start:c.end],
                           canonical=canonical, id=c.org.id if c.org else None,
                           kind=c.org.kind if c.org else None,
-                          sentence=sentence_of(doc, c.start, c.end))
+                          sentence=sentence_of(text, starts, c.start))
 
     def gazetteer_matches(self, doc: Doc) -> Iterator[Candidate]:
         for key, start, end in self.matcher(doc):
@@ -181,16 +189,13 @@ class OrganisationRecogniser:
                     yield Candidate(span.start_char, span.end_char, org, None, GAZETTEER)
                     break
 
-    def national_branches(self, doc: Doc, found: list[Candidate]) -> Iterator[Candidate]:
+    @staticmethod
+    def national_branches(text: str, found: list[Candidate]) -> Iterator[Candidate]:
         """ "Cisco Nederland" is the company's Dutch branch: an organisation of its own name."""
-        starts = {t.idx: t for t in doc}
         for c in found:
-            if c.org is None or c.org.kind not in BRANCHING_KINDS:
-                continue
-            nxt = starts.get(c.end + 1)
-            if nxt is not None and nxt.text == "Nederland" and doc.text[c.end] == " ":
-                name = doc.text[c.start:nxt.idx + len(nxt)]
-                yield Candidate(c.start, nxt.idx + len(nxt), None, name, GLUED)
+            if c.org is not None and c.org.kind in BRANCHING_KINDS \
+                    and BRANCH_SUFFIX.match(text, c.end):
+                yield Candidate(c.start, BRANCH_SUFFIX.match(text, c.end).end(), None, None, GLUED)
 
     def glued(self, doc: Doc) -> Iterator[Candidate]:
         """An alias at the start of a compound token: "PVV-fractie", "GroenLinks-PvdA-fractie",
@@ -201,6 +206,8 @@ class OrganisationRecogniser:
                 continue
             for segment_start, segment in segments(text):
                 cuts = [m.start() for m in GLUE.finditer(segment)]
+                if len(segment) < len(text):
+                    cuts.append(len(segment))  # "MKB-Nederland" in "MKB-Nederland/VNO-NCW"
                 for cut in sorted(cuts, reverse=True):
                     org = self.alias_exact(segment[:cut])
                     if org is not None:
@@ -276,7 +283,7 @@ class OrganisationRecogniser:
             if following.lower_ in ("voor", "van"):  # "kennisplatform voor e-commerce Twinkle"
                 nxt = next((t for t in doc[following.i + 1:following.i + 4] if not t.is_lower), None)
                 following = nxt if nxt is not None else following
-            if (following.is_title and not following.is_sent_start
+            if (following.is_title and not following.is_sent_start and "\n" not in token.whitespace_
                     and following.lower_ not in DETERMINERS):
                 end = following.i + 1
                 while end < len(doc) and doc[end].is_title and end - following.i < 3:
@@ -314,11 +321,11 @@ def extends_name(tail: str) -> bool:
     return bool(words) and all(w[:1].isupper() for w in words)
 
 
-def repeated_unknowns(doc: Doc, chosen: list[Candidate]) -> Iterator[Candidate]:
+def repeated_unknowns(text: str, chosen: list[Candidate]) -> Iterator[Candidate]:
     """A name found once outside the gazetteer ("techbedrijf Bird") names the same organisation
     wherever the document repeats it."""
     for name in {c.canonical for c in chosen if c.org is None and c.canonical}:
-        for match in re.finditer(rf"(?<!\w){re.escape(name)}(?!\w)", doc.text):
+        for match in re.finditer(rf"(?<!\w){re.escape(name)}(?!\w)", text):
             yield Candidate(match.start(), match.end(), None, name, UNKNOWN)
 
 
@@ -345,9 +352,8 @@ def capitalised_runs(doc: Doc) -> Iterator[Span]:
             j = end
             while j < len(doc) and doc[j].lower_ in CONNECTORS and doc[j].is_lower:
                 j += 1
-            # "Kamer van Koophandel en het Ondernemersplein" are two names.
-            coordination = doc[end].lower_ == "en" and j - end > 1
-            if j > end and j < len(doc) and is_name_word(doc[j]) and not coordination:
+            # "Bird en Stichting X", "Kamer van Koophandel en het Ondernemersplein": two names.
+            if j > end and j < len(doc) and is_name_word(doc[j]) and doc[end].lower_ != "en":
                 end = j
                 continue
             break
@@ -402,7 +408,7 @@ def spells(initials: str, words: list[str]) -> bool:
 
 
 def resolve_short_form(head: str, earlier: list[Candidate], gazetteer: Gazetteer) -> Candidate | None:
-    wanted = head.lower()
+    wanted = normalise(head)
     for candidate in reversed(earlier):
         org = candidate.org
         if head in ("Kamer", "Senaat") and org is not None and org.kind == "chamber":

@@ -44,23 +44,27 @@ _AMBIGUOUS_ABBREVIATIONS = ("al", "dat", "me", "pas", "best", "vol", "red", "min
 # Abbreviations the Dutch exceptions lack, so their period would end a sentence.
 _EXTRA_ABBREVIATIONS = ("incl.", "excl.", "mw.", "o.b.v.", "o.l.v.", "m.u.v.", "jan.", "febr.", "mrt.",
                         "apr.", "jun.", "jul.", "aug.", "sep.", "sept.", "okt.", "nov.", "mrd.", "mld.")
-# Straight quotes for curly ones, so "mkb’ers" is one token like "mkb'ers"; and an ASCII
-# hyphen for dashes between digits ("2024–2025"). Both keep the text's length.
+# Straight quotes for curly ones, so "mkb’ers" is one token like "mkb'ers"; an ASCII hyphen
+# for dashes between digits ("2024–2025"); a space for the line break of hard-wrapped text
+# ("een tweetal\nmoties"), which would otherwise sit as a token between a number and its noun.
+# All keep the text's length, so offsets carry over unchanged.
 _NORMALISE = str.maketrans({"\u2019": "'", "\u2018": "'"})
 _DIGIT_DASH = re.compile(r"(?<=\d)[\u2010\u2011\u2012\u2013\u2212](?=\d)")
-_NEEDS_NORMALISING = re.compile(r"[\u2018\u2019]|\d[\u2010-\u2013\u2212]\d")
+_WRAPPED_LINE = re.compile(r"(?<=[^\s.:;!?])\n(?=[^\s•·*\-–])")
+_NEEDS_NORMALISING = re.compile(r"[\u2018\u2019]|\d[\u2010-\u2013\u2212]\d|[^\s.:;!?]\n[^\s•·*\-–]")
 
 
 def normalise(text: str) -> str:
-    """The text the tokenizer sees: same length, so offsets carry over unchanged."""
-    return _DIGIT_DASH.sub("-", text.translate(_NORMALISE))
+    """The text the tokenizer sees, of the same length as `text`."""
+    return _WRAPPED_LINE.sub(" ", _DIGIT_DASH.sub("-", text.translate(_NORMALISE)))
 
 
 class DutchTokenizer:
     """spaCy's Dutch tokenizer with the fixes from NLP-NOTES §1.2, reading normalised text.
 
-    The Doc keeps the text exactly as given; where normalising changed a token, its `norm_`
-    carries the normalised form, so rules look up `norm_` and offsets stay the source's.
+    The Doc keeps the text as given except that wrapped lines are joined by a space; where
+    normalising changed a token, its `norm_` carries the normalised form, so rules look up
+    `norm_`. Offsets are the source's; `extract_many` takes written forms from the source.
     """
 
     def __init__(self, tokenizer: Tokenizer) -> None:
@@ -182,12 +186,30 @@ def _extract_group(nlp: Language, items: list[tuple[str, str | None]], batch_siz
               for offset, chunk in chunks(text)]
     docs = nlp.pipe((_make_doc(nlp, chunk, published) for _, _, chunk, published in pieces), batch_size=batch_size)
     results = [Extraction(pipeline_version=PIPELINE_VERSION) for _ in items]
-    for (n, offset, _, _), doc in zip(pieces, docs):
+    for (n, offset, chunk, _), doc in zip(pieces, docs):
         figures: list[Figure] = doc._.get(_figures.FIGURES_ATTR) or []
         mentions: list[Mention] = (doc._.get(ORG_ATTR) if Doc.has_extension(ORG_ATTR) else None) or []
+        if doc.text != chunk:
+            figures = [_as_written(f, doc.text, chunk) for f in figures]
+            mentions = [_as_written(m, doc.text, chunk) for m in mentions]
         results[n].figures.extend(_shift(f, offset) for f in figures)
         results[n].mentions.extend(_shift(m, offset) for m in mentions)
     yield from results
+
+
+def _as_written(record, seen: str, given: str):
+    """A record with its text and sentence as the source writes them (same offsets)."""
+    changes: dict[str, Any] = {"text": given[record.start:record.end]}
+    at = seen.rfind(record.sentence, 0, record.start + len(record.sentence)) if record.sentence else -1
+    if at >= 0:
+        changes["sentence"] = given[at:at + len(record.sentence)]
+    if getattr(record, "subject", None):
+        at = seen.find(record.subject, record.end)
+        if at < 0 or at > record.end + 200:
+            at = seen.rfind(record.subject, 0, record.start)
+        if at >= 0:
+            changes["subject"] = given[at:at + len(record.subject)]
+    return replace(record, **changes)
 
 
 def _make_doc(nlp: Language, text: str, published: str | None) -> Doc:

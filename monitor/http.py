@@ -52,6 +52,7 @@ from monitor.errors import (
     Deferred,
     FetchError,
     HTTPStatus,
+    NoRecording,
     RateLimited,
     ReadTimeout,
     RedirectForbidden,
@@ -202,7 +203,7 @@ class BodyDecoder:
             self._parts.append(data)
 
 
-def network_transport(settings: HttpSettings) -> httpx.HTTPTransport:
+def default_transport(settings: HttpSettings) -> httpx.HTTPTransport:
     """The real network transport, sized to the concurrency limit (wrap it to record a run)."""
     limits = httpx.Limits(max_connections=settings.max_concurrency,
                           max_keepalive_connections=settings.max_concurrency)
@@ -297,7 +298,7 @@ class Client:
         self._now = now
         self._rng = rng or random.Random()
         self._http = httpx.Client(
-            transport=transport or network_transport(settings),
+            transport=transport or default_transport(settings),
             follow_redirects=False,
             headers={"User-Agent": settings.user_agent, "Accept-Encoding": ACCEPT_ENCODING},
             timeout=httpx.Timeout(settings.read_timeout, connect=settings.connect_timeout),
@@ -406,6 +407,8 @@ class Client:
             reply = self._follow(httpx.URL(origin + "/robots.txt"), {}, caps, allowed=None, robots=False)
         except RedirectLoop:
             return _robots_rules(b"", self.settings.robots_max_bytes)
+        except NoRecording:
+            raise  # a replay without robots.txt is an incomplete recording, not an unreachable host
         except FetchError as exc:
             return self._cached_robots(origin, f"{exc.code}: {exc}")
         if 200 <= reply.status < 300:

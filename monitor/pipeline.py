@@ -152,7 +152,7 @@ class Pipeline:
                 continue
             score = None
             if sc.relevance and not doc.deleted:
-                score = topic.score(doc.title, doc.text, self.config["topics"]["terms"])
+                score = topic.score(doc.title, doc.text, self.config["topics"])
                 if score < self.config["topics"]["threshold"]:
                     report.skipped += 1
                     work.skips.append((item, doc.title, score, "below the relevance threshold"))

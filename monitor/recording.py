@@ -3,10 +3,11 @@
 Both are httpx transports, so they slot under ``monitor.http.Client`` and everything above the
 transport (caps, retries, redirects, robots.txt, decoding) runs exactly as it does live::
 
-    transport = RecordingTransport(network_transport(settings), "runs/2026-11-27",
-                                   max_decoded_bytes=settings.max_decoded_bytes)
-    Client(settings, transport=transport)                       # a live run, recorded
-    Client(settings, transport=ReplayTransport("runs/2026-11-27"))   # the same run, offline
+    Client(settings, transport=RecordingTransport(default_transport(settings), "runs/1"))  # live, recorded
+    Client(settings, transport=ReplayTransport("runs/1"))                                  # offline
+
+Record each run into a new directory. Several transports may append to one directory in turn
+(one client per source, say); lines are appended under an exclusive ``flock``.
 
 The recording format
 --------------------
@@ -34,7 +35,7 @@ Each line of ``index.jsonl`` has these keys:
     describe the bytes on the wire (Content-Encoding, Content-Length, Transfer-Encoding) are left
     out, so a body file is the document itself and can be read or grepped as it is.
     ``"wire"``: the body is stored as received and every header is kept. This is used when the
-    body was not read to its end, or could not be decoded within ``max_decoded_bytes``.
+    body was not read to its end, or could not be decoded (a corrupt or unknown coding).
 ``complete``
     ``true`` when the body was read to its end. ``false`` when the connection broke mid-body
     (``error`` says how) or the client stopped reading (``error`` is ``null``): because of a size
@@ -62,9 +63,11 @@ the decoded size on replay.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
+import sys
 import threading
 from collections.abc import Iterator
 from datetime import datetime, timezone
@@ -82,20 +85,12 @@ BODIES = "bodies"
 
 
 class RecordingTransport(httpx.BaseTransport):
-    """Pass every request to ``inner`` and write each exchange to ``directory`` as it ends.
+    """Pass every request to ``inner`` and append each exchange to ``directory`` as it ends."""
 
-    ``directory`` must be new or empty: a recording is one run, in order. ``max_decoded_bytes``
-    bounds the decoding of a body for storage (the client's own cap, normally).
-    """
-
-    def __init__(self, inner: httpx.BaseTransport, directory: str | Path, *, max_decoded_bytes: int) -> None:
+    def __init__(self, inner: httpx.BaseTransport, directory: str | Path) -> None:
         self.inner = inner
         self.directory = Path(directory)
-        self.max_decoded_bytes = max_decoded_bytes
-        if (self.directory / INDEX).exists():
-            raise ConfigError(f"{self.directory} already holds a recording; record into a new directory")
         (self.directory / BODIES).mkdir(parents=True, exist_ok=True)
-        self._lock = threading.Lock()
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         try:
@@ -118,7 +113,7 @@ class RecordingTransport(httpx.BaseTransport):
         if response is not None:
             headers = [[k.lower(), v] for k, v in response.headers.multi_items()]
             if complete:
-                decoded = self._decoded(body, response.headers.get("content-encoding", ""), str(request.url))
+                decoded = _decoded(body, response.headers.get("content-encoding", ""), str(request.url))
                 if decoded is not None:
                     body, entry["form"] = decoded, "decoded"
                     headers = [[k, v] for k, v in headers if k not in WIRE_HEADERS]
@@ -126,19 +121,22 @@ class RecordingTransport(httpx.BaseTransport):
             entry.update(status=response.status_code, headers=headers, body=f"{BODIES}/{digest}",
                          sha256=digest, size=len(body))
         entry["recorded_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
-        with self._lock:
-            if entry["body"] is not None:
-                _write_once(self.directory / entry["body"], body)
-            with open(self.directory / INDEX, "a", encoding="utf-8") as index:
-                index.write(json.dumps(entry, ensure_ascii=False) + "\n")
+        if entry["body"] is not None:
+            _write_once(self.directory / entry["body"], body)
+        with open(self.directory / INDEX, "a", encoding="utf-8") as index:
+            fcntl.flock(index, fcntl.LOCK_EX)  # released on close; keeps lines whole across writers
+            index.write(json.dumps(entry, ensure_ascii=False) + "\n")
 
-    def _decoded(self, body: bytes, encoding: str, url: str) -> bytes | None:
-        try:
-            decoder = BodyDecoder(encoding, self.max_decoded_bytes, url=url)
-            decoder.feed(body)
-            return decoder.finish()
-        except FetchError:
-            return None  # kept as received: the replayed client meets the same decoding fault
+
+def _decoded(body: bytes, encoding: str, url: str) -> bytes | None:
+    """The body decoded for storage. Only bodies the client read to their end get here, so the
+    client's own decoded cap has already bounded them; no second cap is needed."""
+    try:
+        decoder = BodyDecoder(encoding, sys.maxsize, url=url)
+        decoder.feed(body)
+        return decoder.finish()
+    except FetchError:
+        return None  # kept as received: the replayed client meets the same decoding fault
 
 
 class _Tee(httpx.SyncByteStream):
@@ -254,6 +252,6 @@ def _write_once(path: Path, data: bytes) -> None:
     """Write a content-addressed file unless it is there; a crash leaves no half-written body."""
     if path.exists():
         return
-    partial = path.with_suffix(".partial")
+    partial = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.partial")
     partial.write_bytes(data)
     os.replace(partial, path)

@@ -66,13 +66,19 @@ def extract_article(response: Response, *, min_chars: int) -> Article:
     if len(text) < min_chars:
         raise NotAnArticle(f"{len(text)} characters of main text (fewer than {min_chars}): {response.url}",
                            url=response.url, chars=len(text))
-    canonical = urljoin(response.url, doc.url) if doc.url else response.url
-    if urlsplit(canonical).path.strip("/") == "":
+    if _is_site_root(response.url):
         # A site's home page is an index, however much teaser text trafilatura keeps of it.
-        raise NotAnArticle(f"the page is a site's home page ({canonical})", url=response.url)
+        raise NotAnArticle(f"the page is a site's home page ({response.url})", url=response.url)
+    canonical = urljoin(response.url, doc.url) if doc.url else response.url
+    if _is_site_root(canonical):
+        canonical = response.url  # a CMS that names its home page as every page's canonical URL
     return Article(url=canonical, title=doc.title or None, text=text, published=to_iso(doc.date),
                    published_raw=doc.date or None, author=doc.author or None,
                    language=_language(doc.language or language), description=doc.description or None)
+
+
+def _is_site_root(url: str) -> bool:
+    return urlsplit(url).path.strip("/") == ""
 
 
 def _language(tag: str | None) -> str | None:
@@ -80,11 +86,21 @@ def _language(tag: str | None) -> str | None:
     return tag.replace("_", "-").split("-")[0].lower() if tag else None
 
 
+_BLOCKS = ["p", "div", "br", "li", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "tr", "table"]
+
+
 def html_text(markup: str | None) -> str | None:
-    """The text of an HTML fragment (a feed entry's summary), one block a line."""
+    """The text of an HTML fragment (a feed entry's summary), one block a line: inline markup
+    (``<a>``, ``<b>``) neither splits a line nor glues two words together."""
     if not markup:
         return None
-    return BeautifulSoup(markup, "lxml").get_text("\n", strip=True) or None
+    soup = BeautifulSoup(markup, "lxml")
+    for hidden in soup.find_all(["script", "style", "template", "noscript"]):
+        hidden.decompose()  # feedparser sanitises feeds; the rijksoverheid API text is not
+    for block in soup.find_all(_BLOCKS):
+        block.insert_after("\n")
+    lines = (" ".join(line.split()) for line in soup.get_text().splitlines())
+    return "\n".join(line for line in lines if line) or None
 
 
 def news_document(source: str, item: Item, responses: list[Response], *, min_chars: int,

@@ -131,7 +131,7 @@ class FeedSource:
             return
         feed = parse_feed(response)
         seen: dict[str, str] = json.loads(cursor)["seen"] if cursor else {}
-        items = [item for item in map(lambda e: entry_item(e, feed), feed.entries) if item]
+        items = [item for item in (entry_item(e, feed) for e in feed.entries) if item]
         fresh = [i for i in items if seen.get(_key_hash(i.key)) != _fingerprint(i)]
         if not fresh and feed.well_formed:
             return

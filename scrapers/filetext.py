@@ -74,6 +74,19 @@ def extract_text(content: bytes, content_type: str = "", *, max_pages: int,
     return None
 
 
+def document_text(content: bytes, content_type: str = "", *, max_pages: int,
+                  max_unpacked_bytes: int) -> tuple[str, str, dict[str, object]]:
+    """``(text, text_quality, meta)`` for a Document whose text is this file. A file that cannot
+    be read leaves the document on its metadata, with the reason in meta (C7), not an error."""
+    try:
+        extracted = extract_text(content, content_type, max_pages=max_pages, max_unpacked_bytes=max_unpacked_bytes)
+    except (FileEncrypted, FileCorrupt) as exc:
+        return "", "metadata", {"file_error": exc.code, "file_error_message": str(exc)}
+    if extracted is None:
+        return "", "metadata", {"file_error": "file.unsupported", "file_type": content_type}
+    return extracted.text, "extracted" if extracted.text else "metadata", extracted.meta()
+
+
 def pdf_text(content: bytes, *, max_pages: int) -> FileText:
     # A PDF ends with %%EOF; without it the file was cut short in transit or at the source, and
     # pypdf's recovery would hand back the first pages as if they were the whole document.

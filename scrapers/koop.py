@@ -1,15 +1,18 @@
 """Kamerstukken and Kamervragen from officielebekendmakingen.nl, through KOOP's SRU 2.0 service.
 
-    discover  one CQL query: the configured publications, in the configured dossiers or with a
-              configured term, changed on or after the cursor date (minus an overlap: dt.modified
-              is a date, so the last day is read again); pages followed by nextRecordPosition
+    discover  one CQL selection (the configured publications, in a configured dossier or with a
+              configured term), asked per window of dt.modified dates from the cursor date (minus
+              an overlap: dt.modified is a date, so the last day is read again) up to today;
+              each window's pages followed by nextRecordPosition to the end
     fetch     the XML manifestation the record names (HTML, then PDF, where there is no XML)
     parse     metadata from the SRU record, text from the manifestation: no network
 
 The cursor is JSON, ``{"modified": "2026-11-27", "query": "<hash>"}``: the newest dt.modified
-seen and a hash of the query it belongs to, so that changing the dossiers or terms starts again
-from ``start_date`` instead of skipping everything older. Only the last page of a query carries
-it, because SRU results are not ordered by modification date (I1).
+seen and a hash of the selection it belongs to, so that changing the dossiers or terms starts
+again from ``start_date`` instead of skipping everything older. SRU results are not ordered by
+date, so only the last page of a window carries a cursor (I1). Windows keep each query far below
+the startRecord the server stops serving (9999, seen by a 2026 third-party client) and let a
+long first run commit its progress as it goes.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from lxml import etree
 
 from monitor.errors import APIError, ConfigError, ParseError, SourceChanged
 from scrapers.base import Batch, Document, Fetcher, Item, Response
-from scrapers.filetext import pdf_text
+from scrapers.filetext import document_text
 from scrapers.xmlsafe import parse_xml
 
 SRU = "http://docs.oasis-open.org/ns/search-ws/sruResponse"
@@ -56,6 +59,7 @@ class Options:
     terms: list[str]  # searched in text and indexes (cql.textAndIndexes)
     start_date: str  # ISO date the first run (or a changed query) reads from
     overlap_days: int
+    window_days: int  # one query per window of this many days: each ends well below SRU's paging limit
     page_size: int
     max_file_pages: int  # pages of a PDF-only publication read for text
 
@@ -83,31 +87,45 @@ class KoopSource:
             clauses.insert(1, f"({publications})")
         return " and ".join(clauses)
 
-    def query(self, since: date) -> str:
-        return f'{self.selection()} and dt.modified>="{since.isoformat()}"'
+    def query(self, first: date, last: date | None) -> str:
+        """The CQL for what changed from ``first`` through ``last`` (None: up to now)."""
+        until = f' and dt.modified<="{last.isoformat()}"' if last else ""
+        return f'{self.selection()} and dt.modified>="{first.isoformat()}"{until}'
 
     def discover(self, fetcher: Fetcher, cursor: str | None) -> Iterator[Batch]:
         selection_hash = hashlib.sha256(self.selection().encode()).hexdigest()[:16]
-        previous = _load_cursor(cursor, selection_hash)
-        since = (previous - timedelta(days=self.options.overlap_days) if previous
+        committed = _load_cursor(cursor, selection_hash)
+        since = (committed - timedelta(days=self.options.overlap_days) if committed
                  else date.fromisoformat(self.options.start_date))
-        params = {**SRU_PARAMS, "query": self.query(since), "maximumRecords": str(self.options.page_size)}
-        start, newest = 1, previous
+        newest = committed
+        for first, last in date_windows(since, date.today(), self.options.window_days):
+            for items, window_done in self._pages(fetcher, self.query(first, last)):
+                for item in items:
+                    modified = date.fromisoformat(item.data["modified"])
+                    newest = max(newest, modified) if newest else modified
+                # Windows run oldest first, so once one is read to its end everything up to the
+                # newest date seen is stored: that date is safe to commit (I1). An empty
+                # window moves nothing (I6).
+                advance = window_done and newest is not None and newest != committed
+                yield Batch(items, cursor=json.dumps({"modified": newest.isoformat(), "query": selection_hash})
+                            if advance else None)
+                if advance:
+                    committed = newest
+
+    def _pages(self, fetcher: Fetcher, query: str) -> Iterator[tuple[list[Item], bool]]:
+        """The items of each page of one query, and whether that page was the last."""
+        params = {**SRU_PARAMS, "query": query, "maximumRecords": str(self.options.page_size)}
+        start = 1
         while True:
             response = fetcher.get(self.options.base_url, params={**params, "startRecord": str(start)})
             records, next_position = read_page(response)
             items = [record_item(record, url=response.url) for record in records]
-            for item in items:
-                modified = date.fromisoformat(item.data["modified"])
-                newest = max(newest, modified) if newest else modified
             if next_position is None:
-                done = (json.dumps({"modified": newest.isoformat(), "query": selection_hash})
-                        if newest and newest != previous else None)
-                yield Batch(items, cursor=done)
+                yield items, True
                 return
             if next_position <= start:
                 raise SourceChanged(f"SRU paging goes backwards ({start} -> {next_position})", url=response.url)
-            yield Batch(items, cursor=None)
+            yield items, False
             start = next_position
 
     # --- fetch and parse ----------------------------------------------------------------
@@ -123,9 +141,10 @@ class KoopSource:
         if chosen and responses:
             manifestation, response = chosen[0], responses[0]
             if manifestation == "pdf":
-                extracted = pdf_text(response.content, max_pages=self.options.max_file_pages)
-                text, file_meta = extracted.text, extracted.meta()
-                quality = "extracted" if text else "metadata"
+                # A PDF is not a zip: the unpacked-size cap is for DOCX only.
+                text, quality, file_meta = document_text(response.content, "application/pdf",
+                                                         max_pages=self.options.max_file_pages,
+                                                         max_unpacked_bytes=0)
             else:
                 text = html_text(response) if manifestation == "html" else xml_text(response)
                 quality = "full"
@@ -266,6 +285,17 @@ def html_text(response: Response) -> str:
 
 
 # --- helpers --------------------------------------------------------------------------------
+
+
+def date_windows(since: date, today: date, days: int) -> Iterator[tuple[date, date | None]]:
+    """Consecutive inclusive date ranges of ``days`` days from ``since``; the last is open-ended,
+    so a publication dated "tomorrow" by a clock ahead of ours is not cut off."""
+    first = since
+    while (today - first).days >= days:
+        last = first + timedelta(days=days - 1)
+        yield first, last
+        first = last + timedelta(days=1)
+    yield first, None
 
 
 def _load_cursor(cursor: str | None, selection_hash: str) -> date | None:

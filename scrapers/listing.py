@@ -117,7 +117,9 @@ class ListingSource:
     @staticmethod
     def _text(element: Tag, selector: str) -> str | None:
         found = element.select_one(selector) if selector else None
-        return " ".join(found.get_text(" ").split()) or None if found else None
+        if found is None:
+            return None
+        return " ".join(found.get_text(" ").split()) or None
 
     def fetch(self, fetcher: Fetcher, item: Item) -> list[Response]:
         return [fetcher.get(item.url or item.key)]

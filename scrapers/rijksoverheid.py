@@ -95,6 +95,7 @@ class RijksoverheidSource:
         fetch_articles: bool
         min_article_chars: int
         sitemap_fallback: bool
+        fallback_max_items: int  # pages per run from the sitemap fallback
         document_kind: str
 
     def __init__(self, name: str, options: Options) -> None:
@@ -102,7 +103,8 @@ class RijksoverheidSource:
         self.options = options
         self.sitemap = SitemapSource(name, SitemapSource.Options(
             url=f"{options.base_url}/news/sitemap.xml", url_contains="", first_run_days=options.first_run_days,
-            max_items=200, batch_size=50, min_article_chars=options.min_article_chars,
+            max_items=options.fallback_max_items, batch_size=options.fallback_max_items,
+            min_article_chars=options.min_article_chars,
             document_kind=options.document_kind))
 
     def discover(self, fetcher: Fetcher, cursor: str | None) -> Iterator[Batch]:

@@ -160,7 +160,8 @@ class SitemapSource:
         complete = True
         for sub in entries:
             when = sub.date
-            if mark is not None and when is not None and when < mark[0]:
+            # An index's lastmod is often a bare date: a day of slack keeps same-day changes.
+            if mark is not None and when is not None and when + timedelta(days=1) < mark[0]:
                 continue  # nothing in it changed since the cursor
             try:
                 sub_kind, sub_entries = parse_sitemap(fetcher.get(sub.loc))

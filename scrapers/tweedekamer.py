@@ -33,9 +33,9 @@ from zoneinfo import ZoneInfo
 
 from lxml import etree
 
-from monitor.errors import APIError, FileCorrupt, FileEncrypted, SourceChanged
+from monitor.errors import APIError, SourceChanged
 from scrapers.base import Batch, Document, Fetcher, Item, Response
-from scrapers.filetext import extract_text
+from scrapers.filetext import document_text
 from scrapers.xmlsafe import parse_xml
 
 ATOM = "http://www.w3.org/2005/Atom"
@@ -118,7 +118,8 @@ class SyncFeedSource:
     def _item(self, fetcher: Fetcher, entry: Entry, dossiers: dict[str, dict[str, Any]]) -> Item | None:
         """The entry as an Item, or None when it is a placeholder or outside the selection."""
         if entry.entity is None or etree.QName(entry.entity).localname != "document":
-            return None
+            # Skipping it would move the cursor past it for good: fail the page instead (I6).
+            raise SourceChanged(f"a {CATEGORY} feed entry without a <document> ({entry.guid})")
         xml = etree.tostring(entry.element, encoding="unicode")
         if entry.deleted:  # a tombstone has no fields to filter on; the store ignores unknown ones
             return Item(key=entry.guid, data={"entry": xml})
@@ -169,7 +170,7 @@ class SyncFeedSource:
         if not text:
             text = "\n\n".join(_unique([fields.get("titel"), fields.get("onderwerp")]))
         meta = {key: value for key, value in fields.items() if key not in ("onderwerp", "refs") and value}
-        meta.update(refs=fields["refs"], guid=item.key, **file_meta)
+        meta.update(refs=fields["refs"], **file_meta)
         if dossier:
             meta["dossier_titel"] = dossier.get("titel")
         return Document(
@@ -187,15 +188,9 @@ class SyncFeedSource:
         if not responses:
             return "", "metadata", {}
         response = responses[0]
-        content_type = response.content_type or (_attr(entity, "contentType") or "")
-        try:
-            extracted = extract_text(response.content, content_type, max_pages=self.options.max_file_pages,
-                                     max_unpacked_bytes=self.options.max_file_unpacked_bytes)
-        except (FileEncrypted, FileCorrupt) as exc:  # C7: keep the metadata, name what went wrong
-            return "", "metadata", {"file_error": exc.code, "file_error_message": str(exc)}
-        if extracted is None:
-            return "", "metadata", {"file_error": "file.unsupported", "file_type": content_type}
-        return extracted.text, "extracted" if extracted.text else "metadata", extracted.meta()
+        return document_text(response.content, response.content_type or (_attr(entity, "contentType") or ""),
+                             max_pages=self.options.max_file_pages,
+                             max_unpacked_bytes=self.options.max_file_unpacked_bytes)
 
 
 # --- reading the feed -----------------------------------------------------------------------

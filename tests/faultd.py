@@ -30,7 +30,9 @@ Endpoints (query parameters optional unless said otherwise):
     /redirect/offhost?to=URL           302 to another host (default http://offhost.invalid/ok)
     /redirect/scheme?to=URL            302 to another scheme (default file:///etc/passwd)
     /charset?declared=&actual=         Dutch text encoded as ``actual``, labelled ``declared``
-    /robots.txt?mode=                  see ``ROBOTS``; without ?mode, ``server.robots`` decides
+    /robots.txt?mode=                  404 (default), 500, allow, disallow, huge, garbage, hang,
+                                       redirect-loop; without ?mode, ``server.robots`` decides
+                                       (a mode, or bytes to serve with 200)
     /etag?etag=                        200 with ETag and Last-Modified; 304 when If-None-Match matches
     /canary                            200; count its hits with ``server.hits("/canary")``
 
@@ -56,6 +58,8 @@ from urllib.parse import parse_qsl, urlsplit
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
+# robots.txt modes with a fixed answer; "garbage" (seeded random bytes), "hang" and
+# "redirect-loop" are answered by ``Faultd._robots`` itself.
 ROBOTS: dict[str, tuple[int, bytes]] = {
     "404": (404, b"not found"),
     "500": (500, b"server error"),
@@ -64,7 +68,6 @@ ROBOTS: dict[str, tuple[int, bytes]] = {
     # RFC 9309 2.5: only the first 500 KiB need be parsed, so the rule past it must not count.
     "huge": (200, b"# padding\n" * 60_000 + b"User-agent: *\nDisallow: /\n"),
 }
-ROBOTS_SPECIAL = ("garbage", "hang", "redirect-loop")
 
 REASONS = {200: "OK", 206: "Partial Content", 301: "Moved Permanently", 302: "Found", 304: "Not Modified",
            400: "Bad Request", 403: "Forbidden", 404: "Not Found", 408: "Request Timeout",
@@ -144,7 +147,7 @@ class Faultd:
         self.seed = seed
         self.max_requests = max_requests
         self.time_limit = time_limit
-        self.robots: str | bytes = "404"  # a mode from ROBOTS / ROBOTS_SPECIAL, or a body served with 200
+        self.robots: str | bytes = "404"  # a robots.txt mode (see the docstring), or a body served with 200
         self._routes: dict[str, Route] = {}
         self._log: list[Hit] = []
         self._counts: Counter[tuple[str, str]] = Counter()
@@ -342,7 +345,7 @@ class Faultd:
 
     def _bomb(self, ex: _Exchange) -> None:
         codec = ex.hit.query.get("codec", "gzip")
-        body = _bomb(codec, int(ex.hit.query.get("mb", "200")))
+        body = compression_bomb(codec, int(ex.hit.query.get("mb", "200")))
         ex.respond(200, body, {"Content-Encoding": codec, "Content-Type": "text/html"})
 
     def _redirect(self, ex: _Exchange, rest: str) -> None:
@@ -425,8 +428,9 @@ def _read_head(sock: socket.socket) -> tuple[str, str, dict[str, str]] | None:
 
 
 @functools.lru_cache(maxsize=4)
-def _bomb(codec: str, mb: int) -> bytes:
-    """``mb`` MiB of zeros compressed to about a thousandth of that (gzip or zlib deflate)."""
+def compression_bomb(codec: str, mb: int) -> bytes:
+    """``mb`` MiB of zeros compressed to about a thousandth of that (gzip or zlib deflate).
+    Built once per size; call it before a timed or measured request to keep the build out."""
     wbits = {"gzip": 31, "deflate": 15}[codec]
     packer = zlib.compressobj(9, zlib.DEFLATED, wbits)
     zeros = bytes(1024 * 1024)

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from monitor.errors import NotAnArticle
-from scrapers.article import decode_html, extract_article
+from scrapers.article import decode_html, extract_article, html_text
 from scrapers.base import Response
 
 FIXTURES = Path(__file__).parent / "fixtures" / "articles"
@@ -94,3 +94,14 @@ def test_deeply_nested_page_is_an_article_or_a_clean_refusal() -> None:
     except NotAnArticle:
         return
     assert_clean(article.text)
+
+
+def test_canonical_pointing_at_the_home_page_is_ignored() -> None:
+    body = RO_2025.read_bytes().replace(RO_2025_URL.encode(), b"https://www.rijksoverheid.nl/")
+    assert extract_article(page(body), min_chars=250).url == RO_2025_URL
+
+
+def test_html_text_of_a_fragment() -> None:
+    fragment = "<p>Een <b>vet</b> woord</p><script>alert(1)</script><ul><li>één</li><li>twee</li></ul>"
+    assert html_text(fragment) == "Een vet woord\néén\ntwee"
+    assert html_text("") is None and html_text("<p> </p>") is None

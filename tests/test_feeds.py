@@ -13,9 +13,8 @@ from hypothesis import strategies as st
 from monitor.config import load
 from monitor.errors import MonitorError, NotAFeed, NotAnArticle
 from scrapers import source_class
-from scrapers.base import Batch, options_from
+from scrapers.base import Batch, Response, options_from
 from scrapers.feeds import FeedSource, check_feed, parse_feed
-from scrapers.base import Response
 from tests.fakes import MockFetcher, Reply
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -162,12 +161,20 @@ def test_dates_are_parsed_from_the_raw_strings() -> None:
                          "3": "2026-10-25T02:30:00+02:00"}
 
 
-def test_charset_declared_wrongly_in_the_feed_is_read_correctly() -> None:
+@pytest.mark.parametrize(("declared", "encoding", "content_type"), [
+    ("utf-8", "cp1252", "application/rss+xml; charset=utf-8"),  # says UTF-8, is Windows-1252
+    ("utf-8", "cp1252", "text/xml"),
+    ("windows-1252", "cp1252", "application/rss+xml; charset=utf-8"),  # header against declaration
+    ("utf-8", "utf-8", "application/rss+xml; charset=iso-8859-1"),  # says Latin-1, is UTF-8
+    ("windows-1252", "utf-8", "application/rss+xml"),
+])
+def test_wrong_charsets_in_feeds_are_read_correctly(declared: str, encoding: str, content_type: str) -> None:
     title = "Café – “ondernemers” en mkb’ers"
-    body = (f"<?xml version='1.0' encoding='windows-1252'?><rss version='2.0'><channel><title>t</title>"
+    body = (f"<?xml version='1.0' encoding='{declared}'?><rss version='2.0'><channel><title>t</title>"
             f"<item><title>{title}</title><link>https://example.nl/1</link></item></channel></rss>")
-    feed = parse_feed(Response(url=FEED_URL, status=200, content=body.encode("cp1252"),
-                               headers={"content-type": "application/rss+xml; charset=utf-8"}))
+    feed = parse_feed(Response(url=FEED_URL, status=200, content=body.encode(encoding),
+                               headers={"content-type": content_type}))
+    # feedparser's CharacterEncodingOverride is recorded, but the feed counts as well-formed.
     assert feed.entries[0]["title"] == title and feed.well_formed
 
 
@@ -186,3 +193,13 @@ def test_cursor_is_bounded() -> None:
     feed = rss(*(rss_item(n, f"Mon, 0{n} Nov 2026 09:00:00 +0100") for n in range(1, 5)))
     [batch] = run(source, MockFetcher({FEED_URL: Reply(feed)}))
     assert len(json.loads(batch.cursor)["seen"]) == 2
+
+
+def test_markup_and_script_in_an_entry_become_plain_text() -> None:
+    feed = rss("<item><title>Script</title><link>https://example.nl/s</link><description><![CDATA["
+               "<p>Eerste alinea</p><script>alert('x')</script><img src=x onerror=alert(1)>"
+               "<p>Tweede <a href='javascript:alert(2)'>alinea</a></p>]]></description></item>")
+    [batch] = run(make_source(fetch_articles=False), MockFetcher({FEED_URL: Reply(feed)}))
+    doc = make_source().parse(batch.items[0], [])
+    assert doc.text == "Eerste alinea\nTweede alinea"
+    assert "alert" not in doc.text and "<" not in doc.text

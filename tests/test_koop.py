@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import date, timedelta
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -11,10 +12,10 @@ import pytest
 from monitor.errors import APIError, ConfigError, NotAFeed, NoRecording, ParseError
 from scrapers import source_class
 from scrapers.base import Batch, Item, options_from
-from scrapers.koop import KoopSource, Options, record_item
+from scrapers.koop import KoopSource, Options, date_windows, record_item
 from scrapers.xmlsafe import parse_xml
 from tests.fakes import MockFetcher, Reply
-from tests.filemakers import pdf_with_text
+from tests.filemakers import pdf_with_text, scanned_pdf
 
 FIXTURES = Path(__file__).parent / "fixtures" / "koop"
 SRU = "https://repository.overheid.nl/sru"
@@ -30,7 +31,8 @@ TWO_RECORDS = FIXTURES / "sru_searchRetrieve_kst-32545-143_ah-tk-20202021-3235_f
 def make_source(**changes: object) -> KoopSource:
     values = dict(base_url=SRU, publications=["Kamerstuk", "Kamervragen (Aanhangsel)"],
                   dossiers=["32637", "26643"], terms=["mkb", "midden- en kleinbedrijf", "digitalisering"],
-                  start_date="2024-11-27", overlap_days=1, page_size=10, max_file_pages=50)
+                  start_date="2024-11-27", overlap_days=1, window_days=36500, page_size=10,
+                  max_file_pages=50)
     values.update(changes)
     return KoopSource("koop", options_from(Options, "koop", values))
 
@@ -86,6 +88,24 @@ def test_paging_follows_next_record_position_to_the_end():
     assert cursor["modified"] == "2021-10-13"  # the newest dt.modified of all 11 records
 
 
+def test_date_windows_cover_every_day_once_and_end_open():
+    windows = list(date_windows(date(2026, 10, 1), date(2026, 11, 27), 31))
+    assert windows == [(date(2026, 10, 1), date(2026, 10, 31)), (date(2026, 11, 1), None)]
+    assert list(date_windows(date(2026, 11, 27), date(2026, 11, 27), 31)) == [(date(2026, 11, 27), None)]
+
+
+def test_each_window_read_to_its_end_commits_the_newest_date_seen():
+    since = date.today() - timedelta(days=40)
+    fetcher = MockFetcher({SRU: Reply.file(PAGE_2)})  # every window answers with kst-35842-4
+    batches = run(make_source(start_date=since.isoformat(), window_days=31), fetcher)
+    queries = [sru_params(url)["query"] for url in fetcher.urls()]
+    first_end = since + timedelta(days=30)
+    assert queries[0].endswith(f'dt.modified>="{since}" and dt.modified<="{first_end}"')
+    assert queries[1].endswith(f'dt.modified>="{first_end + timedelta(days=1)}"')
+    assert json.loads(batches[0].cursor)["modified"] == "2021-05-27"
+    assert batches[1].cursor is None  # nothing newer in the second window: the cursor stays
+
+
 def test_next_run_starts_at_the_cursor_minus_the_overlap():
     source = make_source()
     [_, last] = run(source, MockFetcher({SRU: Reply.file(PAGE_1), f"{SRU}?startRecord=11": Reply.file(PAGE_2)}))
@@ -131,6 +151,18 @@ def test_truncated_page_is_rejected_whole():
     fetcher = MockFetcher({SRU: Reply(body[: len(body) // 2])})
     with pytest.raises(ParseError, match="not well-formed"):
         run(make_source(), fetcher)
+
+
+def test_built_records_carry_the_values_of_the_real_metadata_files():
+    [batch] = run(make_source(), MockFetcher({SRU: Reply.file(TWO_RECORDS)}))
+    for item in batch.items:
+        metadata = parse_xml((FIXTURES / item.key / "metadata.xml").read_bytes())
+        real = {(m.get("name"), m.get("content")) for m in metadata}
+        assert ("DC.identifier", item.key) in real and ("DC.title", item.data["title"]) in real
+        assert ("DCTERMS.issued", item.data["issued"]) in real
+        for name in ("indiener", "vergaderjaar", "dossiernummer", "ondernummer"):
+            for value in ([item.data[name]] if isinstance(item.data.get(name), str) else item.data.get(name, [])):
+                assert (f"OVERHEIDop.{name}", value) in real
 
 
 def test_record_metadata_from_a_real_sru_record():
@@ -238,6 +270,16 @@ def test_bijlage_text_comes_from_its_pdf():
     assert doc.text_quality == "extracted" and "chroom 6 Defensie" in doc.text
     assert doc.dossiers == ["35300-X"] and doc.meta["hoofddocument"] == "kst-35300-X-63"
     assert doc.meta["file_format"] == "pdf"
+
+
+def test_scanned_bijlage_is_kept_on_its_metadata():
+    item = record_item(parse_xml((FIXTURES / "sru_searchRetrieve_bijlage_blg-936562.xml").read_bytes()))
+    pdf_url = f"{REPO}/blg/onopgemaakt/blg-936562/1/pdf/blg-936562.pdf"
+    fetcher = MockFetcher({pdf_url: Reply(scanned_pdf(), headers={"content-type": "application/pdf"})})
+    source = make_source()
+    doc = source.parse(item, source.fetch(fetcher, item))
+    assert doc.text == "" and doc.text_quality == "metadata" and doc.meta["needs_ocr"] is True
+    assert doc.title.startswith("Eindnotitie verkenning haalbaarheid") and doc.published == "2020-06-16"
 
 
 def test_a_publication_that_is_not_there_fails_the_item_only():

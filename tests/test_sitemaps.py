@@ -62,7 +62,7 @@ def test_rerun_with_unchanged_lastmod_or_304_yields_nothing() -> None:
     assert run(source, MockFetcher({SITEMAP_URL: Reply(b"", status=304)}), batch.cursor) == []
 
 
-def test_an_entry_with_the_same_timestamp_after_the_cursor_is_not_lost() -> None:
+def test_entries_after_a_committed_batch_are_not_lost() -> None:
     source = make_source(batch_size=1)
     first, second = run(source, MockFetcher(routes()))
     assert [first.items[0].key, second.items[0].key] == [PAKKETJES, BORSSELE]
@@ -102,3 +102,17 @@ def test_first_run_skips_old_entries() -> None:
 def test_not_a_sitemap(body: bytes, error: type[Exception]) -> None:
     with pytest.raises(error):
         run(make_source(), MockFetcher({SITEMAP_URL: Reply(body)}))
+
+
+def test_index_skips_only_sub_sitemaps_older_than_the_cursor() -> None:
+    index_url = "https://www.kvk.nl/sitemap_index.xml"
+    index = (b'<?xml version="1.0" encoding="UTF-8"?><sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+             b"<sitemap><loc>https://www.kvk.nl/old.xml</loc><lastmod>2026-01-01</lastmod></sitemap>"
+             b"<sitemap><loc>https://www.kvk.nl/documents-1.xml</loc><lastmod>2026-09-23</lastmod></sitemap>"
+             b"</sitemapindex>")
+    fetcher = MockFetcher({index_url: Reply(index), "https://www.kvk.nl/documents-1.xml": Reply.file(SITEMAP)})
+    cursor = json.dumps({"v": 1, "date": "2026-09-23T14:40:00+00:00", "loc": ""})
+    # documents-1 is dated the same day as the cursor (a bare date): read; old.xml is not fetched.
+    [batch] = run(make_source(index_url), fetcher, cursor)
+    assert [i.key for i in batch.items] == [BORSSELE] and batch.complete
+    assert "https://www.kvk.nl/old.xml" not in fetcher.urls()

@@ -87,6 +87,14 @@ def test_better_text_upgrades_worse_text_never_replaces(store):
     assert reasons == ["new", "upgraded"]
 
 
+def test_tombstone_from_one_source_keeps_a_document_another_source_still_has(store):
+    put(store, doc(source="tweedekamer", source_key="guid-7", id="kst-32637-428", url=None, text_quality="extracted"))
+    put(store, doc(source="koop", source_key="kst-32637-428", id="kst-32637-428", url=None))
+    gone = put(store, doc(source="tweedekamer", source_key="guid-7", id=None, url=None, deleted=True, text=""))
+    assert gone.status == "unchanged" and store.document("kst-32637-428")["deleted"] == 0
+    assert [r[0] for r in store.db.execute("SELECT source FROM document_sources")] == ["koop"]
+
+
 def test_tombstone_marks_deleted_only_when_the_source_says_so(store):
     put(store, doc(source="tweedekamer", source_key="guid-9", id="kst-1-2", url=None))
     gone = put(store, doc(source="tweedekamer", source_key="guid-9", id="kst-1-2", url=None, deleted=True))

@@ -1,4 +1,4 @@
-"""The corpus: the only module that writes SQL.
+"""The corpus: documents, their sources, versions, figures and mentions, runs and cursors.
 
 One SQLite file (``data/monitor.db`` by default) that any SQLite tool can read: sqlite3,
 sqlite-utils, Datasette. Alert state, recipients and secrets live in a second file
@@ -384,9 +384,9 @@ class Store:
             "language": doc.language, "dossiers": json.dumps(sorted(set(doc.dossiers))),
             "meta": json.dumps(doc.meta, ensure_ascii=False, sort_keys=True, default=str),
         }
+        if doc.deleted:
+            return self._withdraw(existing_id, doc, now, run_id)
         if existing_id is None:
-            if doc.deleted:  # a tombstone for something we never stored: nothing to do
-                return Outcome(document_id=doc.id or keys[0], status="unchanged", change=None, version=0)
             doc_id = doc.id or (web_id(doc.url) if doc.url else f"{doc.source}-{_short_hash(doc.source_key)}")
             self.db["documents"].insert({"id": doc_id, **fields, "first_seen": now, "updated": now, "version": 1,
                                          "relevance": relevance, "source": doc.source,
@@ -406,6 +406,24 @@ class Store:
                                        "reason": outcome.change, "at": now, "run_id": run_id})
         return outcome
 
+    def _withdraw(self, doc_id: str | None, doc: Document, now: str, run_id: int | None) -> Outcome:
+        """A source's own tombstone. It withdraws that source's sighting; the document is marked
+        deleted only when no other source still has it (a letter the TK withdraws from its feed
+        stays published at KOOP)."""
+        if doc_id is None:  # a tombstone for something we never stored: nothing to do
+            return Outcome(document_id=doc.id or f"{doc.source}:{doc.source_key}", status="unchanged",
+                           change=None, version=0)
+        self.db.execute("DELETE FROM document_sources WHERE document_id = ? AND source = ? AND source_key = ?",
+                        [doc_id, doc.source, doc.source_key])
+        version, deleted = self.db.execute("SELECT version, deleted FROM documents WHERE id = ?", [doc_id]).fetchone()
+        others = self.db.execute("SELECT count(*) FROM document_sources WHERE document_id = ?", [doc_id]).fetchone()[0]
+        if deleted or others:
+            return Outcome(doc_id, "unchanged", None, version)
+        self.db.execute("UPDATE documents SET deleted = 1, updated = ? WHERE id = ?", [now, doc_id])
+        self.db["changes"].insert({"document_id": doc_id, "version": version, "reason": "deleted", "at": now,
+                                   "run_id": run_id})
+        return Outcome(doc_id, "deleted", "deleted", version)
+
     def _keys(self, doc: Document) -> list[str]:
         keys = [k for k in (doc.id, f"{doc.source}:{doc.source_key}") if k]
         if doc.url:
@@ -418,11 +436,6 @@ class Store:
         old = self.db.execute("SELECT version, content_hash, text_quality, title, text, deleted, published, "
                               "dossiers, meta FROM documents WHERE id = ?", [doc_id]).fetchone()
         version, old_hash, old_quality, old_title, old_text, deleted, old_published, old_dossiers, old_meta = old
-        if doc.deleted:
-            if deleted:
-                return Outcome(doc_id, "unchanged", None, version)
-            self.db.execute("UPDATE documents SET deleted = 1, updated = ? WHERE id = ?", [now, doc_id])
-            return Outcome(doc_id, "deleted", "deleted", version)
         # What every sighting may add, whatever the quality of its text: dossiers, metadata, a date.
         merged = {
             "dossiers": json.dumps(sorted(set(json.loads(old_dossiers)) | set(doc.dossiers))),

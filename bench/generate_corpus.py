@@ -1,0 +1,318 @@
+"""Make a large corpus in the project's real schema, for the search and Datasette benchmarks.
+
+    python bench/generate_corpus.py --docs 1000000 --out bench/out/corpus-1m.db
+
+The schema comes from ``monitor.store.Store`` (so every migration runs). Documents are made by
+recombining the sentences of the real texts (``common.real_texts``): each sentence keeps the
+organisation mentions and figures annotated in it, so mentions and figures land at true offsets.
+Dates spread over 1995 to today, more of them in recent years; kinds, sources, dossiers and ids
+follow the real sources (KOOP, Tweede Kamer, rijksoverheid.nl, news feeds). Two thirds of the
+documents contain the word "mkb", the word most searches of this corpus contain.
+
+Documents are written in publication order, except a fraction (``--backfill``) written last in
+random order, as when a source's history is imported after its recent items.
+
+Speed: the FTS triggers are dropped for the load and the index is built by one ``rebuild``, then
+the triggers are put back exactly as the migration made them. The file is written under a
+temporary name and renamed when complete, so an interrupted run leaves no half-indexed corpus.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import random
+import re
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
+
+from bench.common import file_size, print_environment, real_texts  # noqa: E402
+from models import gazetteer  # noqa: E402
+from models.records import Extraction, Figure, Mention  # noqa: E402
+from monitor.store import Store, content_hash, web_id  # noqa: E402
+from monitor.store.corpus import _unknown_org_id  # noqa: E402  the store's own rule for unknown organisations
+from scrapers.base import Document, Item, canonical_url  # noqa: E402
+
+FIRST_YEAR = 1995
+MKB_SHARE = 2 / 3
+MEAN_CHARS = 3500
+_SENTENCE_END = re.compile(r"(?<=[.!?:;])\s+|\n+")
+_MKB = re.compile(r"(?<![^\W_])mkb(?![^\W_])", re.IGNORECASE)  # the FTS5 token, as unicode61 splits it
+
+# (share, source, kind(s), family of real texts the titles come from)
+PROFILES = [
+    (0.30, "koop", ("kamerbrief", "motie", "verslag", "nota", "brief regering"), "kamerstuk"),
+    (0.10, "tweedekamer", ("parlementair", "kamerstuk"), "kamerstuk"),
+    (0.15, "rijksoverheid", ("nieuwsbericht", "publicatie"), "government"),
+    (0.45, "feeds", ("news",), "news"),
+]
+FEEDS = {"mkb-nederland": "www.mkb.nl", "emerce": "www.emerce.nl", "computable": "www.computable.nl",
+         "agconnect": "www.agconnect.nl", "sprout": "www.sprout.nl", "nieuws-nl-economie": "www.nu.nl",
+         "digital-trust-center": "www.digitaltrustcenter.nl"}
+
+
+@dataclass(frozen=True)
+class Sentence:
+    text: str
+    mkb: bool
+    figures: tuple[Figure, ...]  # offsets relative to the sentence
+    mentions: tuple[Mention, ...]
+
+
+class Material:
+    """The real texts cut into sentences that carry their annotations."""
+
+    def __init__(self, texts: Sequence[dict]) -> None:
+        known = gazetteer.load()
+        sentences: list[Sentence] = []
+        self.titles: dict[str, list[str]] = {}
+        for record in texts:
+            family = {"report": "government"}.get(record.get("kind", ""), record.get("kind", "government"))
+            self.titles.setdefault(family, []).append(record["title"])
+            text = record["text"]
+            for start, end in _spans(text):
+                piece = text[start:end]
+                figures = tuple(
+                    Figure(start=f["start"] - start, end=f["end"] - start, text=f["text"], value=f["value"],
+                           value_max=f.get("value_max"), unit=f["unit"], subject=f.get("subject"),
+                           qualifier=f.get("qualifier"), sentence=piece)
+                    for f in record.get("figures", ()) if start <= f["start"] and f["end"] <= end)
+                mentions = []
+                for m in record.get("organisations", ()):
+                    if start <= m["start"] and m["end"] <= end:
+                        org = known.lookup(m["canonical"])
+                        mentions.append(Mention(start=m["start"] - start, end=m["end"] - start, text=m["text"],
+                                                canonical=org.name if org else m["canonical"],
+                                                id=org.id if org else None, kind=org.kind if org else None,
+                                                sentence=piece))
+                sentences.append(Sentence(piece, bool(_MKB.search(piece)), figures, tuple(mentions)))
+        self.all = sentences
+        self.plain = [s for s in sentences if not s.mkb]
+        self.with_mkb = [s for s in sentences if s.mkb]
+        for family in ("kamerstuk", "government", "news"):  # the fallback texts have one family only
+            self.titles.setdefault(family, [t for ts in self.titles.values() for t in ts])
+
+
+def _spans(text: str) -> Iterator[tuple[int, int]]:
+    start = 0
+    for match in _SENTENCE_END.finditer(text):
+        if match.start() - start > 20:
+            yield start, match.start()
+        start = match.end()
+    if len(text) - start > 20:
+        yield start, len(text)
+
+
+def plan(docs: int, *, until: date, backfill: float, rng: random.Random) -> list[date]:
+    """Publication dates in the order the documents are written: more documents in recent years."""
+    start = date(FIRST_YEAR, 1, 1)
+    days = (until - start).days + 1
+    weights = [((start + timedelta(d)).year - FIRST_YEAR + 1) ** 1.5 for d in range(days)]
+    offsets = rng.choices(range(days), weights=weights, k=docs)
+    order = sorted(offsets)
+    late = set(rng.sample(range(docs), int(docs * backfill)))
+    tail = [order[i] for i in late]
+    rng.shuffle(tail)
+    return [start + timedelta(d) for d in [o for i, o in enumerate(order) if i not in late] + tail]
+
+
+class Factory:
+    """Realistic documents and their extraction records, one per call."""
+
+    def __init__(self, material: Material, *, seed: int = 1) -> None:
+        self.material = material
+        self.rng = random.Random(seed)
+        dossier_numbers = self.rng.sample(range(21501, 37000), 6000)
+        self.dossiers = dossier_numbers
+        self.dossier_weights = list(itertools.accumulate(1 / (i + 1) for i in range(len(dossier_numbers))))
+        self.profile_weights = list(itertools.accumulate(p[0] for p in PROFILES))
+
+    def make(self, n: int, day: date) -> tuple[Document, Extraction]:
+        rng = self.rng
+        _, source, kinds, family = rng.choices(PROFILES, cum_weights=self.profile_weights)[0]
+        kind = rng.choice(kinds)
+        title = rng.choice(self.material.titles[family])
+        moment = f"{day.isoformat()}T{rng.randrange(6, 22):02d}:{rng.randrange(60):02d}:00Z"
+        dossiers: list[str] = []
+        if source in ("koop", "tweedekamer"):
+            dossier = str(rng.choices(self.dossiers, cum_weights=self.dossier_weights)[0])
+            dossiers = [dossier]
+            header = (f"Tweede Kamer der Staten-Generaal. Vergaderjaar {day.year}-{day.year + 1}. "
+                      f"Kamerstuk {dossier}, nr. {n % 997 + 1}.")
+            doc_id = f"kst-{dossier}-{n}" if source == "koop" else None
+            url = f"https://zoek.officielebekendmakingen.nl/kst-{dossier}-{n}.html"
+            published = day.isoformat() if source == "koop" else moment
+            source_key = f"kst-{dossier}-{n}" if source == "koop" else f"{n:08x}-tk"
+        else:
+            if source == "feeds":
+                source = rng.choice(list(FEEDS))
+            host = FEEDS.get(source, "www.rijksoverheid.nl")
+            header, doc_id, published = "", None, moment
+            url = f"https://{host}/nieuws/{day.year}/{day.month:02d}/{n}-{_slug(title)}"
+            source_key = url
+        text, figures, mentions = self._text(header, mkb=rng.random() < MKB_SHARE)
+        doc = Document(source=source, source_key=source_key, url=url, title=title, text=text, kind=kind,
+                       published=published, id=doc_id, dossiers=dossiers)
+        return doc, Extraction(figures=figures, mentions=mentions, pipeline_version="bench")
+
+    def _text(self, header: str, *, mkb: bool) -> tuple[str, list[Figure], list[Mention]]:
+        rng, material = self.rng, self.material
+        target = min(max(int(rng.lognormvariate(0, 0.5) * MEAN_CHARS * 0.88), 600), 20000)
+        pool = material.all if mkb else material.plain
+        chosen = [rng.choice(material.with_mkb)] if mkb and material.with_mkb else []
+        size = len(header) + sum(len(s.text) for s in chosen)
+        while size < target:
+            sentence = rng.choice(pool)
+            chosen.append(sentence)
+            size += len(sentence.text) + 1
+        rng.shuffle(chosen)
+        parts = [header + "\n\n"] if header else []
+        offset = len(parts[0]) if header else 0
+        figures: list[Figure] = []
+        mentions: list[Mention] = []
+        for i, sentence in enumerate(chosen):
+            figures += [_moved(f, offset) for f in sentence.figures]
+            mentions += [_moved(m, offset) for m in sentence.mentions]
+            separator = "\n\n" if i % 4 == 3 else " "
+            parts.append(sentence.text + separator)
+            offset += len(sentence.text) + len(separator)
+        return "".join(parts).rstrip(), figures, mentions
+
+
+def _moved(record: Figure | Mention, offset: int) -> Figure | Mention:
+    return type(record)(**{**record.asdict(), "start": record.start + offset, "end": record.end + offset})
+
+
+def _slug(title: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")[:60]
+
+
+# --- bulk writing ---------------------------------------------------------------------------
+
+DOCUMENT_COLUMNS = ("id", "kind", "title", "url", "published", "published_raw", "first_seen", "updated",
+                    "text", "text_quality", "content_hash", "version", "language", "dossiers", "relevance",
+                    "deleted", "meta", "source", "extracted_with")
+
+
+def rows(doc: Document, extraction: Extraction, *, now: str, relevance: float) -> dict[str, list[tuple]]:
+    """The rows ``Store.put_document`` would write for a new document, as tuples for executemany."""
+    doc_id = doc.id or web_id(doc.url)
+    keys = [k for k in (doc.id, f"{doc.source}:{doc.source_key}", canonical_url(doc.url)) if k]
+    item = Item(key=doc.source_key, url=doc.url)
+    org_ids = [m.id or _unknown_org_id(m.canonical) for m in extraction.mentions]
+    return {
+        "documents": [(doc_id, doc.kind, doc.title, doc.url, doc.published, doc.published, now, now, doc.text,
+                       doc.text_quality, content_hash(doc.title, doc.text), 1, doc.language,
+                       json.dumps(sorted(doc.dossiers)), relevance, 0, "{}", doc.source,
+                       extraction.pipeline_version)],
+        "document_sources": [(doc_id, doc.source, doc.source_key, doc.url, now, now, item.to_json())],
+        "document_aliases": [(key, doc_id) for key in dict.fromkeys([doc_id, *keys])],
+        "changes": [(doc_id, 1, "new", now)],
+        "organisations": [(o, m.canonical, m.kind, int(m.id is not None)) for o, m in zip(org_ids, extraction.mentions)],
+        "mentions": [(doc_id, o, m.start, m.end, m.text, m.sentence) for o, m in zip(org_ids, extraction.mentions)],
+        "figures": [(doc_id, f.start, f.end, f.text, f.value, f.value_max, f.unit, f.subject, f.qualifier, f.sentence)
+                    for f in extraction.figures],
+    }
+
+
+INSERTS = {
+    "documents": f"INSERT INTO documents ({', '.join(DOCUMENT_COLUMNS)}) VALUES ({', '.join('?' * len(DOCUMENT_COLUMNS))})",
+    "document_sources": "INSERT INTO document_sources (document_id, source, source_key, url, first_seen, last_seen, item) "
+                        "VALUES (?, ?, ?, ?, ?, ?, ?)",
+    "document_aliases": "INSERT OR IGNORE INTO document_aliases (alias, document_id) VALUES (?, ?)",
+    "changes": "INSERT INTO changes (document_id, version, reason, at) VALUES (?, ?, ?, ?)",
+    "organisations": "INSERT OR IGNORE INTO organisations (id, canonical, kind, aliases, in_gazetteer) VALUES (?, ?, ?, '[]', ?)",
+    "mentions": 'INSERT INTO mentions (document_id, organisation_id, start, "end", text, sentence) VALUES (?, ?, ?, ?, ?, ?)',
+    "figures": 'INSERT INTO figures (document_id, start, "end", text, value, value_max, unit, subject, qualifier, sentence) '
+               "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+}
+
+
+class BulkLoad:
+    """Plain executemany inserts with the FTS triggers off, then one FTS ``rebuild``."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        db = store.db
+        db.execute("PRAGMA cache_size = -262144")  # 256 MiB: the load touches every index
+        self.triggers = [sql for (sql,) in db.execute(
+            "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'documents' AND name LIKE 'documents_a_'")]
+        with store.transaction():
+            for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'documents' "
+                                      "AND name LIKE 'documents_a_'").fetchall():
+                db.execute(f"DROP TRIGGER [{name}]")
+
+    def write(self, batch: Sequence[dict[str, list[tuple]]]) -> None:
+        with self.store.transaction():
+            for table, sql in INSERTS.items():
+                self.store.db.conn.executemany(sql, (row for rows_ in batch for row in rows_[table]))
+
+    def finish(self) -> float:
+        """Build the FTS index and restore the triggers; returns the seconds the rebuild took."""
+        started = time.perf_counter()
+        with self.store.transaction():
+            self.store.db.execute("INSERT INTO documents_fts(documents_fts) VALUES('rebuild')")
+            for sql in self.triggers:
+                self.store.db.execute(sql)
+        return time.perf_counter() - started
+
+
+def generate(path: Path, docs: int, *, seed: int = 1, backfill: float = 0.05, batch: int = 5000,
+             progress: bool = False) -> dict[str, float]:
+    """Write a corpus of ``docs`` documents to ``path``; returns the timings."""
+    partial = path.with_name(path.name + ".partial")
+    for stale in (partial, Path(f"{partial}-wal"), Path(f"{partial}-shm")):
+        stale.unlink(missing_ok=True)
+    started = time.perf_counter()
+    _, texts = real_texts()
+    factory = Factory(Material(texts), seed=seed)
+    days = plan(docs, until=date.today(), backfill=backfill, rng=random.Random(seed))
+    now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    with Store(partial) as store:
+        load = BulkLoad(store)
+        pending: list[dict[str, list[tuple]]] = []
+        for n, day in enumerate(days):
+            doc, extraction = factory.make(n, day)
+            pending.append(rows(doc, extraction, now=now, relevance=round(factory.rng.uniform(0.3, 1.0), 3)))
+            if len(pending) == batch:
+                load.write(pending)
+                pending = []
+                if progress and (n + 1) % 100000 == 0:
+                    print(f"  {n + 1} documents, {time.perf_counter() - started:.0f} s", file=sys.stderr)
+        load.write(pending)
+        inserted = time.perf_counter() - started
+        rebuild = load.finish()
+        store.db.execute("ANALYZE")
+        store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    partial.rename(path)
+    for suffix in ("-wal", "-shm"):
+        Path(f"{partial}{suffix}").unlink(missing_ok=True)
+    return {"insert_s": inserted, "fts_rebuild_s": rebuild, "total_s": time.perf_counter() - started}
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--docs", type=int, required=True)
+    parser.add_argument("--out", type=Path, required=True, help="the corpus file to write (replaced if it exists)")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--backfill", type=float, default=0.05,
+                        help="share of documents written last, out of publication order (default 0.05)")
+    args = parser.parse_args(argv)
+    print_environment()
+    timings = generate(args.out, args.docs, seed=args.seed, backfill=args.backfill, progress=True)
+    size = file_size(args.out)
+    print(f"documents: {args.docs}")
+    print(f"insert: {timings['insert_s']:.1f} s ({args.docs / timings['insert_s']:.0f} docs/s), "
+          f"fts rebuild: {timings['fts_rebuild_s']:.1f} s, total: {timings['total_s']:.1f} s")
+    print(f"size: {size / 2**20:.1f} MiB ({size / args.docs / 1024:.2f} KiB per document)")
+
+
+if __name__ == "__main__":
+    main()
