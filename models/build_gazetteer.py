@@ -79,6 +79,15 @@ MINISTRIES: list[dict] = [
     {"abbr": "VRO", "names": [("Volkshuisvesting en Ruimtelijke Ordening", "2024-07-02", None)]},
 ]
 
+# The short forms of former names: a text without a date that writes "EZK" means the
+# Ministerie van Economische Zaken en Klimaat.
+ERA_ABBREVIATIONS = {
+    "Economische Zaken en Klimaat": ["EZK", "Economische Zaken & Klimaat"],
+    "Economische Zaken, Landbouw en Innovatie": ["EL&I"],
+    "Infrastructuur en Milieu": ["IenM", "I&M"], "Verkeer en Waterstaat": ["VenW", "V&W"],
+    "Veiligheid en Justitie": ["VenJ", "V&J"], "Landbouw, Natuur en Voedselkwaliteit": ["LNV"],
+}
+
 # Kamer party groups named after a person ("Groep Van Haga", "Lid Omtzigt", "Fractie-Otten")
 # are groups of members, not parties.
 PERSON_GROUP = re.compile(r"^(Fractie|Groep|Lid)\b|^Van ")
@@ -133,8 +142,8 @@ def entry(name: str, kind: str, source: str, *, abbr: str | None = None,
 
 def ministries() -> Iterator[dict]:
     for m in MINISTRIES:
-        names = [{"name": f"Ministerie van {n}", "valid_from": f, "valid_to": t}
-                 for n, f, t in m["names"]]
+        names = [{"name": f"Ministerie van {n}", "valid_from": f, "valid_to": t,
+                  "aliases": ERA_ABBREVIATIONS.get(n, [])} for n, f, t in m["names"]]
         short = {n for n, _, _ in m["names"]}
         # A one-word short name ("Defensie") is an ordinary word too; the component accepts it
         # only after "van" (see organisations.py), so it is not an alias of its own.

@@ -198,9 +198,13 @@ class FigureRecognizer:
             return None, i + 1
         if self._is_identifier(doc, core):
             end = core.end
-            while _norm(doc, end).isdigit():  # the rest of "32 637" or "088 042 42 42"
-                end += 1
-            return None, end
+            while True:  # the rest of "32 637", "088 042 42 42", "vragen 2 en 3", "artikel 4, 5 of 6"
+                if _norm(doc, end).isdigit():
+                    end += 1
+                elif _norm(doc, end) in ("en", ",", "of", "t/m", "-") and _norm(doc, end + 1).isdigit():
+                    end += 2
+                else:
+                    return None, end
         if core.weak or core.value == 1 and not core.digits:
             if any(_match(doc, core.end, link) for link in lex.one_of) and not self._ratio(doc, core):
                 return None, core.end  # "één van de drijvende krachten"
@@ -250,8 +254,9 @@ class FigureRecognizer:
             if found:
                 unit, j = found
                 attached = True
-        prefix = doc[core.start - 1].text in lex.currency_prefix if core.start > 0 else False
-        start = core.start - 1 if prefix else core.start
+        before = _previous_word(doc, core.start)  # "€\xa0100.000" has a space token between
+        prefix = before >= 0 and doc[before].text in lex.currency_prefix
+        start = before if prefix else core.start
         if prefix:
             unit, attached = "EUR", True
         if unit is None:
@@ -376,6 +381,8 @@ class FigureRecognizer:
         before = _norm(doc, k)
         if before in lex.blockers or (before == "(" and _norm(doc, k - 1) in lex.blockers):
             return True
+        if before == "," and _norm(doc, k - 2) in lex.blockers:
+            return True  # "Staatsblad 2020, 118"
         if core.digits is None:
             return False
         after = _norm(doc, core.end)
@@ -383,11 +390,13 @@ class FigureRecognizer:
             return True  # phone numbers, zero-padded codes
         if after == "," and _norm(doc, core.end + 1) in ("nr.", "nr", "nrs."):
             return True
-        if core.digits.isdigit() and not core.suffix and (
-                after.isdigit() or before.isdigit() and not _YEAR.fullmatch(before)):
+        if core.digits.isdigit() and not core.suffix and not _YEAR.fullmatch(core.digits) and (
+                after.isdigit() and not _YEAR.fullmatch(after) or before.isdigit() and not _YEAR.fullmatch(before)):
             return True  # digit groups side by side: a dossier "32 637", a phone number
         if after in (".", ")") and _line_start(doc, core.start) and core.value < 100 and not core.suffix:
             return True  # a numbered list item
+        if not core.suffix and _line_start(doc, core.start) and _line_end(doc, core.end):
+            return True  # a number alone on its line: a page number, a footnote marker, metadata
         if before == "-" and core.start >= 2 and doc[core.start - 2].is_alpha and not doc[core.start - 1].whitespace_:
             return True  # a number inside a name ("COVID - 19")
         if (core.value < 100 and not core.suffix and core.value_max is None and "," not in core.digits
@@ -557,8 +566,18 @@ def _previous_word(doc: Doc, i: int) -> int:
     return k
 
 
+def _line_end(doc: Doc, i: int) -> bool:
+    """Whether only whitespace holding a line break (or the end) follows from token i on."""
+    while i < len(doc) and doc[i].is_space:
+        if "\n" in doc[i].text:
+            return True
+        i += 1
+    return i == len(doc)
+
+
 def _line_start(doc: Doc, i: int) -> bool:
-    return i == 0 or "\n" in doc[i - 1].whitespace_ or "\n" in doc[i - 1].text
+    k = _previous_word(doc, i)
+    return k < 0 or any("\n" in doc[n].text for n in range(k + 1, i))
 
 
 def _previous_sentence_start(doc: Doc, sent) -> int:

@@ -46,6 +46,7 @@ class DatedName:
     name: str
     valid_from: str | None = None  # ISO date, inclusive
     valid_to: str | None = None  # ISO date, exclusive
+    aliases: tuple[str, ...] = ()  # short forms of this name only ("EZK")
 
     def covers(self, day: str) -> bool:
         return (self.valid_from or "") <= day and (self.valid_to is None or day < self.valid_to)
@@ -64,12 +65,19 @@ class Organisation:
     source: str = ""
     refs: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
 
-    def name_on(self, day: str | None) -> str:
+    def name_on(self, day: str | None, written: str | None = None) -> str:
         """The canonical name on an ISO date ("2020-05-01" -> "Ministerie van Economische Zaken en
-        Klimaat"); today's name when the date is unknown or outside the history."""
+        Klimaat"). Without a date, the former name the text writes ("EZK" -> the same), else
+        today's name."""
         if day:
             for dated in self.names:
                 if dated.covers(day[:10]):
+                    return dated.name
+        elif written:
+            normal = normalise(written)
+            for dated in self.names:
+                forms = (dated.name, dated.name.removeprefix("Ministerie van "), *dated.aliases)
+                if normal in {normalise(f) for f in forms}:
                     return dated.name
         return self.name
 
@@ -81,7 +89,9 @@ class Organisation:
         return cls(id=record["id"], name=record["name"], kind=record["kind"],
                    aliases=tuple(record.get("aliases", ())),
                    valid_from=record.get("valid_from"), valid_to=record.get("valid_to"),
-                   names=tuple(DatedName(**n) for n in record.get("names", ())),
+                   names=tuple(DatedName(n["name"], n.get("valid_from"), n.get("valid_to"),
+                                         tuple(n.get("aliases", ())))
+                               for n in record.get("names", ())),
                    parent=record.get("parent"), source=record.get("source", ""),
                    refs=record.get("refs", {}))
 

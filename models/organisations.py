@@ -29,6 +29,8 @@ from bisect import bisect_right
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
+import numpy
+from spacy.attrs import IS_DIGIT, IS_LOWER, IS_PUNCT, IS_SPACE
 from spacy.language import Language
 from spacy.matcher import PhraseMatcher
 from spacy.tokens import Doc, Span, Token
@@ -152,25 +154,26 @@ class OrganisationRecogniser:
     def mentions(self, doc: Doc) -> Iterator[Mention]:
         published = doc._.published if Doc.has_extension("published") else None
         local: dict[str, Candidate] = {}  # acronyms defined in this document
-        found = [*self.gazetteer_matches(doc), *self.glued(doc), *self.office_names_after_van(doc)]
+        caps = capital_tokens(doc)
+        found = [*self.gazetteer_matches(doc), *self.glued(caps), *self.office_names_after_van(caps)]
         text = doc.text  # Doc.text joins every token anew: read it once
         found += self.national_branches(text, found)
-        found += self.bracket_definitions(doc, found, local)
-        found += self.local_acronyms(doc, local)
+        found += self.bracket_definitions(caps, found, local)
+        found += self.local_acronyms(caps, local)
         known = [(c.start, c.end) for c in found]
         # A name outside the gazetteer may start with a known one ("Digitale Werkplaats
         # Fryslân"), but never swallows one from the left ("De Kamer van Koophandel").
-        found += [c for c in self.unknown(doc)
+        found += [c for c in self.unknown(doc, caps)
                   if not any(c.start < e and s < c.end
                              and not (s == c.start and extends_name(text[e:c.end]))
                              for s, e in known)]
         chosen = select(found)
         chosen = select([*chosen, *repeated_unknowns(text, chosen)])
-        chosen = select([*chosen, *self.short_forms(doc, chosen)])
+        chosen = select([*chosen, *self.short_forms(caps, chosen)])
         starts = sentence_starts(doc, text) if chosen else []
         for c in sorted(chosen, key=lambda c: c.start):
             if c.org is not None:
-                canonical = self.canonical(c.org, text[c.start:c.end], published)
+                canonical = c.org.name_on(published, text[c.start:c.end])
             else:
                 canonical = c.canonical or text[c.start:c.end]
             yield Mention(start=c.start, end=c.end, text=text[c.start:c.end],
@@ -197,12 +200,12 @@ class OrganisationRecogniser:
                     and BRANCH_SUFFIX.match(text, c.end):
                 yield Candidate(c.start, BRANCH_SUFFIX.match(text, c.end).end(), None, None, GLUED)
 
-    def glued(self, doc: Doc) -> Iterator[Candidate]:
+    def glued(self, caps: list[Token]) -> Iterator[Candidate]:
         """An alias at the start of a compound token: "PVV-fractie", "GroenLinks-PvdA-fractie",
         "KVK's", "MKB-Nederland/VNO-NCW" (both)."""
-        for token in doc:
+        for token in caps:
             text = token.text
-            if not GLUE.search(text) or text.islower():
+            if not GLUE.search(text):
                 continue
             for segment_start, segment in segments(text):
                 cuts = [m.start() for m in GLUE.finditer(segment)]
@@ -221,21 +224,23 @@ class OrganisationRecogniser:
                 return org
         return None
 
-    def office_names_after_van(self, doc: Doc) -> Iterator[Candidate]:
+    def office_names_after_van(self, caps: list[Token]) -> Iterator[Candidate]:
         """One-word ministry names are ordinary words too ("Defensie", "Financiën"): only after
         "minister van", "ministerie van", "staatssecretaris van" are they the ministry."""
-        for token in doc[2:]:
+        for token in caps:
             org = self.office_names.get(token.text)
-            if org and token.nbor(-1).lower_ == "van" and token.nbor(-2).lower_ in OFFICES:
+            if org and token.i >= 2 and token.nbor(-1).lower_ == "van" \
+                    and token.nbor(-2).lower_ in OFFICES:
                 yield Candidate(token.idx, token.idx + len(token), org, None, GAZETTEER)
 
-    def bracket_definitions(self, doc: Doc, found: list[Candidate],
+    def bracket_definitions(self, caps: list[Token], found: list[Candidate],
                             local: dict[str, Candidate]) -> list[Candidate]:
         """ "Long Form (ACR)": ACR names the long form's organisation in the rest of the text."""
         ends = {c.end: c for c in found}
         new = []
-        for token in doc[1:-1]:
-            if not (token.nbor(-1).text == "(" and token.nbor(1).text == ")"
+        for token in caps:
+            if not (0 < token.i < len(token.doc) - 1
+                    and token.nbor(-1).text == "(" and token.nbor(1).text == ")"
                     and ACRONYM.match(token.text) and sum(c.isupper() for c in token.text) >= 2):
                 continue
             before = token.nbor(-1)
@@ -243,7 +248,7 @@ class OrganisationRecogniser:
             if previous is not None:
                 local.setdefault(token.text, previous)
                 continue
-            long_form = defined_long_form(doc[:before.i], token.text)
+            long_form = defined_long_form(token.doc[:before.i], token.text)
             if long_form is not None:
                 candidate = Candidate(long_form.start_char, long_form.end_char, None,
                                       long_form.text, DEFINED)
@@ -251,10 +256,10 @@ class OrganisationRecogniser:
                 local.setdefault(token.text, candidate)
         return new
 
-    def local_acronyms(self, doc: Doc, local: dict[str, Candidate]) -> Iterator[Candidate]:
+    def local_acronyms(self, caps: list[Token], local: dict[str, Candidate]) -> Iterator[Candidate]:
         if not local:
             return
-        for token in doc:
+        for token in caps:
             for segment_start, segment in segments(token.text):
                 head = GLUE.split(segment, maxsplit=1)[0]
                 defined = local.get(head)
@@ -263,8 +268,8 @@ class OrganisationRecogniser:
                     yield Candidate(start, start + len(head), defined.org, defined.canonical,
                                     DEFINED)
 
-    def unknown(self, doc: Doc) -> Iterator[Candidate]:
-        for run in capitalised_runs(doc):
+    def unknown(self, doc: Doc, caps: list[Token]) -> Iterator[Candidate]:
+        for run in capitalised_runs(doc, caps):
             if run[0].is_sent_start and not is_head(run[0]) and len(run) > 1:
                 run = run[1:]  # "Zoals de Rabobank": a capital that only opens the sentence
             while run and run[0].lower_ in CONNECTORS:
@@ -276,25 +281,21 @@ class OrganisationRecogniser:
                   and run[0].lower_ not in GENERIC_BODIES and is_head(run[0])):
                 # Mid-sentence, only names are capitalised: "(Industriecoalitie)".
                 yield Candidate(run.start_char, run.end_char, None, run.text, UNKNOWN)
-        for token in doc[:-1]:
-            if not APPOSITION.search(token.lower_):
+        for following in caps:
+            if (not following.is_title or following.is_sent_start
+                    or following.lower_ in DETERMINERS or not follows_apposition(following)):
                 continue
-            following = token.nbor(1)
-            if following.lower_ in ("voor", "van"):  # "kennisplatform voor e-commerce Twinkle"
-                nxt = next((t for t in doc[following.i + 1:following.i + 4] if not t.is_lower), None)
-                following = nxt if nxt is not None else following
-            if (following.is_title and not following.is_sent_start and "\n" not in token.whitespace_
-                    and following.lower_ not in DETERMINERS):
-                end = following.i + 1
-                while end < len(doc) and doc[end].is_title and end - following.i < 3:
-                    end += 1
-                span = doc[following.i:end]
-                yield Candidate(span.start_char, span.end_char, None, span.text, UNKNOWN)
+            end = following.i + 1
+            while end < len(doc) and doc[end].is_title and end - following.i < 3:
+                end += 1
+            span = doc[following.i:end]
+            yield Candidate(span.start_char, span.end_char, None, span.text, UNKNOWN)
 
-    def short_forms(self, doc: Doc, chosen: list[Candidate]) -> Iterator[Candidate]:
+    def short_forms(self, caps: list[Token], chosen: list[Candidate]) -> Iterator[Candidate]:
         taken = sorted((c.start, c.end) for c in chosen)
-        for token in doc[1:]:
-            if token.text not in SHORT_FORMS or token.nbor(-1).lower_ not in DETERMINERS:
+        for token in caps:
+            if token.text not in SHORT_FORMS or token.i == 0 \
+                    or token.nbor(-1).lower_ not in DETERMINERS:
                 continue
             if any(s <= token.idx < e for s, e in taken):
                 continue
@@ -304,15 +305,26 @@ class OrganisationRecogniser:
                 yield Candidate(token.idx, token.idx + len(token), referent.org,
                                 referent.canonical, SHORT)
 
-    def canonical(self, org: Organisation, written: str, published: str | None) -> str:
-        if published or not org.names:
-            return org.name_on(published)
-        # No date: the name as written, where it is one of the lineage's names.
-        normal = normalise(written)
-        for dated in org.names:
-            if normal in (normalise(dated.name), normalise(dated.name.removeprefix("Ministerie van "))):
-                return dated.name
-        return org.name
+
+def capital_tokens(doc: Doc) -> list[Token]:
+    """The tokens that may hold a capital (not lower case, digits, punctuation or space): the
+    only places the passes after the PhraseMatcher look at. One vectorised read of the Doc."""
+    flags = doc.to_array([IS_LOWER, IS_DIGIT, IS_PUNCT, IS_SPACE])
+    return [doc[int(i)] for i in numpy.flatnonzero(~flags.any(axis=1))] if len(doc) else []
+
+
+def follows_apposition(token: Token) -> bool:
+    """Whether a noun that says what the name is stands right before it ("techbedrijf Bird"),
+    or before a short "voor"/"van" phrase ("kennisplatform voor e-commerce Twinkle")."""
+    doc, i = token.doc, token.i
+    if i >= 1 and APPOSITION.search(doc[i - 1].lower_):
+        return True
+    for j in range(i - 1, max(i - 5, 0), -1):
+        if doc[j].lower_ in ("voor", "van"):
+            return APPOSITION.search(doc[j - 1].lower_) is not None
+        if not doc[j].is_lower:
+            return False
+    return False
 
 
 def extends_name(tail: str) -> bool:
@@ -337,12 +349,12 @@ def segments(text: str) -> Iterator[tuple[int, str]]:
         offset += len(part) + 1
 
 
-def capitalised_runs(doc: Doc) -> Iterator[Span]:
+def capitalised_runs(doc: Doc, caps: list[Token]) -> Iterator[Span]:
     """Maximal runs of title-case words, joined by connectors ("Raad voor de Rechtspraak")."""
-    i = 0
-    while i < len(doc):
-        if not is_name_word(doc[i]):
-            i += 1
+    after = 0  # the end of the last run: runs do not overlap
+    for token in caps:
+        i = token.i
+        if i < after or not is_name_word(token):
             continue
         end = i + 1
         while end < len(doc):
@@ -358,7 +370,7 @@ def capitalised_runs(doc: Doc) -> Iterator[Span]:
                 continue
             break
         yield doc[i:end]
-        i = end
+        after = end
 
 
 def is_name_word(token: Token) -> bool:
@@ -392,7 +404,7 @@ def is_head(token: Token) -> bool:
     lower = token.lower_
     last_part = token.text.rsplit("-", 1)[-1]  # "ICT-dienst" is a service, not a Dienst
     return (lower in HEAD_WORDS or token.text in LEGAL_FORMS
-            or (last_part[:1].isupper() and any(lower.endswith(h) for h in HEAD_SUFFIXES)))
+            or (last_part[:1].isupper() and lower.endswith(HEAD_SUFFIXES)))
 
 
 def spells(initials: str, words: list[str]) -> bool:

@@ -50,13 +50,23 @@ _EXTRA_ABBREVIATIONS = ("incl.", "excl.", "mw.", "o.b.v.", "o.l.v.", "m.u.v.", "
 # All keep the text's length, so offsets carry over unchanged.
 _NORMALISE = str.maketrans({"\u2019": "'", "\u2018": "'"})
 _DIGIT_DASH = re.compile(r"(?<=\d)[\u2010\u2011\u2012\u2013\u2212](?=\d)")
+_SHORT_LINE = 12
 _WRAPPED_LINE = re.compile(r"(?<=[^\s.:;!?])\n(?=[^\s•·*\-–])")
 _NEEDS_NORMALISING = re.compile(r"[\u2018\u2019]|\d[\u2010-\u2013\u2212]\d|[^\s.:;!?]\n[^\s•·*\-–]")
 
 
 def normalise(text: str) -> str:
     """The text the tokenizer sees, of the same length as `text`."""
-    return _WRAPPED_LINE.sub(" ", _DIGIT_DASH.sub("-", text.translate(_NORMALISE)))
+    text = _DIGIT_DASH.sub("-", text.translate(_NORMALISE))
+    return _WRAPPED_LINE.sub(lambda m: " " if _wrapped(text, m.start()) else "\n", text)
+
+
+def _wrapped(text: str, at: int) -> bool:
+    """Whether the line break at `at` wraps running text: both lines are longer than a lone
+    number, a page number or a short heading would be."""
+    before = at - (text.rfind("\n", 0, at) + 1)
+    after = text.find("\n", at + 1)
+    return before > _SHORT_LINE and (after < 0 and len(text) - at > _SHORT_LINE or after - at > _SHORT_LINE)
 
 
 class DutchTokenizer:

@@ -132,12 +132,12 @@ def fetcher_factory(config: Config, *, record: str | None = None,
     from monitor import http, recording
 
     settings = http.HttpSettings.from_config(config["http"])
+    # One replay for the whole run, so repeated requests are answered in recorded order across sources.
+    replayed = recording.ReplayTransport(Path(replay)) if replay else None
 
     def make(sc: SourceConfig) -> Any:
-        transport = None
-        if replay:
-            transport = recording.ReplayTransport(Path(replay))
-        elif record:
+        transport = replayed
+        if record:
             transport = recording.RecordingTransport(http.default_transport(settings), Path(record))
         return http.Client(settings, transport=transport, cache=store,
                            allowed_hosts=sc.allowed_hosts or None)
@@ -187,6 +187,8 @@ def run(ctx: Context, names: tuple[str, ...], record: str | None, replay: str | 
     """Fetch what is new from the configured sources, extract, store, and send alerts."""
     if record and replay:
         raise click.UsageError("--record and --replay exclude each other")
+    if record and Path(record).exists() and any(Path(record).iterdir()):
+        raise click.UsageError(f"--record needs a new or empty directory ({record} has files: one run, one recording)")
     with lock.exclusive(ctx.config.lock_path):
         with ctx.store() as store, run_progress(sys.stderr.isatty() and not as_json) as progress:
             report = pipeline.Pipeline(
@@ -309,6 +311,36 @@ def _stale(sc: SourceConfig | None, st: dict[str, Any]) -> bool:
         return True  # it has run, and never brought anything new
     seen = datetime.fromisoformat(st["last_new"].replace("Z", "+00:00"))
     return datetime.now(UTC) - seen > timedelta(hours=sc.stale_after_hours)
+
+
+@cli.group()
+def feeds() -> None:
+    """Candidate feeds: check one before you enable it."""
+
+
+@feeds.command(name="check")
+@click.argument("url")
+@json_option
+@pass_ctx
+def feeds_check(ctx: Context, url: str, as_json: bool) -> None:
+    """Fetch a feed URL and say what is there: format, entries, newest date, whether dates parse."""
+    from scrapers.feeds import check_feed
+
+    probe = SourceConfig(name="feeds-check", kind="feed", enabled=True, allowed_hosts=[], relevance=False,
+                         stale_after_hours=0, options={})
+    fetcher = fetcher_factory(ctx.config)(probe)
+    try:
+        report = check_feed(fetcher, url)
+    finally:
+        fetcher.close()
+    if as_json:
+        print_json(report)
+    else:
+        table = Table(show_header=False)
+        for key, value in report.items():
+            table.add_row(key, str(value))
+        console.print(table)
+    sys.exit(0 if report.get("ok") else 1)
 
 
 # --- serve ----------------------------------------------------------------------------------

@@ -91,7 +91,7 @@ def test_search_and_sources_on_an_imported_corpus(db):
                                             "Rijksoverheid: MKB-actieplan geeft meer ruimte aan ondernemers"}
     text = invoke(db, "search", "Comité", "--limit", "3").output
     assert "Comit" in text
-    bad = invoke(db, "search", "-mkb")
+    bad = invoke(db, "search", "--", "-mkb")  # after --, a leading dash is the query's
     assert bad.exit_code == 2 and "no words" in bad.output
     sources = json.loads(invoke(db, "sources", "--json").output)
     gold = next(s for s in sources if s["name"] == "gold")

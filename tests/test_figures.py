@@ -96,3 +96,17 @@ def test_figures_in_hard_wrapped_text():
     figures = extract(text).figures
     assert [(f.text, f.subject) for f in figures] == [("tweetal", "moties"), ("1,6 miljoen euro", None)]
     assert figures[0].sentence == "Het kabinet voert een tweetal\nmoties uit."
+
+
+@pytest.mark.parametrize("text", [
+    "Zie de antwoorden op de vragen 2 en 3 voor een toelichting.",
+    "Het besluit (Staatsblad 2020, 118) regelt dat.",
+    "Aanhangsel van de Handelingen\n3235\nVragen van de leden",
+])
+def test_references_and_lone_numbers_are_not_figures(text):
+    assert extract(text).figures == []
+
+
+def test_currency_sign_separated_by_a_no_break_space():
+    figure = only("Bedrijven met een omzet vanaf €\u00a0100.000 doen mee.")
+    assert (figure.text, figure.unit, figure.qualifier) == ("€\u00a0100.000", "EUR", "at_least")

@@ -82,6 +82,16 @@ def test_the_economische_zaken_lineage_is_named_by_date(gazetteer, day, name):
     assert gazetteer.get("org:min-ez").name_on(day) == name
 
 
+@pytest.mark.parametrize("written, name", [
+    ("EZK", "Ministerie van Economische Zaken en Klimaat"),
+    ("Economische Zaken & Klimaat", "Ministerie van Economische Zaken en Klimaat"),
+    ("EZ", "Ministerie van Economische Zaken"),
+    ("EL&I", "Ministerie van Economische Zaken, Landbouw en Innovatie"),
+])
+def test_without_a_date_the_former_name_as_written_is_kept(gazetteer, written, name):
+    assert gazetteer.get("org:min-ez").name_on(None, written) == name
+
+
 def test_klimaat_en_groene_groei_is_its_own_ministry_from_july_2024(gazetteer):
     kgg = gazetteer.lookup("KGG")
     assert kgg.id == "org:min-kgg" and kgg.valid_from == "2024-07-02"

@@ -90,8 +90,8 @@ def _migration_1(db: sqlite_utils.Database) -> None:
         "name": str, "kind": str, "cursor": str, "cursor_updated": str,
         "last_run": str, "last_success": str, "last_new": str, "last_error": str,
         "last_error_code": str, "last_error_at": str, "deferred_until": str,
-        "runs_ok": int, "runs_failed": int, "documents": int,
-    }, pk="name", not_null={"kind"}, defaults={"runs_ok": 0, "runs_failed": 0, "documents": 0})
+        "runs_ok": int, "runs_failed": int,
+    }, pk="name", not_null={"kind"}, defaults={"runs_ok": 0, "runs_failed": 0})
     db["documents"].create({
         "id": str, "kind": str, "title": str, "url": str, "published": str, "published_raw": str,
         "modified": str, "first_seen": str, "updated": str, "text": str, "text_quality": str,
@@ -141,7 +141,7 @@ def _migration_1(db: sqlite_utils.Database) -> None:
         "at": str,
     }, pk=("source", "item_key"))
     db["http_validators"].create({"url": str, "etag": str, "last_modified": str, "updated": str}, pk="url")
-    db["robots"].create({"origin": str, "body": str, "fetched_at": float}, pk="origin")
+    db["robots"].create({"origin": str, "body": bytes, "fetched_at": float}, pk="origin")
     db["organisations"].create({
         "id": str, "canonical": str, "kind": str, "aliases": str, "valid_from": str, "valid_to": str,
         "in_gazetteer": int,
@@ -344,11 +344,11 @@ class Store:
                             "last_modified = excluded.last_modified, updated = excluded.updated",
                             [url, v.get("etag"), v.get("last_modified"), now])
 
-    def get_robots(self, origin: str) -> tuple[str, float] | None:
+    def get_robots(self, origin: str) -> tuple[bytes, float] | None:
         row = self.db.execute("SELECT body, fetched_at FROM robots WHERE origin = ?", [origin]).fetchone()
         return (row[0], row[1]) if row else None
 
-    def put_robots(self, origin: str, body: str, fetched_at: float) -> None:
+    def put_robots(self, origin: str, body: bytes, fetched_at: float) -> None:
         # robots.txt is not corpus state: it commits on its own, outside any run transaction.
         with self.db.atomic():
             self.db["robots"].upsert({"origin": origin, "body": body, "fetched_at": fetched_at}, pk="origin")

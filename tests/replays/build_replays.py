@@ -1,0 +1,130 @@
+"""Build the replay directories under tests/replays/ from real fixtures.
+
+A replay directory is the ``monitor.recording`` format (``index.jsonl`` + ``bodies/<sha256>``)
+that ``mkb-monitor run --replay DIR`` answers every request from. These are *built*, not
+recorded: the bodies are the fixture files named in README.md, byte for byte, placed at the URLs
+the sources ask for when they run with the ``monitor.toml`` beside the index. Nothing about a
+source's behaviour is made up here: every answer is a 200 with the fixture's own bytes.
+
+    python tests/replays/build_replays.py        # rewrite the directories (idempotent)
+
+``tests/test_crash.py`` checks that the committed directories equal what this script builds, so
+a change of a fixture or of a source's query shows up as a test failure, not as a stale replay.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import httpx
+
+HERE = Path(__file__).parent
+FIXTURES = HERE.parent / "fixtures"
+# The replay is built, so it has no recording time; one fixed stamp keeps the build reproducible.
+BUILT_AT = "2026-11-27T00:00:00Z"
+
+SRU = "https://repository.overheid.nl/sru"
+REPO = "https://repository.overheid.nl/frbr/officielepublicaties"
+FEED = "https://www.mkb.nl/rss/nieuws-mkb-nederland"
+SITEMAP = "https://www.rijksoverheid.nl/news/sitemap.xml"
+NEWS = "https://www.rijksoverheid.nl/actueel/nieuws/2026/09"
+
+# The config the replay is made for: the KOOP selection and start date fix the SRU query, and a
+# window longer than any test run keeps that query the same whatever today's date is.
+CONFIG = """\
+# Config for `mkb-monitor --config THIS run --replay DIR --source koop --source mkb-nederland
+# --source rijksoverheid-news`. Built with tests/replays/build_replays.py; see README.md.
+[http]
+host_interval = 0.0     # nothing to be polite to on replay
+robots = false          # no robots.txt was recorded for these hosts
+retries = 1
+read_timeout = 2.0
+total_deadline = 5.0
+
+[sources.koop]
+kind = "koop_sru"
+publications = ["Kamerstuk", "Kamervragen (Aanhangsel)"]
+dossiers = ["32545"]
+terms = ["mkb"]
+start_date = "2021-06-01"
+window_days = 36500
+page_size = 10
+
+[sources.mkb-nederland]
+kind = "feed"
+url = "https://www.mkb.nl/rss/nieuws-mkb-nederland"
+relevance = false
+
+[sources.rijksoverheid-news]
+kind = "sitemap"
+url = "https://www.rijksoverheid.nl/news/sitemap.xml"
+first_run_days = 36500
+batch_size = 1
+document_kind = "government"
+"""
+SOURCES = ("koop", "mkb-nederland", "rijksoverheid-news")
+
+
+def sru_url(query_from: str) -> str:
+    """The searchRetrieve URL scrapers.koop asks for, from the selection in CONFIG."""
+    import tomllib
+
+    from scrapers.koop import SRU_PARAMS, KoopSource
+    from scrapers.base import options_from
+    from monitor import config
+
+    table = tomllib.loads(CONFIG)["sources"]["koop"]
+    options = {**config.defaults()["kinds"]["koop_sru"], **{k: v for k, v in table.items() if k != "kind"}}
+    source = KoopSource("koop", options_from(KoopSource.Options, "koop", options))
+    query = f'{source.selection()} and dt.modified>="{query_from}"'
+    params = {**SRU_PARAMS, "query": query, "maximumRecords": str(source.options.page_size), "startRecord": "1"}
+    return str(httpx.URL(SRU).copy_merge_params(params))
+
+
+def fixture_run() -> list[tuple[str, Path, str]]:
+    """(URL, fixture, content type) of every exchange of one run and of the run after it."""
+    two_records = FIXTURES / "koop" / "sru_searchRetrieve_kst-32545-143_ah-tk-20202021-3235_from_metadata.xml"
+    standin = FIXTURES / "articles" / "ro_standin_no-canonical_constructed.html"
+    html = "text/html; charset=utf-8"
+    return [
+        # First run: from start_date. Next run: from the cursor (2021-07-07) minus one day of overlap.
+        (sru_url("2021-06-01"), two_records, "text/xml; charset=utf-8"),
+        (sru_url("2021-07-06"), two_records, "text/xml; charset=utf-8"),
+        (f"{REPO}/kst/32545/kst-32545-143/1/xml/kst-32545-143.xml",
+         FIXTURES / "koop" / "kst-32545-143" / "kst-32545-143.xml", "application/xml"),
+        (f"{REPO}/ah-tk/20202021/ah-tk-20202021-3235/1/xml/ah-tk-20202021-3235.xml",
+         FIXTURES / "koop" / "ah-tk-20202021-3235" / "ah-tk-20202021-3235.xml", "application/xml"),
+        (FEED, FIXTURES / "feeds" / "mkb-nederland_rss_nieuws_excerpt.xml", "application/rss+xml; charset=utf-8"),
+        ("https://www.mkb.nl/artikelen/talent-van-nieuwkomers-sneller-en-beter-benutten",
+         FIXTURES / "articles" / "mkb_talent-van-nieuwkomers_constructed.html", html),
+        (SITEMAP, FIXTURES / "rijksoverheid" / "rijksoverheid_news_sitemap_excerpt.xml", "text/xml; charset=utf-8"),
+        (f"{NEWS}/23/nederlandse-staat-neemt-aandelen-kerncentrale-borssele-over", standin, html),
+        (f"{NEWS}/22/europese-toeslag-van-euro-2-voor-pakketjes-van-buiten-de-eu", standin, html),
+    ]
+
+
+def build(directory: Path) -> None:
+    """Write the fixture-run replay directory (its index, bodies and monitor.toml)."""
+    if directory.exists():
+        shutil.rmtree(directory)
+    (directory / "bodies").mkdir(parents=True)
+    lines = []
+    for url, fixture, content_type in fixture_run():
+        body = fixture.read_bytes()
+        digest = hashlib.sha256(body).hexdigest()
+        (directory / "bodies" / digest).write_bytes(body)
+        lines.append(json.dumps({
+            "method": "GET", "url": url, "status": 200, "headers": [["content-type", content_type]],
+            "body": f"bodies/{digest}", "sha256": digest, "size": len(body), "form": "decoded",
+            "complete": True, "error": None, "recorded_at": BUILT_AT}, ensure_ascii=False))
+    (directory / "index.jsonl").write_text("\n".join(lines) + "\n", "utf-8")
+    (directory / "monitor.toml").write_text(CONFIG, "utf-8")
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(HERE.parent.parent))
+    build(HERE / "fixture-run")
