@@ -9,8 +9,9 @@ Dates spread over 1995 to today, more of them in recent years; kinds, sources, d
 follow the real sources (KOOP, Tweede Kamer, rijksoverheid.nl, news feeds). Two thirds of the
 documents contain the word "mkb", the word most searches of this corpus contain.
 
-Documents are written in publication order, except a fraction (``--backfill``) written last in
-random order, as when a source's history is imported after its recent items.
+Documents are written in the order a running monitor stores them (``plan``): by publication date,
+a few late, and the oldest ``--backfill`` share last, as when a source's archive is imported after
+its live items. Search must not depend on that order for its results, only for its speed.
 
 Speed: the FTS triggers are dropped for the load and the index is built by one ``rebuild``, then
 the triggers are put back exactly as the migration made them. The file is written under a
@@ -59,19 +60,31 @@ FEEDS = {"mkb-nederland": "www.mkb.nl", "emerce": "www.emerce.nl", "computable":
 
 
 @dataclass(frozen=True)
-class Sentence:
+class Passage:
+    """A sentence, or a paragraph of them, with the figures and mentions annotated in it."""
+
     text: str
     mkb: bool
-    figures: tuple[Figure, ...]  # offsets relative to the sentence
+    figures: tuple[Figure, ...]  # offsets relative to the passage
     mentions: tuple[Mention, ...]
+
+    def __add__(self, other: Passage) -> Passage:
+        shift = len(self.text) + 1
+        return Passage(f"{self.text} {other.text}", self.mkb or other.mkb,
+                       self.figures + tuple(replace(f, start=f.start + shift, end=f.end + shift) for f in other.figures),
+                       self.mentions + tuple(replace(m, start=m.start + shift, end=m.end + shift) for m in other.mentions))
 
 
 class Material:
-    """The real texts cut into sentences that carry their annotations."""
+    """The real texts cut into sentences that carry their annotations, recombined into a pool of
+    paragraphs (drawing whole paragraphs keeps the generator fast)."""
 
-    def __init__(self, texts: Sequence[dict]) -> None:
+    PARAGRAPHS = 8192
+    SENTENCES_PER_PARAGRAPH = 4
+
+    def __init__(self, texts: Sequence[dict], rng: random.Random) -> None:
         known = gazetteer.load()
-        sentences: list[Sentence] = []
+        sentences: list[Passage] = []
         self.titles: dict[str, list[str]] = {}
         for record in texts:
             family = {"report": "government"}.get(record.get("kind", ""), record.get("kind", "government"))
@@ -92,11 +105,14 @@ class Material:
                                                 canonical=org.name if org else m["canonical"],
                                                 id=org.id if org else None, kind=org.kind if org else None,
                                                 sentence=piece))
-                sentences.append(Sentence(piece, bool(_MKB.search(piece)), figures, tuple(mentions)))
-        self.all = sentences
-        self.mean_length = max(1, sum(len(s.text) + 1 for s in sentences) // len(sentences))
-        self.plain = [s for s in sentences if not s.mkb]
-        self.with_mkb = [s for s in sentences if s.mkb]
+                sentences.append(Passage(piece, bool(_MKB.search(piece)), figures, tuple(mentions)))
+        without_mkb = [s for s in sentences if not s.mkb]
+        self.all = [sum(rng.choices(sentences, k=self.SENTENCES_PER_PARAGRAPH)[1:], rng.choice(sentences))
+                    for _ in range(self.PARAGRAPHS)]
+        self.plain = [sum(rng.choices(without_mkb, k=self.SENTENCES_PER_PARAGRAPH)[1:], rng.choice(without_mkb))
+                      for _ in range(self.PARAGRAPHS // 2)]
+        self.with_mkb = [p for p in self.all if p.mkb]
+        self.mean_length = max(1, sum(len(p.text) + 2 for p in self.all) // len(self.all))
         for family in ("kamerstuk", "government", "news"):  # the fallback texts have one family only
             self.titles.setdefault(family, [t for ts in self.titles.values() for t in ts])
 
@@ -112,16 +128,16 @@ def _spans(text: str) -> Iterator[tuple[int, int]]:
 
 
 def plan(docs: int, *, until: date, backfill: float, rng: random.Random) -> list[date]:
-    """Publication dates in the order the documents are written: more documents in recent years."""
+    """Publication dates in the order a running monitor stores them: by date, 1 % of them up to
+    two months late, and the oldest ``backfill`` share last (an archive imported afterwards).
+    More documents in recent years."""
     start = date(FIRST_YEAR, 1, 1)
     days = (until - start).days + 1
     weights = [((start + timedelta(d)).year - FIRST_YEAR + 1) ** 1.5 for d in range(days)]
-    offsets = rng.choices(range(days), weights=weights, k=docs)
-    order = sorted(offsets)
-    late = set(rng.sample(range(docs), int(docs * backfill)))
-    tail = [order[i] for i in late]
-    rng.shuffle(tail)
-    return [start + timedelta(d) for d in [o for i, o in enumerate(order) if i not in late] + tail]
+    published = sorted(rng.choices(range(days), weights=weights, k=docs))
+    archive = int(docs * backfill)
+    live = sorted(published[archive:], key=lambda d: d + (rng.randrange(1, 60) if rng.random() < 0.01 else 0))
+    return [start + timedelta(d) for d in live + published[:archive]]
 
 
 class Factory:
@@ -163,7 +179,7 @@ class Factory:
                        published=published, id=doc_id, dossiers=dossiers)
         return Generated(doc, placed)
 
-    def _text(self, header: str, *, mkb: bool) -> tuple[str, list[tuple[int, Sentence]]]:
+    def _text(self, header: str, *, mkb: bool) -> tuple[str, list[tuple[int, Passage]]]:
         rng, material = self.rng, self.material
         target = min(max(int(rng.lognormvariate(0, 0.5) * MEAN_CHARS * 0.88), 600), 20000)
         pool = material.all if mkb else material.plain
@@ -177,18 +193,17 @@ class Factory:
         parts = [header + "\n\n"] if header else []
         offset = len(parts[0]) if header else 0
         placed = []
-        for i, sentence in enumerate(chosen):
-            placed.append((offset, sentence))
-            separator = "\n\n" if i % 4 == 3 else " "
-            parts.append(sentence.text + separator)
-            offset += len(sentence.text) + len(separator)
+        for passage in chosen:
+            placed.append((offset, passage))
+            parts.append(passage.text + "\n\n")
+            offset += len(passage.text) + 2
         return "".join(parts).rstrip(), placed
 
 
 @dataclass(frozen=True)
 class Generated:
     doc: Document
-    placed: list[tuple[int, Sentence]]  # each sentence of the text with its offset
+    placed: list[tuple[int, Passage]]  # each sentence of the text with its offset
 
     def extraction(self) -> Extraction:
         """The figures and mentions of the text, as the extraction stage hands them to the store."""
@@ -285,7 +300,7 @@ def generate(path: Path, docs: int, *, seed: int = 1, backfill: float = 0.05, ba
         stale.unlink(missing_ok=True)
     started = time.perf_counter()
     _, texts = real_texts()
-    factory = Factory(Material(texts), seed=seed)
+    factory = Factory(Material(texts, random.Random(seed)), seed=seed)
     days = plan(docs, until=date.today(), backfill=backfill, rng=random.Random(seed))
     now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     with Store(partial) as store:
@@ -315,7 +330,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, required=True, help="the corpus file to write (replaced if it exists)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--backfill", type=float, default=0.05,
-                        help="share of documents written last, out of publication order (default 0.05)")
+                        help="share of the oldest documents written last, as an imported archive (default 0.05)")
     args = parser.parse_args(argv)
     print_environment()
     timings = generate(args.out, args.docs, seed=args.seed, backfill=args.backfill, progress=True)

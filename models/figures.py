@@ -18,6 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
+from bisect import bisect_right
+
+from spacy.attrs import SENT_START
 from spacy.language import Language
 from spacy.tokens import Doc
 from spacy.util import ensure_path
@@ -83,31 +86,32 @@ class _Lexicon:
         self.scale = {k: float(v) for k, v in data["scale"].items()}
         self.percent = frozenset(data["percent"])
         self.durations = frozenset(data["durations"])
-        self.other_units = sorted((tuple(u.split()) for u in data["other_units"]), key=len, reverse=True)
+        self.other_units = _Phrases(data["other_units"])
         self.multipliers = frozenset(data["multipliers"])
         self.multiplier_cues = frozenset(data["multiplier_cues"])
         self.fractions = {k: float(v) for k, v in data["fractions"].items()}
         self.denominators = dict(data["fraction_denominators"])
-        self.ratio_links = [tuple(p.split()) for p in data["ratio_links"]]
-        self.range_links = sorted((tuple(p.split()) for p in data["range_links"]), key=len, reverse=True)
+        self.ratio_links = _Phrases(data["ratio_links"])
+        self.range_links = _Phrases(data["range_links"])
         self.between = frozenset(data["between"])
         self.qual_before = _phrases(data["qualifiers_before"])
-        self.qual_after = _phrases(data["qualifiers_after"])
+        self.qual_after = _Phrases(data["qualifiers_after"])
         self.qual_words = frozenset(w for phrase in self.qual_before for w in phrase)
         self.comparison_heads = frozenset(data["comparison_heads"])
         self.blockers = frozenset(data["blockers_before"])
         self.months = frozenset(data["months"])
         self.subject_skip = frozenset(data["subject_skip"])
-        self.subject_links = sorted((tuple(p.split()) for p in data["subject_links"]), key=len, reverse=True)
+        self.subject_links = _Phrases(data["subject_links"])
         self.subject_heads = frozenset(data["subject_heads_before"])
-        self.multiword_subjects = [tuple(p.split()) for p in data["multiword_subjects"]]
+        self.multiword_subjects = _Phrases(data["multiword_subjects"])
         self.money_cues = frozenset(data["money_cues"])
         self.not_subjects = frozenset(data["not_subjects"])
         self.time_before = frozenset(data["time_before"])
         self.ambiguous = frozenset(data["ambiguous_words"])
-        self.score_cues = frozenset(data["score_cues"])
+        self.score_cues = re.compile(r"(?i)(?:" + "|".join(map(re.escape, data["score_cues"])) + r")\b")
+        self.money_cue = re.compile(r"(?i)(?:^|\W)(?:" + "|".join(map(re.escape, data["money_cues"])) + r")(?!\w)")
         self.measure_nouns = frozenset(data["measure_nouns"])
-        self.one_of = [tuple(p.split()) for p in data["one_of"]]
+        self.one_of = _Phrases(data["one_of"])
         self.ordinal_fraction_links = frozenset(data["ordinal_fraction_links"])
         self.fraction_units = frozenset(data["fraction_units"])
         words = {w for w in ("nul een één twee drie vier vijf zes zeven acht negen tien elf twaalf dertien "
@@ -126,6 +130,53 @@ class _Lexicon:
 
 def _phrases(table: dict[str, str]) -> dict[tuple[str, ...], str]:
     return {tuple(k.split()): v for k, v in table.items()}
+
+
+class _Phrases:
+    """Word sequences indexed by their first word, so a lookup costs one dict probe unless the
+    first word fits; `at` returns the longest sequence starting at a token."""
+
+    def __init__(self, phrases: Iterable[str] | dict[str, Any]) -> None:
+        values = phrases if isinstance(phrases, dict) else dict.fromkeys(phrases)
+        self.by_first: dict[str, list[tuple[tuple[str, ...], Any]]] = {}
+        for phrase, value in values.items():
+            words = tuple(phrase.split())
+            self.by_first.setdefault(words[0], []).append((words, value))
+        for options in self.by_first.values():
+            options.sort(key=lambda option: len(option[0]), reverse=True)
+
+    def at(self, doc: Doc, j: int) -> tuple[tuple[str, ...], Any] | None:
+        for words, value in self.by_first.get(_norm(doc, j), ()):
+            if all(_norm(doc, j + k) == w for k, w in enumerate(words[1:], 1)):
+                return words, value
+        return None
+
+    def __iter__(self):
+        return (words for options in self.by_first.values() for words, _ in options)
+
+
+class _Sentences:
+    """Sentence bounds of one doc, read once from the SENT_START array: `Token.sent` checks the
+    whole doc's annotation on every call."""
+
+    def __init__(self, doc: Doc) -> None:
+        self.doc = doc
+        flags = doc.to_array(SENT_START).tolist() if len(doc) else []
+        self.starts = [0] + [i for i, flag in enumerate(flags) if flag == 1 and i > 0]
+
+    def bounds(self, i: int) -> tuple[int, int]:
+        n = bisect_right(self.starts, i)
+        end = self.starts[n] if n < len(self.starts) else len(self.doc)
+        return self.starts[n - 1], end
+
+    def previous_start(self, i: int) -> int:
+        n = bisect_right(self.starts, i) - 1
+        return self.starts[max(0, n - 1)]
+
+    def text(self, i: int) -> str:
+        start, end = self.bounds(i)
+        last = self.doc[end - 1]
+        return self.doc.text[self.doc[start].idx:last.idx + len(last.text)].strip()
 
 
 class FigureRecognizer:

@@ -10,9 +10,11 @@ cheap, and keeps the longest non-overlapping candidates in order of trust:
 2. names glued into a compound token ("PVV-fractie", "EZK-minister", "CBS-cijfers", "KVK's");
 3. acronyms defined in brackets ("Digitale Werkplaats Fryslân (DWF)"): the acronym becomes a
    name for the rest of the document, linked where the long form is known;
-4. names outside the gazetteer: capitalised runs that start or end with an organisation head
-   word ("Stichting ...", "... Bank", "... B.V.") or follow a noun that says what they are
-   ("techbedrijf Bird"); id None, listed by ``unknown_organisations``;
+4. names outside the gazetteer: capitalised runs with an organisation head word before any
+   "van"/"voor" ("Stichting ...", "Digitale Werkplaats Fryslân", "... B.V."), capitalised
+   compounds on a head ("Industriecoalitie"), names after a noun that says what they are
+   ("techbedrijf Bird"), and every later occurrence of such a name; their id is None and
+   ``unknown_organisations`` lists them for review;
 5. capitalised short forms after a determiner ("het Comité", "uw Kamer", "het Ministerie"),
    resolved to the latest organisation of that kind named earlier in the document; "de Kamer"
    with no chamber named before is the Tweede Kamer.
@@ -29,7 +31,6 @@ from bisect import bisect_right
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-import numpy
 from spacy.attrs import IS_DIGIT, IS_LOWER, IS_PUNCT, IS_SPACE
 from spacy.language import Language
 from spacy.matcher import PhraseMatcher
@@ -43,16 +44,20 @@ TWEEDE_KAMER = "org:tweede-kamer-der-staten-generaal"
 # Capitalised compounds with a head suffix that name a kind of body, not one body.
 GENERIC_BODIES = frozenset({"ministerraad", "gemeenteraad", "staatsraad",
                             "ondernemingsraad", "medezeggenschapsraad", "raad"})
-# Words that make a capitalised run an organisation's name (pass 4), as its first or last word.
+# Words that make a capitalised run an organisation's name (pass 4), standing before any
+# "van"/"voor" in it.
 HEAD_WORDS = frozenset("""
     stichting vereniging coöperatie cooperatie universiteit hogeschool academie raad autoriteit
     agentschap bank instituut comité comite federatie fonds platform bureau dienst centrum
     commissie college inspectie ministerie rijksdienst genootschap bond unie maatschappij
-    groep holding partij omroep kamer werkplaats werkplaatsen
+    groep holding partij omroep kamer werkplaats werkplaatsen koninklijke
+    foundation association institute university academy agency authority council centre center
+    alliance coalition network
 """.split())
-# Compounds ending in a head word name organisations too ("Industriebank", "Topsectorraad").
+# Compounds ending in a head word name organisations too ("Industriebank", "Metaalunie").
 HEAD_SUFFIXES = ("bank", "raad", "fonds", "instituut", "werkplaats", "werkplaatsen", "academie",
-                 "autoriteit", "dienst", "bureau", "coalitie", "federatie", "college", "comité")
+                 "autoriteit", "dienst", "bureau", "coalitie", "federatie", "college", "comité",
+                 "unie", "bond", "vereniging", "maatschappij")
 LEGAL_FORMS = frozenset({"B.V.", "BV", "N.V.", "NV", "U.A.", "Holding", "Group", "Groep"})
 # Small words inside a name ("Raad voor de Rechtspraak", "Kamer van Koophandel").
 CONNECTORS = frozenset({"van", "voor", "de", "der", "den", "het", "en", "op", "in", "&", "of",
@@ -73,11 +78,18 @@ SHORT_FORMS = frozenset({"Comité", "Kamer", "Ministerie", "Raad", "Autoriteit",
                          "Fonds", "Platform", "Centrum", "Instituut", "Rijksdienst", "Senaat"})
 OFFICES = frozenset({"minister", "ministers", "ministerie", "staatssecretaris",
                      "staatssecretarissen", "bewindspersoon", "bewindspersonen"})
+PLACES = frozenset({"Nederland", "Europa", "Den Haag", "Brussel", "Randstad", "Holland",
+                    "Friesland", "Brabant", "Limburg", "Duitsland", "België", "Frankrijk"})
+# Acronyms that are Dutch words too: in a heading in capitals they are the word.
+WORDS_IN_CAPITALS = frozenset({"OM", "ZIN", "RUG", "BOM", "SAP", "DUO", "ROM", "NOM", "EC", "AP",
+                               "NS", "HAN", "DENK"})
 BRANCHING_KINDS = frozenset({"company", "bank", "research", "media"})
 BRANCH_SUFFIX = re.compile(r" Nederland\b")
 GLUE = re.compile(r"[-‐‑/'’]")
 ACRONYM = re.compile(r"^[A-Z][A-Za-z0-9&]{1,9}$")
 
+# No name is longer than this many characters; it bounds the look-back of an overlap test.
+MAX_NAME = 300
 # Trust order when candidates overlap at equal length.
 GAZETTEER, GLUED, DEFINED, UNKNOWN, SHORT = range(5)
 
@@ -91,15 +103,18 @@ class Candidate:
     rule: int
 
 
-def is_acronym_like(alias: str) -> bool:
-    return " " not in alias
+def in_capitals(span: Span) -> bool:
+    """Whether the words around a span are written in capitals too, as in a heading."""
+    doc = span.doc
+    around = [doc[i] for i in (span.start - 1, span.end) if 0 <= i < len(doc)]
+    return any(t.is_upper and t.is_alpha and len(t) > 1 for t in around)
 
 
 def case_matches(written: str, alias: str) -> bool:
     """An acronym or one-word name as in the gazetteer (or all capitals, as in a heading). A
     longer name all in capitals, or with a capital wherever the alias has one after its first
     word: "ministerie van Economische Zaken" is the ministry, "Digitale werkplaatsen" is not."""
-    if is_acronym_like(alias):
+    if " " not in alias:
         return written == alias or (len(alias) > 3 and written == alias.upper())
     if written.isupper():
         return True
@@ -130,18 +145,19 @@ class OrganisationRecogniser:
         self.gazetteer = gazetteer or load()
         self.matcher = PhraseMatcher(nlp.vocab, attr="LOWER")
         self.by_lower: dict[str, list[tuple[str, Organisation]]] = {}
-        self.exact: dict[str, Organisation] = {}
         for alias, org in self.gazetteer.aliases():
             self.by_lower.setdefault(alias.lower(), []).append((alias, org))
-            self.exact.setdefault(alias, org)
         for key in list(self.by_lower):
             # "Economische Zaken & Klimaat" is written as often as "... en Klimaat".
             if " en " in key:
                 self.by_lower.setdefault(key.replace(" en ", " & "), self.by_lower[key])
-        for key in self.by_lower:
-            self.matcher.add(key, [nlp.make_doc(key)])
+        for key, pattern in zip(self.by_lower, nlp.tokenizer.pipe(self.by_lower)):
+            self.matcher.add(key, [pattern])
         self.office_names = {short: org for org in self.gazetteer if org.kind == "ministry"
                              for short in org.refs.get("short_names", ()) if " " not in short}
+        # "kantoor Amsterdam", "bedrijven Nederland": a place after a noun is no organisation.
+        self.places = PLACES | {org.name.partition(" ")[2] for org in self.gazetteer
+                                if org.kind in ("municipality", "province")}
         if not Doc.has_extension("org_mentions"):
             Doc.set_extension("org_mentions", default=None)
 
@@ -160,13 +176,12 @@ class OrganisationRecogniser:
         found += self.national_branches(text, found)
         found += self.bracket_definitions(caps, found, local)
         found += self.local_acronyms(caps, local)
-        known = [(c.start, c.end) for c in found]
+        known = Occupied((c.start, c.end) for c in found)
         # A name outside the gazetteer may start with a known one ("Digitale Werkplaats
         # Fryslân"), but never swallows one from the left ("De Kamer van Koophandel").
         found += [c for c in self.unknown(doc, caps)
-                  if not any(c.start < e and s < c.end
-                             and not (s == c.start and extends_name(text[e:c.end]))
-                             for s, e in known)]
+                  if all(s == c.start and extends_name(text[e:c.end])
+                         for s, e in known.overlapping(c.start, c.end))]
         chosen = select(found)
         chosen = select([*chosen, *repeated_unknowns(text, chosen)])
         chosen = select([*chosen, *self.short_forms(caps, chosen)])
@@ -184,7 +199,10 @@ class OrganisationRecogniser:
     def gazetteer_matches(self, doc: Doc) -> Iterator[Candidate]:
         for key, start, end in self.matcher(doc):
             span = doc[start:end]
-            for alias, org in self.by_lower[doc.vocab.strings[key]]:
+            candidates = self.by_lower[doc.vocab.strings[key]]
+            if span.text in WORDS_IN_CAPITALS and in_capitals(span):
+                continue  # "KANSEN OM TE GROEIEN" is a heading, not the Openbaar Ministerie
+            for alias, org in candidates:
                 if case_matches(span.text, alias.replace(" en ", " & ") if "&" in span.text else alias):
                     if org.kind == "ministry" and start >= 2 and doc[start - 1].lower_ == "van" \
                             and doc[start - 2].lower_ == "ministerie":
@@ -275,7 +293,10 @@ class OrganisationRecogniser:
             while run and run[0].lower_ in CONNECTORS:
                 run = run[1:]
             words = [t for t in run if t.lower_ not in CONNECTORS]
-            if len(words) >= 2 and any(is_head(w) for w in words):
+            # The head stands before any "van"/"voor": "Kamer van Koophandel", "Vereniging van
+            # Banken"; in "Douanewetboek van de Unie" it only names what the law belongs to.
+            lead = next((run[:k] for k, t in enumerate(run) if t.lower_ in CONNECTORS), run)
+            if len(words) >= 2 and (any(is_head(w) for w in lead) or run[-1].text in LEGAL_FORMS):
                 yield Candidate(run.start_char, run.end_char, None, run.text, UNKNOWN)
             elif (len(run) == 1 and not run[0].is_sent_start and run[0].lower_ not in HEAD_WORDS
                   and run[0].lower_ not in GENERIC_BODIES and is_head(run[0])):
@@ -289,17 +310,20 @@ class OrganisationRecogniser:
             while end < len(doc) and doc[end].is_title and end - following.i < 3:
                 end += 1
             span = doc[following.i:end]
-            yield Candidate(span.start_char, span.end_char, None, span.text, UNKNOWN)
+            if span.text not in self.places:
+                yield Candidate(span.start_char, span.end_char, None, span.text, UNKNOWN)
 
     def short_forms(self, caps: list[Token], chosen: list[Candidate]) -> Iterator[Candidate]:
-        taken = sorted((c.start, c.end) for c in chosen)
+        taken = Occupied((c.start, c.end) for c in chosen)
+        by_end = sorted(chosen, key=lambda c: c.end)
+        ends = [c.end for c in by_end]
         for token in caps:
             if token.text not in SHORT_FORMS or token.i == 0 \
                     or token.nbor(-1).lower_ not in DETERMINERS:
                 continue
-            if any(s <= token.idx < e for s, e in taken):
+            if taken.overlaps(token.idx, token.idx + len(token)):
                 continue
-            earlier = [c for c in chosen if c.end <= token.idx]
+            earlier = by_end[:bisect_right(ends, token.idx)]
             referent = resolve_short_form(token.text, earlier, self.gazetteer)
             if referent is not None:
                 yield Candidate(token.idx, token.idx + len(token), referent.org,
@@ -309,8 +333,10 @@ class OrganisationRecogniser:
 def capital_tokens(doc: Doc) -> list[Token]:
     """The tokens that may hold a capital (not lower case, digits, punctuation or space): the
     only places the passes after the PhraseMatcher look at. One vectorised read of the Doc."""
+    if not len(doc):
+        return []
     flags = doc.to_array([IS_LOWER, IS_DIGIT, IS_PUNCT, IS_SPACE])
-    return [doc[int(i)] for i in numpy.flatnonzero(~flags.any(axis=1))] if len(doc) else []
+    return [doc[int(i)] for i in (~flags.any(axis=1)).nonzero()[0]]
 
 
 def follows_apposition(token: Token) -> bool:
@@ -438,10 +464,43 @@ def resolve_short_form(head: str, earlier: list[Candidate], gazetteer: Gazetteer
 def select(candidates: Iterable[Candidate]) -> list[Candidate]:
     """The longest non-overlapping candidates; at equal length the most trusted."""
     chosen: list[Candidate] = []
+    taken = Occupied()
     for c in sorted(candidates, key=lambda c: (c.start - c.end, c.rule, c.start)):
-        if c.end > c.start and all(c.end <= o.start or c.start >= o.end for o in chosen):
+        if c.end > c.start and not taken.overlaps(c.start, c.end):
+            taken.add(c.start, c.end)
             chosen.append(c)
     return chosen
+
+
+class Occupied:
+    """Character ranges already taken, kept sorted so an overlap test is a bisection."""
+
+    def __init__(self, ranges: Iterable[tuple[int, int]] = ()) -> None:
+        self.starts: list[int] = []
+        self.ends: list[int] = []
+        for start, end in sorted(ranges):
+            self.add(start, end)
+
+    def add(self, start: int, end: int) -> None:
+        i = bisect_right(self.starts, start)
+        self.starts.insert(i, start)
+        self.ends.insert(i, end)
+
+    def overlapping(self, start: int, end: int) -> list[tuple[int, int]]:
+        """The taken ranges that overlap [start, end). Ranges do not nest deeply, so looking
+        back from the first range starting at or after `end` finds them all."""
+        i = bisect_right(self.starts, end - 1)
+        found = []
+        while i > 0:
+            i -= 1
+            if self.ends[i] > start:
+                found.append((self.starts[i], self.ends[i]))
+            elif self.starts[i] < start - MAX_NAME:
+                break
+        return found
+
+    def overlaps(self, start: int, end: int) -> bool:
+        return bool(self.overlapping(start, end))
 
 
 def unknown_organisations(mentions: Iterable[Mention]) -> list[tuple[str, int]]:

@@ -50,7 +50,7 @@ _EXTRA_ABBREVIATIONS = ("incl.", "excl.", "mw.", "o.b.v.", "o.l.v.", "m.u.v.", "
 # All keep the text's length, so offsets carry over unchanged.
 _NORMALISE = str.maketrans({"\u2019": "'", "\u2018": "'"})
 _DIGIT_DASH = re.compile(r"(?<=\d)[\u2010\u2011\u2012\u2013\u2212](?=\d)")
-_SHORT_LINE = 12
+_SHORT_LINE = 8
 _WRAPPED_LINE = re.compile(r"(?<=[^\s.:;!?])\n(?=[^\s•·*\-–])")
 _NEEDS_NORMALISING = re.compile(r"[\u2018\u2019]|\d[\u2010-\u2013\u2212]\d|[^\s.:;!?]\n[^\s•·*\-–]")
 

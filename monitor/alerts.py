@@ -45,7 +45,7 @@ from monitor.crashpoints import crashpoint
 from monitor.errors import QueryError
 from monitor.search import FIGURE_OPS, FigureCondition
 from monitor.store import Store
-from monitor.store.private import PrivateStore
+from monitor.store.private import PrivateStore, stamp
 
 log = logging.getLogger(__name__)
 
@@ -59,11 +59,6 @@ Clock = Callable[[], datetime]
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
-
-
-def stamp(moment: datetime) -> str:
-    """The one time format of the private file: sortable as text."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @dataclass(frozen=True)

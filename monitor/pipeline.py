@@ -133,6 +133,9 @@ class Pipeline:
             if self.store.failure_attempts(sc.name, item.key) >= self.config["monitor"]["quarantine_after"]:
                 report.held += 1
                 continue
+            if item.version is not None and self.store.stored_version(sc.name, item.key) == item.version:
+                report.unchanged += 1  # already stored as it is now: not fetched again
+                continue
             stage = "fetch"
             try:
                 responses = source.fetch(fetcher, item)

@@ -1,8 +1,9 @@
-"""Datasette over the corpus, configured for it: metadata, search, facets, a SQL time limit.
+"""Datasette over the corpus, configured for it: metadata, stored queries, charts, feeds, limits.
 
 Only the corpus file is served; the private alert database is never handed to Datasette
-(RELIABILITY I8, S3). The corpus is opened read-only by Datasette's own connections, while a
-run may write to it at the same time (WAL).
+(RELIABILITY I8, S3). Datasette reads the corpus through ``mode=ro`` connections, and its one
+write connection is read-only too (:class:`ReadOnlyDatabase`), while a run writes the same file
+(WAL lets readers and one writer work at once). An immutable or unlocked launch is refused (S7).
 """
 
 from __future__ import annotations
@@ -13,26 +14,53 @@ from typing import Any
 
 import yaml
 from datasette.app import Datasette
+from datasette.database import Database
+from datasette.plugins import pm
 
+from monitor import datasette_plugin
 from monitor.config import Config
+from monitor.datasette_plugin import CORPUS, check_safe
+
+PACKAGE = resources.files("monitor")
+STATIC_ROUTE = "mkb-static"  # templates link /mkb-static/...; keep the two in step
 
 
-def metadata(db_name: str) -> dict[str, Any]:
-    data = yaml.safe_load(resources.files("monitor").joinpath("metadata.yaml").read_text("utf-8"))
-    data["databases"] = {db_name: data["databases"]["monitor"]}
-    return data
+class ReadOnlyDatabase(Database):
+    """A served file Datasette can only read: its write connection is opened ``mode=ro`` as well,
+    so no plugin, stored query or future write API can change the corpus."""
+
+    def connect(self, write: bool = False) -> Any:
+        return super().connect(write=False)
 
 
-def datasette(config: Config, db_path: Path | None = None) -> Datasette:
-    path = Path(db_path or config.db_path)
-    settings = {
+def metadata() -> dict[str, Any]:
+    return yaml.safe_load(PACKAGE.joinpath("metadata.yaml").read_text("utf-8"))
+
+
+def settings(config: Config) -> dict[str, Any]:
+    return {
         "sql_time_limit_ms": config["serve"]["sql_time_limit_ms"],
         "suggest_facets": False,  # suggestions cost ~0.5 s a table page on a large corpus
         "default_page_size": 20,
         "truncate_cells_html": 300,
+        "allow_download": False,  # the whole corpus is not a page; CSV and JSON exports still work
     }
-    return Datasette(files=[str(path)], metadata=metadata(path.stem), settings=settings,
-                     cors=False, version_note="mkb-monitor")
+
+
+def register_plugin() -> None:
+    if not pm.is_registered(datasette_plugin):
+        pm.register(datasette_plugin, name="mkb-monitor")
+
+
+def datasette(config: Config, db_path: Path | None = None) -> Datasette:
+    register_plugin()
+    path = Path(db_path or config.db_path)
+    ds = Datasette(metadata=metadata(), settings=settings(config), cors=False, version_note="mkb-monitor",
+                   template_dir=str(PACKAGE.joinpath("templates")),
+                   static_mounts=[(STATIC_ROUTE, str(PACKAGE.joinpath("static")))])
+    ds.add_database(ReadOnlyDatabase(ds, path=str(path), is_mutable=True), name=CORPUS)
+    check_safe(ds)
+    return ds
 
 
 def serve(config: Config, *, host: str, port: int) -> None:

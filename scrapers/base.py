@@ -72,21 +72,25 @@ class Item:
     ``data`` holds what discovery already knows (metadata, an inline entry body); it must be
     JSON-serialisable, because it is stored so that ``parse`` can be re-run later.
     ``responses`` holds responses discovery already has for the item (a feed entry's page).
+    ``version`` is a change marker discovery can read cheaply (KOOP's modification timestamp, a
+    SyncFeed entry's hash): an item whose version is already stored is not fetched again, so
+    re-reading an overlapping window costs one request per page, not one per item.
     """
 
     key: str
     url: str | None = None
     data: dict[str, Any] = field(default_factory=dict)
     responses: list[Response] = field(default_factory=list, repr=False)
+    version: str | None = None
 
     def to_json(self) -> str:
-        return json.dumps({"key": self.key, "url": self.url, "data": self.data},
+        return json.dumps({"key": self.key, "url": self.url, "data": self.data, "version": self.version},
                           ensure_ascii=False, sort_keys=True)
 
     @classmethod
     def from_json(cls, text: str) -> "Item":
         obj = json.loads(text)
-        return cls(key=obj["key"], url=obj.get("url"), data=obj.get("data") or {})
+        return cls(key=obj["key"], url=obj.get("url"), data=obj.get("data") or {}, version=obj.get("version"))
 
 
 @dataclass

@@ -86,6 +86,7 @@ def _item(number: int, line: str) -> Item:
         return Item(key=f"line:{number}", data={"line": number, "error": f"not valid JSON ({exc.msg}, column {exc.colno})"})
     if not isinstance(obj, dict):
         return Item(key=f"line:{number}", data={"line": number, "error": "not a JSON object"})
-    key = str(obj.get("id") or obj.get("url") or hashlib.sha256(line.encode()).hexdigest()[:16])
+    digest = hashlib.sha256(line.strip().encode()).hexdigest()[:16]
+    key = str(obj.get("id") or obj.get("url") or digest)
     return Item(key=key, url=obj.get("url") if isinstance(obj.get("url"), str) else None,
-                data={"line": number, "record": obj})
+                data={"line": number, "record": obj}, version=digest)

@@ -98,14 +98,17 @@ class KoopSource:
         since = (committed - timedelta(days=self.options.overlap_days) if committed
                  else date.fromisoformat(self.options.start_date))
         newest = committed
-        for first, last in date_windows(since, date.today(), self.options.window_days):
+        today = date.today()
+        for first, last in date_windows(since, today, self.options.window_days):
             for items, window_done in self._pages(fetcher, self.query(first, last)):
                 for item in items:
                     modified = date.fromisoformat(item.data["modified"])
                     newest = max(newest, modified) if newest else modified
-                # Windows run oldest first, so once one is read to its end everything up to the
-                # newest date seen is stored: that date is safe to commit (I1). An empty
-                # window moves nothing (I6).
+                if window_done and items:
+                    # Windows run oldest first, so once one is read to its end everything
+                    # modified up to its last day is stored (I1); the cursor never moves back.
+                    newest = max(d for d in (newest, min(last or today, today)) if d is not None)
+                # An empty window moves nothing (I6).
                 advance = window_done and newest is not None and newest != committed
                 yield Batch(items, cursor=json.dumps({"modified": newest.isoformat(), "query": selection_hash})
                             if advance else None)
@@ -202,7 +205,8 @@ def record_item(record: etree._Element, *, url: str | None = None) -> Item:
     identifier = data.get("identifier")
     if not isinstance(identifier, str) or not data.get("modified"):
         raise SourceChanged("an SRU record without one dcterms:identifier and dcterms:modified", url=url)
-    return Item(key=identifier, url=data.get("preferredUrl") or data.get("url"), data=data)
+    return Item(key=identifier, url=data.get("preferredUrl") or data.get("url"), data=data,
+                version=str(data.get("datumTijdstipWijzigingExpression") or data["modified"]))
 
 
 def text_manifestation(data: dict[str, Any]) -> tuple[str, str] | None:

@@ -22,6 +22,8 @@ namespaces stripped. Both are read.
 
 from __future__ import annotations
 
+import hashlib
+
 import json
 import re
 from collections.abc import Iterator
@@ -121,8 +123,9 @@ class SyncFeedSource:
             # Skipping it would move the cursor past it for good: fail the page instead (I6).
             raise SourceChanged(f"a {CATEGORY} feed entry without a <document> ({entry.guid})")
         xml = etree.tostring(entry.element, encoding="unicode")
+        version = hashlib.sha256(xml.encode()).hexdigest()[:16]  # the entry as published, tk:bijgewerkt included
         if entry.deleted:  # a tombstone has no fields to filter on; the store ignores unknown ones
-            return Item(key=entry.guid, data={"entry": xml})
+            return Item(key=entry.guid, data={"entry": xml}, version=version)
         fields = document_fields(entry.entity)
         # TK#75: real documents can have a null titel; a placeholder row has none of these.
         if not any(fields.get(name) for name in ("titel", "onderwerp", "documentNummer")):
@@ -138,7 +141,7 @@ class SyncFeedSource:
         if not self._selected(fields, dossier):
             return None
         return Item(key=entry.guid, url=_entity_url(entry.element),
-                    data={"entry": xml, "dossier": dossier, "enclosure": entry.enclosure})
+                    data={"entry": xml, "dossier": dossier, "enclosure": entry.enclosure}, version=version)
 
     def _selected(self, fields: dict[str, Any], dossier: dict[str, Any] | None) -> bool:
         if not self.options.dossiers and not self._terms:

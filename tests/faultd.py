@@ -94,6 +94,12 @@ class Route:
     body: bytes = b""
 
 
+def _route_key(target: str) -> str:
+    parts = urlsplit(target)
+    query = sorted(parse_qsl(parts.query, keep_blank_values=True))
+    return parts.path + ("?" + "&".join(f"{k}={v}" for k, v in query) if query else "")
+
+
 class _Exchange:
     """The socket of one request and the helpers to answer (or not answer) on it."""
 
@@ -212,7 +218,10 @@ class Faultd:
 
     def route(self, path: str, *, status: int = 200, headers: Mapping[str, str] | None = None,
               body: bytes = b"") -> None:
-        self._routes[path] = Route(status, dict(headers or {}), body)
+        """Serve a fixed answer at ``path``, or at ``path?query`` for one exact query (its
+        parameters in any order) as APIs need. A route with an ETag answers 304 to a request
+        that sends it back in If-None-Match, as a real server does."""
+        self._routes[_route_key(path)] = Route(status, dict(headers or {}), body)
 
     # --- serving -----------------------------------------------------------------------------
 
@@ -233,9 +242,12 @@ class Faultd:
         try:
             if over_limit:
                 ex.respond(503, b"faultd: request limit reached")
-            elif hit.path in self._routes:
-                route = self._routes[hit.path]
-                ex.respond(route.status, route.body, route.headers)
+            elif (route := self._routes.get(_route_key(target)) or self._routes.get(hit.path)) is not None:
+                etag = next((v for k, v in route.headers.items() if k.lower() == "etag"), None)
+                if etag is not None and headers.get("if-none-match") == etag:
+                    ex.respond(304, headers={"ETag": etag})
+                else:
+                    ex.respond(route.status, route.body, route.headers)
             else:
                 self._dispatch(ex, target)
         except OSError:

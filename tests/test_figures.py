@@ -92,10 +92,10 @@ def test_offsets_index_the_text_as_given_with_curly_quotes():
 
 
 def test_figures_in_hard_wrapped_text():
-    text = "Het kabinet voert een tweetal\nmoties uit.\n\nDaarna volgt 1,6 miljoen euro."
+    text = "Het kabinet voert een tweetal\nmoties van de Kamer uit.\n\nDaarna volgt 1,6 miljoen euro."
     figures = extract(text).figures
     assert [(f.text, f.subject) for f in figures] == [("tweetal", "moties"), ("1,6 miljoen euro", None)]
-    assert figures[0].sentence == "Het kabinet voert een tweetal\nmoties uit."
+    assert figures[0].sentence == "Het kabinet voert een tweetal\nmoties van de Kamer uit."
 
 
 @pytest.mark.parametrize("text", [

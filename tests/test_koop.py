@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import date, timedelta
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -85,7 +86,9 @@ def test_paging_follows_next_record_position_to_the_end():
     # I1: only the page that completes the query carries the cursor.
     assert batches[0].cursor is None
     cursor = json.loads(batches[1].cursor)
-    assert cursor["modified"] == "2021-10-13"  # the newest dt.modified of all 11 records
+    # Everything modified up to today was read (the fixture's records are older than the window
+    # asked for, as a server ignoring the date would answer): the cursor is the window's end.
+    assert cursor["modified"] == date.today().isoformat()
 
 
 def test_date_windows_cover_every_day_once_and_end_open():
@@ -94,7 +97,7 @@ def test_date_windows_cover_every_day_once_and_end_open():
     assert list(date_windows(date(2026, 11, 27), date(2026, 11, 27), 31)) == [(date(2026, 11, 27), None)]
 
 
-def test_each_window_read_to_its_end_commits_the_newest_date_seen():
+def test_each_window_read_to_its_end_commits_its_last_day():
     since = date.today() - timedelta(days=40)
     fetcher = MockFetcher({SRU: Reply.file(PAGE_2)})  # every window answers with kst-35842-4
     batches = run(make_source(start_date=since.isoformat(), window_days=31), fetcher)
@@ -102,8 +105,16 @@ def test_each_window_read_to_its_end_commits_the_newest_date_seen():
     first_end = since + timedelta(days=30)
     assert queries[0].endswith(f'dt.modified>="{since}" and dt.modified<="{first_end}"')
     assert queries[1].endswith(f'dt.modified>="{first_end + timedelta(days=1)}"')
-    assert json.loads(batches[0].cursor)["modified"] == "2021-05-27"
-    assert batches[1].cursor is None  # nothing newer in the second window: the cursor stays
+    assert json.loads(batches[0].cursor)["modified"] == first_end.isoformat()
+    assert json.loads(batches[1].cursor)["modified"] == date.today().isoformat()
+
+
+def test_an_empty_window_moves_nothing():
+    empty = (FIXTURES / "sru_searchRetrieve_identifier_kst-35842-4.xml").read_text("utf-8")
+    empty = re.sub(r"<sru:records>.*</sru:records>", "<sru:records/>", empty, flags=re.S)
+    empty = re.sub(r"<sru:numberOfRecords>\d+</sru:numberOfRecords>", "<sru:numberOfRecords>0</sru:numberOfRecords>", empty)
+    batches = run(make_source(start_date=date.today().isoformat()), MockFetcher({SRU: Reply(empty.encode())}))
+    assert all(b.cursor is None for b in batches)
 
 
 def test_next_run_starts_at_the_cursor_minus_the_overlap():
@@ -111,8 +122,9 @@ def test_next_run_starts_at_the_cursor_minus_the_overlap():
     [_, last] = run(source, MockFetcher({SRU: Reply.file(PAGE_1), f"{SRU}?startRecord=11": Reply.file(PAGE_2)}))
     fetcher = MockFetcher({SRU: Reply.file(PAGE_2)})
     [again] = run(source, fetcher, last.cursor)
-    assert sru_params(fetcher.urls()[0])["query"].endswith('dt.modified>="2021-10-12"')
-    assert again.cursor is None  # only older records came back: the cursor stays where it is
+    yesterday = date.today() - timedelta(days=1)
+    assert sru_params(fetcher.urls()[0])["query"].endswith(f'dt.modified>="{yesterday}"')
+    assert again.cursor is None  # only older records came back: the cursor stays at today, never moves back
 
 
 def test_a_changed_selection_starts_again_from_start_date():

@@ -17,7 +17,7 @@
         box.textContent = "Geen gegevens voor deze grafiek.";
         return null;
       }
-      return vegaEmbed(box, spec, { actions: { export: true, source: false, compiled: false, editor: false } });
+      return vegaEmbed(box, spec, { renderer: "svg", actions: { export: true, source: false, compiled: false, editor: false } });
     })
     .then(() => box.setAttribute("data-rendered", "1"))
     .catch((error) => {

@@ -107,7 +107,7 @@ def _migration_1(db: sqlite_utils.Database) -> None:
     db.execute(f"INSERT INTO documents_fts(documents_fts, rank) VALUES('rank', 'bm25({TITLE_WEIGHT}, 1.0)')")
     db["document_sources"].create({
         "document_id": str, "source": str, "source_key": str, "url": str,
-        "first_seen": str, "last_seen": str, "item": str,
+        "first_seen": str, "last_seen": str, "item": str, "item_version": str,
     }, pk=("source", "source_key"), foreign_keys=[("document_id", "documents", "id")])
     db["document_sources"].create_index(["document_id"])
     db["document_aliases"].create({"alias": str, "document_id": str}, pk="alias",
@@ -372,7 +372,9 @@ class Store:
         now = utcnow()
         keys = self._keys(doc)
         existing_id = self.resolve(keys)
-        if existing_id is None and doc.text.strip():
+        if existing_id is None and doc.id is None and doc.text.strip():
+            # Only a web page may be recognised by its text alone: an official identifier is
+            # authoritative, and two Kamerstukken may well share a text (a PDF cover letter).
             row = self.db.execute("SELECT id FROM documents WHERE content_hash = ? AND deleted = 0 LIMIT 1",
                                   [content_hash(doc.title, doc.text)]).fetchone()
             existing_id = row[0] if row else None
@@ -461,11 +463,13 @@ class Store:
 
     def _link(self, doc_id: str, doc: Document, keys: list[str], item: Item | None, now: str) -> None:
         self.db.execute("""
-            INSERT INTO document_sources (document_id, source, source_key, url, first_seen, last_seen, item)
-            VALUES (?, ?, ?, ?, ?, ?, ?)
+            INSERT INTO document_sources (document_id, source, source_key, url, first_seen, last_seen, item, item_version)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?)
             ON CONFLICT(source, source_key) DO UPDATE SET document_id = excluded.document_id,
-              url = excluded.url, last_seen = excluded.last_seen, item = coalesce(excluded.item, item)""",
-            [doc_id, doc.source, doc.source_key, doc.url, now, now, item.to_json() if item else None])
+              url = excluded.url, last_seen = excluded.last_seen, item = coalesce(excluded.item, item),
+              item_version = excluded.item_version""",
+            [doc_id, doc.source, doc.source_key, doc.url, now, now, item.to_json() if item else None,
+             item.version if item else None])
         for key in [doc_id, *keys]:
             self.db.execute("INSERT OR IGNORE INTO document_aliases (alias, document_id) VALUES (?, ?)", [key, doc_id])
 
@@ -478,6 +482,12 @@ class Store:
                 "headers": json.dumps(dict(r.headers)), "fetched": now,
                 "sha256": hashlib.sha256(r.content).hexdigest(), "size": len(r.content),
                 "body": zlib.compress(r.content, 6)})
+
+    def stored_version(self, source: str, source_key: str) -> str | None:
+        """The ``Item.version`` last stored for this sighting, if any."""
+        row = self.db.execute("SELECT item_version FROM document_sources WHERE source = ? AND source_key = ?",
+                              [source, source_key]).fetchone()
+        return row[0] if row else None
 
     def raw_responses(self, doc_id: str, source: str) -> list[Response]:
         rows = self.db.execute("SELECT url, status, headers, body FROM raw_responses "

@@ -21,6 +21,7 @@ import json
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -93,6 +94,11 @@ def _migration_1(db: sqlite_utils.Database) -> None:
         "CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL DEFAULT 0)",
     ):
         db.execute(statement)
+
+
+def stamp(moment: datetime) -> str:
+    """The one time format of this file: UTC to the second, sortable as text."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _sql_list(values: tuple[str, ...]) -> str:
@@ -270,7 +276,7 @@ class PrivateStore:
         return row[0] if row else None
 
     def attach(self, alert_id: int, hit_ids: list[int]) -> None:
-        self.db.executemany("UPDATE hits SET alert_id = ? WHERE id = ?", [(alert_id, h) for h in hit_ids])
+        self.db.conn.executemany("UPDATE hits SET alert_id = ? WHERE id = ?", [(alert_id, h) for h in hit_ids])
 
     def alert(self, alert_id: int) -> dict[str, Any]:
         row = dict(next(self.db.query(
@@ -302,6 +308,12 @@ class PrivateStore:
         self.db.execute("UPDATE deliveries SET in_flight = 1, attempts = attempts + 1, last_attempt_at = ?, "
                         "first_attempt_at = coalesce(first_attempt_at, ?) WHERE id = ?", [now, now, delivery_id])
         return bool(was_in_flight)
+
+    def next_due(self) -> datetime | None:
+        """When the earliest waiting delivery falls due."""
+        when = self.db.execute("SELECT min(d.next_attempt_at) FROM deliveries d JOIN channels c ON c.id = d.channel_id "
+                               "WHERE d.status IN ('pending', 'retrying') AND c.enabled = 1").fetchone()[0]
+        return datetime.fromisoformat(when.replace("Z", "+00:00")) if when else None
 
     def mark_sent(self, delivery_id: int, now: str) -> None:
         self.db.execute("UPDATE deliveries SET status = 'sent', in_flight = 0, sent_at = ?, last_error = NULL "

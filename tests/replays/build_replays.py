@@ -1,15 +1,16 @@
-"""Build the replay directories under tests/replays/ from real fixtures.
+"""Build a replay directory from real fixtures: the input of the crash suite.
 
 A replay directory is the ``monitor.recording`` format (``index.jsonl`` + ``bodies/<sha256>``)
-that ``mkb-monitor run --replay DIR`` answers every request from. These are *built*, not
+that ``mkb-monitor run --replay DIR`` answers every request from. This one is *built*, not
 recorded: the bodies are the fixture files named in README.md, byte for byte, placed at the URLs
-the sources ask for when they run with the ``monitor.toml`` beside the index. Nothing about a
-source's behaviour is made up here: every answer is a 200 with the fixture's own bytes.
+the sources ask for when they run with the ``monitor.toml`` written beside the index. Every
+answer is a 200 with a fixture's own bytes.
 
-    python tests/replays/build_replays.py        # rewrite the directories (idempotent)
+It is built for a day, not committed: after a complete window KOOP's cursor is today's date, so
+the SRU query of the run after the first one names yesterday, and a frozen directory would go
+stale at midnight. The tests build it into a temporary directory; to look at one:
 
-``tests/test_crash.py`` checks that the committed directories equal what this script builds, so
-a change of a fixture or of a source's query shows up as a test failure, not as a stale replay.
+    python tests/replays/build_replays.py DIR
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import hashlib
 import json
 import shutil
 import sys
+from datetime import date, timedelta
 from pathlib import Path
 
 import httpx
@@ -85,15 +87,17 @@ def sru_url(query_from: str) -> str:
     return str(httpx.URL(SRU).copy_merge_params(params))
 
 
-def fixture_run() -> list[tuple[str, Path, str]]:
-    """(URL, fixture, content type) of every exchange of one run and of the run after it."""
+def fixture_run(today: date) -> list[tuple[str, Path, str]]:
+    """(URL, fixture, content type) of every exchange of one run and of the runs after it."""
     two_records = FIXTURES / "koop" / "sru_searchRetrieve_kst-32545-143_ah-tk-20202021-3235_from_metadata.xml"
+    no_records = HERE / "sru_searchRetrieve_no_records_from_schema.xml"
     standin = FIXTURES / "articles" / "ro_standin_no-canonical_constructed.html"
     html = "text/html; charset=utf-8"
     return [
-        # First run: from start_date. Next run: from the cursor (2021-07-07) minus one day of overlap.
+        # The first run reads from start_date; once that window is read to its end the cursor is
+        # today, and the next run asks from yesterday (one day of overlap), where nothing changed.
         (sru_url("2021-06-01"), two_records, "text/xml; charset=utf-8"),
-        (sru_url("2021-07-06"), two_records, "text/xml; charset=utf-8"),
+        (sru_url((today - timedelta(days=1)).isoformat()), no_records, "text/xml; charset=utf-8"),
         (f"{REPO}/kst/32545/kst-32545-143/1/xml/kst-32545-143.xml",
          FIXTURES / "koop" / "kst-32545-143" / "kst-32545-143.xml", "application/xml"),
         (f"{REPO}/ah-tk/20202021/ah-tk-20202021-3235/1/xml/ah-tk-20202021-3235.xml",
@@ -107,13 +111,13 @@ def fixture_run() -> list[tuple[str, Path, str]]:
     ]
 
 
-def build(directory: Path) -> None:
-    """Write the fixture-run replay directory (its index, bodies and monitor.toml)."""
+def build(directory: Path, today: date | None = None) -> Path:
+    """Write the replay directory (its index, bodies and monitor.toml) for ``today``."""
     if directory.exists():
         shutil.rmtree(directory)
     (directory / "bodies").mkdir(parents=True)
     lines = []
-    for url, fixture, content_type in fixture_run():
+    for url, fixture, content_type in fixture_run(today or date.today()):
         body = fixture.read_bytes()
         digest = hashlib.sha256(body).hexdigest()
         (directory / "bodies" / digest).write_bytes(body)
@@ -123,8 +127,9 @@ def build(directory: Path) -> None:
             "complete": True, "error": None, "recorded_at": BUILT_AT}, ensure_ascii=False))
     (directory / "index.jsonl").write_text("\n".join(lines) + "\n", "utf-8")
     (directory / "monitor.toml").write_text(CONFIG, "utf-8")
+    return directory
 
 
 if __name__ == "__main__":
     sys.path.insert(0, str(HERE.parent.parent))
-    build(HERE / "fixture-run")
+    print(build(Path(sys.argv[1])))

@@ -1,0 +1,302 @@
+"""The Datasette plugin of mkb-monitor: what plain Datasette lacks for this corpus.
+
+- facets on the documents table by organisation (through ``mentions``) and by year;
+- a ``_year=`` filter that the year facet toggles, answered from the ``published`` index;
+- search hits with FTS5's own ``snippet()`` and ``highlight()``, escaped before the match is marked;
+- an Atom feed (``.atom``) of every table page, search and stored query that lists documents;
+- a startup check that refuses to serve the corpus immutable or without locking (RELIABILITY S7).
+
+``monitor.serve`` registers it; it only acts on the corpus database (``CORPUS``).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from datasette import hookimpl
+from datasette.database import QueryInterrupted
+from datasette.facets import Facet
+from datasette.filters import FilterArguments
+from datasette.utils import path_with_added_args, path_with_removed_args, tilde_encode
+from datasette.utils.asgi import Response
+from feedgen.feed import FeedGenerator
+from markupsafe import Markup, escape
+
+from monitor.errors import ConfigError
+
+CORPUS = "monitor"  # the name the corpus is served under, whatever its file is called
+DOCUMENTS = "documents"
+# FTS5 marks the match with these (Unicode private use, never in a sentence): the text is escaped
+# first and only then are they turned into <mark>, so stored HTML can never become markup.
+_OPEN, _CLOSE = "\ue000", "\ue001"
+SNIPPET_TOKENS = 40
+
+
+# --- safety -----------------------------------------------------------------------------------
+
+
+def check_safe(datasette: Any) -> None:
+    """Refuse a launch that would read the corpus while ignoring the scraper's writes: an
+    immutable database (``-i``) is assumed never to change, ``--nolock`` drops SQLite's locks;
+    either can show torn pages of a file that a run is writing."""
+    if datasette.nolock:
+        raise ConfigError("refusing to serve with --nolock: the corpus is written while it is served")
+    for name, db in datasette.databases.items():
+        if db.path and not db.is_mutable:
+            raise ConfigError(f"refusing to serve {db.path} as immutable (-i): the scraper writes it; "
+                              "serve it as a normal (mutable) file")
+
+
+@hookimpl
+def startup(datasette: Any) -> None:
+    check_safe(datasette)
+
+
+# --- year filter and facets -------------------------------------------------------------------
+
+
+@hookimpl
+def filters_from_request(request: Any, database: str, table: str, datasette: Any) -> FilterArguments | None:
+    year = request.args.get("_year")
+    if not year or database != CORPUS or table != DOCUMENTS:
+        return None
+    if not (len(year) == 4 and year.isdigit()):
+        return FilterArguments(["0"], human_descriptions=[f"published in {year!r}, which is not a year"])
+    low, high = year, str(int(year) + 1)
+    # A range on the indexed column, not strftime(): the published index answers it.
+    return FilterArguments(["published >= :year_low and published < :year_high"],
+                           {"year_low": low, "year_high": high}, [f"published in {year}"])
+
+
+class _CorpusFacet(Facet):
+    """A facet computed by one SQL query over the filtered rows; subclasses give the SQL."""
+
+    arg: str  # the query-string key the facet toggles
+
+    async def suggest(self) -> list[dict[str, Any]]:
+        return []
+
+    def facet_sql(self, limit: int) -> str:
+        raise NotImplementedError
+
+    def selected(self) -> set[str]:
+        raise NotImplementedError
+
+    def toggle(self, value: str, selected: bool) -> str:
+        raise NotImplementedError
+
+    async def facet_results(self) -> tuple[list[dict[str, Any]], list[str]]:
+        configs = self.get_configs()
+        if not configs or self.database != CORPUS or self.table != DOCUMENTS:
+            return [], []
+        size = self.get_facet_size()
+        try:
+            result = await self.ds.execute(self.database, self.facet_sql(size + 1), self.params,
+                                           truncate=False, custom_time_limit=self.ds.setting("facet_time_limit_ms"))
+        except QueryInterrupted:
+            return [], [self.type]
+        chosen = self.selected()
+        values = [{
+            "value": row["value"], "label": row["label"], "count": row["count"],
+            "selected": str(row["value"]) in chosen,
+            "toggle_url": self.ds.absolute_url(self.request, self.toggle(str(row["value"]), str(row["value"]) in chosen)),
+        } for row in result.rows[:size]]
+        return [{
+            "name": configs[0]["config"].get("simple", self.type), "type": self.type, "results": values,
+            "hideable": configs[0]["source"] != "metadata",
+            "toggle_url": self.ds.urls.path(path_with_removed_args(self.request, {f"_facet_{self.type}": None})),
+            "truncated": len(result.rows) > size,
+        }], []
+
+
+class YearFacet(_CorpusFacet):
+    """Documents per publication year, newest year first; a click filters with ``_year=``."""
+
+    type = "year"
+
+    def facet_sql(self, limit: int) -> str:
+        return f"""select substr(published, 1, 4) as value, substr(published, 1, 4) as label, count(*) as count
+                   from ({self.sql}) where published is not null
+                   group by value order by value desc limit {limit}"""
+
+    def selected(self) -> set[str]:
+        return set(self.request.args.getlist("_year"))
+
+    def toggle(self, value: str, selected: bool) -> str:
+        if selected:
+            return path_with_removed_args(self.request, {"_year": value})
+        return path_with_added_args(self.request, {"_year": value})
+
+
+class OrganisationFacet(_CorpusFacet):
+    """Documents per organisation named in them (``mentions``); a click adds Datasette's own
+    ``_through`` filter, so the selection reads "mentions.organisation_id = ..."."""
+
+    type = "organisation"
+
+    def facet_sql(self, limit: int) -> str:
+        return f"""select m.organisation_id as value, o.canonical as label, count(distinct m.document_id) as count
+                   from mentions m join organisations o on o.id = m.organisation_id
+                   where m.document_id in (select id from ({self.sql}))
+                   group by m.organisation_id order by count desc, label limit {limit}"""
+
+    def _through(self, value: str) -> str:
+        return json.dumps({"table": "mentions", "column": "organisation_id", "value": value})
+
+    def selected(self) -> set[str]:
+        chosen = set()
+        for raw in self.request.args.getlist("_through"):
+            try:
+                through = json.loads(raw)
+            except ValueError:
+                continue
+            if isinstance(through, dict) and through.get("table") == "mentions":
+                chosen.add(str(through.get("value")))
+        return chosen
+
+    def toggle(self, value: str, selected: bool) -> str:
+        change = {"_through": self._through(value)}
+        return path_with_removed_args(self.request, change) if selected else path_with_added_args(self.request, change)
+
+
+@hookimpl
+def register_facet_classes() -> list[type[Facet]]:
+    return [YearFacet, OrganisationFacet]
+
+
+# --- search hits --------------------------------------------------------------------------------
+
+
+def marked(fts_text: str | None) -> Markup:
+    """FTS5 output with the match between the private-use markers, as safe HTML."""
+    text = str(escape(fts_text or ""))
+    return Markup(text.replace(_OPEN, "<mark>").replace(_CLOSE, "</mark>"))
+
+
+async def search_hits(datasette: Any, database: str, search: str, ids: Iterable[str]) -> dict[str, dict[str, Markup]]:
+    """Highlighted title and snippet of each document ``id`` for the search ``search``.
+
+    One small query per document: FTS5 answers ``match ... and rowid = ?`` from the doclist
+    without reading the other hits, so a word in most documents costs the same as a rare one."""
+    db = datasette.get_database(database)
+    hits: dict[str, dict[str, Markup]] = {}
+    for doc_id in ids:
+        try:
+            result = await db.execute(
+                f"""select highlight(documents_fts, 0, '{_OPEN}', '{_CLOSE}') as title,
+                           snippet(documents_fts, 1, '{_OPEN}', '{_CLOSE}', '…', {SNIPPET_TOKENS}) as snippet
+                    from documents_fts
+                    where documents_fts match escape_fts(:search)
+                      and rowid = (select rowid from documents where id = :id)""",
+                {"search": search, "id": doc_id})
+        except (QueryInterrupted, sqlite3.DatabaseError):
+            continue  # the plain row is still shown; a hit without a snippet is no reason to fail
+        if result.rows:
+            hits[doc_id] = {"title": marked(result.rows[0]["title"]), "snippet": marked(result.rows[0]["snippet"])}
+    return hits
+
+
+@hookimpl
+def extra_template_vars(datasette: Any, database: str, table: str, request: Any) -> dict[str, Any]:
+    if database != CORPUS:
+        return {}
+
+    async def hits(rows: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, Markup]]:
+        search = request.args.get("_search") if request else None
+        if not search or table != DOCUMENTS:
+            return {}
+        return await search_hits(datasette, database, search, [row["id"] for row in rows])
+
+    def document_path(doc_id: str) -> str:
+        return datasette.urls.row(database, DOCUMENTS, tilde_encode(str(doc_id)))
+
+    return {"search_hits": hits, "document_path": document_path}
+
+
+@hookimpl
+def extra_css_urls(database: str | None) -> list[str]:
+    return ["/mkb-static/mkb.css"]
+
+
+# --- Atom feeds --------------------------------------------------------------------------------
+
+# Which column identifies an entry, and whose row page it is (None: the table being shown).
+_ENTRY_KEYS = (("figure_id", "figures"), ("id", None), ("document_id", DOCUMENTS))
+_CONTENT_COLUMNS = ("sentence", "snippet", "text")
+_FEED_ENTRY_CHARS = 1000
+
+
+def _entry_key(columns: Iterable[str], table: str | None) -> tuple[str, str] | None:
+    names = set(columns)
+    if "title" not in names:
+        return None
+    for column, row_table in _ENTRY_KEYS:
+        if column in names and (row_table or table == DOCUMENTS or table is None):
+            return column, row_table or DOCUMENTS
+    return None
+
+
+def can_render_atom(columns: list[str], table: str | None, database: str) -> bool:
+    return database == CORPUS and _entry_key(columns, table) is not None
+
+
+def atom_time(*values: str | None) -> datetime:
+    """The first usable time among ``values``; a bare date is midnight UTC, a naive time is UTC."""
+    for value in values:
+        if not value:
+            continue
+        try:
+            moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            continue
+        return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return datetime.now(UTC)
+
+
+def render_atom(datasette: Any, request: Any, columns: list[str], rows: list[Any], database: str,
+                table: str | None, query_name: str | None, data: dict[str, Any]) -> Response:
+    key = _entry_key(columns, table)
+    if key is None or database != CORPUS:
+        return Response.text("This result has no documents to make a feed of (it needs title and id columns)",
+                             status=400)
+    key_column, row_table = key
+    meta = datasette.metadata(database=database) or {}
+    if query_name:
+        title = (meta.get("queries", {}).get(query_name) or {}).get("title") or query_name
+    else:
+        title = (meta.get("tables", {}).get(table) or {}).get("title") or table
+    if data.get("human_description_en"):
+        title += ": " + data["human_description_en"]
+    feed = FeedGenerator()
+    feed.id(request.url)
+    feed.title(f"mkb-monitor: {title}")
+    feed.link(href=request.url, rel="self")
+    feed.link(href=request.url.replace(".atom", "", 1), rel="alternate")
+    feed.generator("mkb-monitor (Datasette)")
+    entries = []
+    for row in rows:
+        record = dict(row)
+        page = datasette.absolute_url(request, datasette.urls.row(database, row_table, tilde_encode(str(record[key_column]))))
+        updated = atom_time(record.get("published"), record.get("updated"), record.get("first_seen"))
+        entries.append((updated, page, record))
+    if entries:
+        feed.updated(max(updated for updated, _, _ in entries))
+    for updated, page, record in reversed(entries):  # feedgen prepends: keep the page's order
+        entry = feed.add_entry()
+        entry.id(page)
+        entry.title(str(record.get("title") or record[key_column]))
+        entry.updated(updated)
+        entry.link(href=page)  # one link: feedgen 1.0 writes no rel, so a second would also be "alternate"
+        content = next((record[c] for c in _CONTENT_COLUMNS if record.get(c)), None)
+        if content:  # plain text: a feed reader escapes it, so stored HTML never becomes markup
+            entry.content(str(content).replace(_OPEN, "").replace(_CLOSE, "")[:_FEED_ENTRY_CHARS], type="text")
+    return Response(feed.atom_str(pretty=True), content_type="application/atom+xml; charset=utf-8")
+
+
+@hookimpl
+def register_output_renderer(datasette: Any) -> dict[str, Any]:
+    return {"extension": "atom", "render": render_atom, "can_render": can_render_atom}
