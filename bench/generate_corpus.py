@@ -188,7 +188,7 @@ class Factory:
         while size < target:
             batch = rng.choices(pool, k=max(1, (target - size) // material.mean_length))
             chosen += batch
-            size += sum(len(s.text) + 1 for s in batch)
+            size += sum(len(p.text) + 2 for p in batch)
         rng.shuffle(chosen)
         parts = [header + "\n\n"] if header else []
         offset = len(parts[0]) if header else 0
@@ -203,7 +203,7 @@ class Factory:
 @dataclass(frozen=True)
 class Generated:
     doc: Document
-    placed: list[tuple[int, Passage]]  # each sentence of the text with its offset
+    placed: list[tuple[int, Passage]]  # each paragraph of the text with its offset
 
     def extraction(self) -> Extraction:
         """The figures and mentions of the text, as the extraction stage hands them to the store."""
@@ -261,17 +261,20 @@ INSERTS = {
 
 class BulkLoad:
     """Plain executemany inserts with the FTS triggers and secondary indexes off, then one FTS
-    ``rebuild`` and the indexes built by sorting: the fastest way to the same database."""
+    ``rebuild`` and the indexes built by sorting: the fastest way to the same database.
+    ``keep_triggers`` keeps the FTS in sync row by row instead; ``keep_indexes`` keeps the indexes."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, *, keep_triggers: bool = False, keep_indexes: bool = False) -> None:
         self.store = store
         db = store.db
         db.execute("PRAGMA cache_size = -262144")  # 256 MiB: the load touches every index
         tables = ", ".join(f"'{t}'" for t in INSERTS)
+        off = [*([] if keep_indexes else ["type = 'index'"]),
+               *([] if keep_triggers else ["(type = 'trigger' AND tbl_name = 'documents' AND name LIKE 'documents_a_')"])]
         self.dropped = db.execute(
             f"SELECT type, name, sql FROM sqlite_master WHERE sql IS NOT NULL AND tbl_name IN ({tables}) "
-            "AND (type = 'index' OR (type = 'trigger' AND tbl_name = 'documents' AND name LIKE 'documents_a_'))"
-        ).fetchall()
+            f"AND ({' OR '.join(off) or 0})").fetchall()
+        self.rebuild = not keep_triggers
         with store.transaction():
             for kind, name, _ in self.dropped:
                 db.execute(f"DROP {kind.upper()} [{name}]")
@@ -285,7 +288,8 @@ class BulkLoad:
         """Build the FTS index, restore the indexes and triggers; returns the seconds each took."""
         started = time.perf_counter()
         with self.store.transaction():
-            self.store.db.execute("INSERT INTO documents_fts(documents_fts) VALUES('rebuild')")
+            if self.rebuild:
+                self.store.db.execute("INSERT INTO documents_fts(documents_fts) VALUES('rebuild')")
             rebuilt = time.perf_counter()
             for _, _, sql in self.dropped:
                 self.store.db.execute(sql)
@@ -335,6 +339,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     print_environment()
     timings = generate(args.out, args.docs, seed=args.seed, backfill=args.backfill, progress=True)
     size = file_size(args.out)
+    # beside the corpus, for bench_growth.py to report without generating it again
+    Path(f"{args.out}.json").write_text(json.dumps({"docs": args.docs, "seed": args.seed, "size": size, **timings}))
     print(f"documents: {args.docs}")
     print(f"insert: {timings['insert_s']:.1f} s ({args.docs / timings['insert_s']:.0f} docs/s), "
           f"fts rebuild: {timings['fts_rebuild_s']:.1f} s, indexes: {timings['indexes_s']:.1f} s, total: {timings['total_s']:.1f} s")

@@ -20,7 +20,8 @@ from typing import Any, Iterable
 
 from bisect import bisect_right
 
-from spacy.attrs import SENT_START
+import numpy
+from spacy.attrs import IS_CURRENCY, NORM, ORTH, SENT_START
 from spacy.language import Language
 from spacy.tokens import Doc
 from spacy.util import ensure_path
@@ -36,6 +37,8 @@ _TOKEN = re.compile(
     rf"(?P<sign>[+\-±]?)(?P<num>{_NUM})(?:-(?P<num2>{_NUM}))?"
     r"(?P<suffix>%-punten|%-punt|%|x|k|mln|mld|mrd)?"
 )
+_NUMBER_WORD_STEMS = ("nul één twee drie vier vijf zes zeven acht negen tien elf twaalf dertien veertien "
+                      "twintig dertig veertig vijftig zestig zeventig tachtig negentig honderd duizend").split()
 _SUFFIX_SCALE = {"k": 1e3, "mln": 1e6, "mld": 1e9, "mrd": 1e9}
 _YEAR = re.compile(r"(?:1[89]|20)\d\d")
 _PARTICIPLE = re.compile(r"(?:toe|bij|af|op|uit|aan|in|mee|voor|terug|door|om)?ge\w{3,}[dt]"
@@ -44,6 +47,7 @@ _PLURAL = re.compile(r"[^\W\d_][\w'\-]*(?:en|ën|s|-)")  # "micro-" in "micro-, 
 _NOUNISH = re.compile(r"[^\W\d_][\w'’\-]*", re.UNICODE)
 
 FIGURES_ATTR = "figures"
+_NORMS = ("mkb_figures", "norms")
 if not Doc.has_extension(FIGURES_ATTR):
     Doc.set_extension(FIGURES_ATTR, default=None)
 
@@ -114,14 +118,20 @@ class _Lexicon:
         self.one_of = _Phrases(data["one_of"])
         self.ordinal_fraction_links = frozenset(data["ordinal_fraction_links"])
         self.fraction_units = frozenset(data["fraction_units"])
-        words = {w for w in ("nul een één twee drie vier vijf zes zeven acht negen tien elf twaalf dertien "
-                             "veertien twintig dertig veertig vijftig zestig zeventig tachtig negentig "
-                             "honderd duizend").split()}
-        words |= set(self.fractions)
-        # Where a figure may start: a digit, a sign or currency before a digit, or a number word.
-        self.trigger = re.compile(
-            r"(?<![\w.,])(?:[+\-±]?\d|(?i:" + "|".join(sorted(words, key=len, reverse=True)) + "))"
-        )
+        self.after_een = frozenset({*self.scale, *self.denominators, *self.fractions, "of", "tot", "à", "-",
+                                    *(w for w in self.ratio_links.by_first)})
+        self.number_words = tuple(sorted({*_NUMBER_WORD_STEMS, *self.fractions}, key=len, reverse=True))
+
+    def is_candidate(self, word: str) -> bool:
+        """Whether a figure may start at this word: digits, or a number word or compound of one.
+        The article "een" is left to `is_een`: it is the commonest word of all."""
+        return any(c.isdigit() for c in word) or word.lower().startswith(self.number_words)
+
+    def is_een(self, word: str) -> bool:
+        return word.lower() == "een"
+
+    def after_een_word(self, word: str) -> bool:
+        return word.lower() in self.after_een
 
     @classmethod
     def from_path(cls, path: Path) -> "_Lexicon":
@@ -159,10 +169,10 @@ class _Sentences:
     """Sentence bounds of one doc, read once from the SENT_START array: `Token.sent` checks the
     whole doc's annotation on every call."""
 
-    def __init__(self, doc: Doc) -> None:
+    def __init__(self, doc: Doc, sent_starts: numpy.ndarray) -> None:
         self.doc = doc
-        flags = doc.to_array(SENT_START).tolist() if len(doc) else []
-        self.starts = [0] + [i for i, flag in enumerate(flags) if flag == 1 and i > 0]
+        self.texts: dict[int, str] = {}
+        self.starts = [0] + [i for i in numpy.flatnonzero(sent_starts == 1).tolist() if i > 0]
 
     def bounds(self, i: int) -> tuple[int, int]:
         n = bisect_right(self.starts, i)
@@ -175,8 +185,9 @@ class _Sentences:
 
     def text(self, i: int) -> str:
         start, end = self.bounds(i)
-        last = self.doc[end - 1]
-        return self.doc.text[self.doc[start].idx:last.idx + len(last.text)].strip()
+        if start not in self.texts:  # a Span joins its own tokens; Doc.text would join them all
+            self.texts[start] = self.doc[start:end].text.strip()
+        return self.texts[start]
 
 
 class FigureRecognizer:
@@ -185,6 +196,11 @@ class FigureRecognizer:
     def __init__(self, nlp: Language, name: str = "mkb_figures", lexicon_path: str | None = None) -> None:
         self.name = name
         self.lexicon = _Lexicon.from_path(Path(lexicon_path) if lexicon_path else LEXICON_PATH)
+        # Lexeme flags are computed once per word type and read for a whole doc in one array, so
+        # the tokens that cannot start a figure cost nothing in Python.
+        self.flags = [nlp.vocab.add_flag(lambda word: self.lexicon.is_candidate(word)),
+                      nlp.vocab.add_flag(lambda word: self.lexicon.is_een(word)),
+                      nlp.vocab.add_flag(lambda word: self.lexicon.after_een_word(word))]
 
     # -- spaCy component protocol -------------------------------------------------------------
     def __call__(self, doc: Doc) -> Doc:
@@ -210,38 +226,54 @@ class FigureRecognizer:
 
     # -- recognition --------------------------------------------------------------------------
     def find(self, doc: Doc) -> list[Figure]:
+        # The norms live in user_data while this runs, so the many small helpers reach them
+        # through the doc they already take; they are removed before the doc moves on.
+        if len(doc) == 0:
+            return []
+        # One array read for all the per-token facts the rules need (each doc[i] builds a Token).
+        columns = doc.to_array([*self.flags, NORM, ORTH, IS_CURRENCY, SENT_START])
+        candidate, een, after_een = columns[:, 0], columns[:, 1], columns[:, 2]
+        een[:-1] &= after_een[1:]  # "een miljoen", "een derde", "een op de tien"
+        een[-1] = 0
+        starts = numpy.flatnonzero(candidate | een).tolist()
+        if not starts:
+            return []
+        doc.user_data[_NORMS] = _norm_list(doc, columns[:, 3:6])
+        try:
+            return self._find(doc, starts, _Sentences(doc, columns[:, 6].astype(numpy.int64)))
+        finally:
+            del doc.user_data[_NORMS]
+
+    def _find(self, doc: Doc, starts: list[int], sents: _Sentences) -> list[Figure]:
         figures: list[Figure] = []
-        previous_subject: tuple[int, str] | None = None  # (sentence start char, subject)
+        previous_subject: tuple[int, str] | None = None  # (sentence start token, subject)
         taken = -1  # tokens up to here belong to an earlier figure or a rejected identifier
-        for match in self.lexicon.trigger.finditer(doc.text):
-            span = doc.char_span(match.start(), match.end(), alignment_mode="expand")
-            if span is None or span.start <= taken:
+        for i in starts:
+            if i <= taken:
                 continue
-            i = span.start
-            if doc[i].idx != match.start():
-                continue  # a number inside a word ("x-2")
-            parse, consumed = self._parse(doc, i)
+            parse, consumed = self._parse(doc, i, sents)
             taken = max(taken, consumed - 1)
             if parse is None:
                 continue
-            sent = doc[parse.start].sent
+            sentence_start = sents.bounds(parse.start)[0]
             if parse.subject is None and parse.unit in ("count", "percent"):
-                parse.subject = self._subject_in_context(doc, parse, sent)
-                if parse.subject is None and previous_subject and previous_subject[0] >= _previous_sentence_start(doc, sent):
+                parse.subject = self._subject_in_context(doc, parse, sents)
+                if parse.subject is None and previous_subject and previous_subject[0] >= sents.previous_start(parse.start):
                     parse.subject = previous_subject[1]
             if parse.subject and parse.unit in ("count", "percent") and _norm(doc, parse.start - 1) != "per":
-                previous_subject = (sent.start_char, parse.subject)
-            char_start = parse.char_start if parse.char_start is not None else doc[parse.start].idx
+                previous_subject = (sentence_start, parse.subject)
+            first = doc[parse.start].idx
+            char_start = parse.char_start if parse.char_start is not None else first
             char_end = doc[parse.end - 1].idx + len(doc[parse.end - 1].text)
             figures.append(Figure(
-                start=char_start, end=char_end, text=doc.text[char_start:char_end],
+                start=char_start, end=char_end, text=doc[parse.start:parse.end].text[char_start - first:],
                 value=parse.value, value_max=parse.value_max, unit=parse.unit,
                 subject=parse.subject if parse.unit in ("count", "percent") else None,
-                qualifier=parse.qualifier, sentence=sent.text.strip(),
+                qualifier=parse.qualifier, sentence=sents.text(parse.start),
             ))
         return figures
 
-    def _parse(self, doc: Doc, i: int) -> tuple[_Parse | None, int]:
+    def _parse(self, doc: Doc, i: int, sents: _Sentences) -> tuple[_Parse | None, int]:
         """Read a figure whose number starts at token i; also return the first token not used."""
         lex = self.lexicon
         core = self._core(doc, i)
@@ -256,8 +288,10 @@ class FigureRecognizer:
                     end += 2
                 else:
                     return None, end
+        if core.weak and _norm(doc, core.end) not in lex.after_een:
+            return None, core.end  # the article, in by far most places
         if core.weak or core.value == 1 and not core.digits:
-            if any(_match(doc, core.end, link) for link in lex.one_of) and not self._ratio(doc, core):
+            if lex.one_of.at(doc, core.end) and not self._ratio(doc, core):
                 return None, core.end  # "één van de drijvende krachten"
         j = core.end
         unit: str | None = None
@@ -270,12 +304,12 @@ class FigureRecognizer:
         if (denominator and not core.digits and core.value < denominator * 3
                 and (_norm(doc, j) in lex.fraction_units or _norm(doc, j + 1) in lex.ordinal_fraction_links)):
             # "een derde van de ondervraagden"; but "aan een derde" is a third party
-            return self._finish(doc, core.start, j + 1, value / denominator, None, "other", False), j + 1
+            return self._finish(doc, sents, core.start, j + 1, value / denominator, None, "other", False), j + 1
         if _norm(doc, j) in lex.fractions and core.value == 1 and core.weak:  # "een kwart"
-            return self._finish(doc, core.start, j + 1, lex.fractions[_norm(doc, j)], None, "other", False), j + 1
+            return self._finish(doc, sents, core.start, j + 1, lex.fractions[_norm(doc, j)], None, "other", False), j + 1
         ratio = self._ratio(doc, core)
         if ratio is not None:
-            return self._finish(doc, core.start, ratio.end, core.value / ratio.value, None, "other", False), ratio.end
+            return self._finish(doc, sents, core.start, ratio.end, core.value / ratio.value, None, "other", False), ratio.end
         # ranges: "6 tot 9 miljard", "10 of 20 weken", "tussen 2 en 5", "één tot tien"
         borrowed = False
         if value_max is None and not core.suffix:
@@ -312,7 +346,7 @@ class FigureRecognizer:
             unit, attached = "EUR", True
         if unit is None:
             unit = "count"
-        if core.weak and not attached and not any(_match(doc, j, p) for p in lex.qual_after):
+        if core.weak and not attached and not lex.qual_after.at(doc, j):
             return None, j
         if self._is_year_or_date(doc, core, j, unit, scaled, prefix):
             return None, core.end
@@ -320,13 +354,13 @@ class FigureRecognizer:
             return None, j  # the article: "een jaar eerder"
         if unit == "count" and not core.digits and _norm(doc, core.start) in lex.fraction_units:
             unit = "other"
-        if unit == "count" and not scaled and value <= 10 and self._in_score_sentence(doc, core.start):
+        if unit == "count" and not scaled and value <= 10 and lex.score_cues.search(sents.text(core.start)):
             unit = "other"  # a rapportcijfer: "gestegen van zes naar zeven"
         if not core.digits and core.weak is False and _norm(doc, core.start) in lex.ambiguous and not attached:
             nxt = doc[j] if j < len(doc) else None
             if nxt is None or nxt.is_stop or nxt.is_punct:
                 return None, j
-        parse = self._finish(doc, start, j, value, value_max, unit, scaled)
+        parse = self._finish(doc, sents, start, j, value, value_max, unit, scaled)
         if core.approx:
             parse.qualifier = "approx"
             written = doc[core.start].text
@@ -334,7 +368,7 @@ class FigureRecognizer:
                 parse.char_start = doc[core.start].idx + written.index("±") + 1
         return parse, j
 
-    def _finish(self, doc: Doc, start: int, end: int, value: float, value_max: float | None,
+    def _finish(self, doc: Doc, sents: _Sentences, start: int, end: int, value: float, value_max: float | None,
                 unit: str, scaled: bool) -> _Parse:
         parse = _Parse(start, end, value, value_max, unit, scaled)
         parse.qualifier = self._qualifier(doc, start, end)
@@ -342,9 +376,9 @@ class FigureRecognizer:
             parse.subject = self._subject_after(doc, end, plural=value != 1)
             if unit == "percent" and parse.subject and not self._linked(doc, end):
                 # "twaalf procent kunstmatige intelligentie": the share is of the earlier "alle bedrijven"
-                parse.subject = self._subject_in_context(doc, parse, doc[start].sent) or parse.subject
+                parse.subject = self._subject_in_context(doc, parse, sents) or parse.subject
             if unit == "count" and scaled and value >= 1e6 and (
-                    parse.subject is None and self._money_sentence(doc, start)
+                    parse.subject is None and self.lexicon.money_cue.search(sents.text(start))
                     or parse.subject is not None and parse.subject.lower() in self.lexicon.money_cues):
                 parse.unit, parse.subject = "EUR", None  # "ruim 4 miljard omzet"
         return parse
@@ -380,27 +414,28 @@ class FigureRecognizer:
 
     def _ratio(self, doc: Doc, core: _Core) -> _Core | None:
         """The denominator of "twee op de vijf", "Negen van de tien"."""
-        for link in self.lexicon.ratio_links:
-            if _match(doc, core.end, link):
-                other = self._core(doc, core.end + len(link))
-                if other and not other.suffix and _is_ratio(core.value, other.value, link):
-                    return other
+        found = self.lexicon.ratio_links.at(doc, core.end)
+        if found:
+            other = self._core(doc, core.end + len(found[0]))
+            if other and not other.suffix and _is_ratio(core.value, other.value, found[0]):
+                return other
         return None
 
     def _range_end(self, doc: Doc, core: _Core, j: int) -> _Core | None:
         """The upper end of a range starting with `core`, whose link starts at token j."""
-        links = list(self.lexicon.range_links)
-        if _norm(doc, core.start - 1) in self.lexicon.between:
-            links.insert(0, ("en",))
         if core.digits and _YEAR.fullmatch(core.digits) and not self._scale_at(doc, j):
             return None
-        for link in links:
-            if _match(doc, j, link):
-                other = self._core(doc, j + len(link))
-                if other is None or other.weak or other.signed:
-                    return None
-                return other if other.value > core.value or self._scale_at(doc, other.end) else None
-        return None
+        if _norm(doc, j) == "en" and _norm(doc, core.start - 1) in self.lexicon.between:
+            link: tuple[str, ...] | None = ("en",)
+        else:
+            found = self.lexicon.range_links.at(doc, j)
+            link = found[0] if found else None
+        if link is None:
+            return None
+        other = self._core(doc, j + len(link))
+        if other is None or other.weak or other.signed:
+            return None
+        return other if other.value > core.value or self._scale_at(doc, other.end) else None
 
     def _scale_at(self, doc: Doc, j: int) -> float | None:
         return self.lexicon.scale.get(_norm(doc, j))
@@ -421,10 +456,8 @@ class FigureRecognizer:
             return "duration", j + 1
         if norm in lex.multipliers and _norm(doc, j + 1) in lex.multiplier_cues:
             return "other", j + 1
-        for unit in lex.other_units:
-            if _match(doc, j, unit):
-                return "other", j + len(unit)
-        return None
+        found = lex.other_units.at(doc, j)
+        return ("other", j + len(found[0])) if found else None
 
     def _is_identifier(self, doc: Doc, core: _Core) -> bool:
         lex = self.lexicon
@@ -490,10 +523,8 @@ class FigureRecognizer:
                                       and head_before.norm_ not in ("en", "of")):
                 return None  # "van 2.000.404 ... tot 2.035.528", "komt hierin tot vijf aanbevelingen"
             return qualifier
-        for phrase, qualifier in lex.qual_after.items():
-            if _match(doc, end, phrase):
-                return qualifier
-        return None
+        found = lex.qual_after.at(doc, end)
+        return found[1] if found else None
 
     def _from_to(self, doc: Doc, start: int) -> bool:
         for k in range(max(0, start - 10), start - 1):
@@ -502,18 +533,17 @@ class FigureRecognizer:
         return False
 
     def _linked(self, doc: Doc, end: int) -> bool:
-        return any(_match(doc, end, link) for link in self.lexicon.subject_links)
+        return self.lexicon.subject_links.at(doc, end) is not None
 
     def _subject_after(self, doc: Doc, end: int, plural: bool = False) -> str | None:
         lex = self.lexicon
         j = end
-        for phrase in lex.qual_after:
-            if _match(doc, j, phrase):
-                j += len(phrase)
-                break
-        for link in lex.subject_links:
-            if _match(doc, j, link):
-                return self._noun(doc, j + len(link))
+        found = lex.qual_after.at(doc, j)
+        if found:
+            j += len(found[0])
+        found = lex.subject_links.at(doc, j)
+        if found:
+            return self._noun(doc, j + len(found[0]))
         noun = self._noun(doc, j, plural=plural)
         if noun is None and _norm(doc, j) in ("en", "of"):
             # "minstens 10 en tot 250 medewerkers": the noun after the second number
@@ -530,10 +560,10 @@ class FigureRecognizer:
         for _ in range(4):
             if j >= len(doc):
                 return None
-            for words in lex.multiword_subjects:
-                if _match(doc, j, words):
-                    last = doc[j + len(words) - 1]
-                    return doc.text[doc[j].idx: last.idx + len(last.text)]
+            found = lex.multiword_subjects.at(doc, j)
+            if found:
+                last = doc[j + len(found[0]) - 1]
+                return doc[j:j + len(found[0])].text
             tok = doc[j]
             norm = tok.norm_
             if tok.is_quote or _TOKEN.fullmatch(norm) or (tok.is_upper and j + 1 < len(doc) and doc[j + 1].is_lower
@@ -565,13 +595,14 @@ class FigureRecognizer:
                 return tok.text
         return None
 
-    def _subject_in_context(self, doc: Doc, parse: _Parse, sent) -> str | None:
+    def _subject_in_context(self, doc: Doc, parse: _Parse, sents: _Sentences) -> str | None:
         """The counted noun named earlier in the sentence: "het aantal starters ... met 8%"."""
         lex = self.lexicon
-        for k in range(parse.start - 1, sent.start - 1, -1):
+        for k in range(parse.start - 1, sents.bounds(parse.start)[0] - 1, -1):
             norm = doc[k].norm_
             if norm in lex.subject_heads:
-                link = next((l for l in lex.subject_links if _match(doc, k + 1, l)), ())
+                found = lex.subject_links.at(doc, k + 1)
+                link = found[0] if found else ()
                 noun = self._noun(doc, k + 1 + len(link)) or self._plural_near(doc, k + 1 + len(link), parse.start)
                 if noun:
                     return noun
@@ -582,23 +613,19 @@ class FigureRecognizer:
                     return noun
         return None
 
-    def _in_score_sentence(self, doc: Doc, start: int) -> bool:
-        return any(tok.norm_.endswith(cue) for tok in doc[start].sent for cue in self.lexicon.score_cues)
-
-    def _money_sentence(self, doc: Doc, start: int) -> bool:
-        sent = doc[start].sent
-        return any(tok.norm_ in self.lexicon.money_cues for tok in sent)
-
 
 def _norm(doc: Doc, i: int) -> str:
-    if not 0 <= i < len(doc):
-        return ""
-    token = doc[i]
-    return token.text if token.is_currency else token.norm_  # spaCy's base norms make "€" "$"
+    norms = doc.user_data[_NORMS]
+    return norms[i] if 0 <= i < len(norms) else ""
 
 
-def _match(doc: Doc, j: int, words: tuple[str, ...]) -> bool:
-    return all(_norm(doc, j + k) == w for k, w in enumerate(words))
+def _norm_list(doc: Doc, columns: numpy.ndarray) -> list[str]:
+    """Every token's norm, read from arrays: the rules look norms up tens of thousands of
+    times, and each `doc[i]` builds a Token object. Currency signs keep their own text, since
+    spaCy's base norms make "€" "$"."""
+    strings = doc.vocab.strings
+    return [strings[orth] if currency else strings[norm]
+            for norm, orth, currency in columns.tolist()]
 
 
 def _is_ratio(a: float, b: float, link: tuple[str, ...]) -> bool:
@@ -629,12 +656,6 @@ def _line_end(doc: Doc, i: int) -> bool:
 def _line_start(doc: Doc, i: int) -> bool:
     k = _previous_word(doc, i)
     return k < 0 or any("\n" in doc[n].text for n in range(k + 1, i))
-
-
-def _previous_sentence_start(doc: Doc, sent) -> int:
-    if sent.start == 0:
-        return 0
-    return doc[sent.start - 1].sent.start_char
 
 
 @Language.factory("mkb_figures", default_config={"lexicon_path": None})

@@ -46,14 +46,15 @@ GENERIC_BODIES = frozenset({"ministerraad", "gemeenteraad", "staatsraad",
                             "ondernemingsraad", "medezeggenschapsraad", "raad"})
 # Words that make a capitalised run an organisation's name (pass 4), standing before any
 # "van"/"voor" in it.
-HEAD_WORDS = frozenset("""
-    stichting vereniging coöperatie cooperatie universiteit hogeschool academie raad autoriteit
-    agentschap bank instituut comité comite federatie fonds platform bureau dienst centrum
-    commissie college inspectie ministerie rijksdienst genootschap bond unie maatschappij
-    groep holding partij omroep kamer werkplaats werkplaatsen koninklijke
-    foundation association institute university academy agency authority council centre center
-    alliance coalition network
-""".split())
+HEAD_WORDS = frozenset({"stichting", "vereniging", "coöperatie", "cooperatie", "universiteit",
+                        "hogeschool", "academie", "raad", "autoriteit", "agentschap", "bank",
+                        "instituut", "comité", "comite", "federatie", "fonds", "platform",
+                        "bureau", "dienst", "centrum", "commissie", "college", "inspectie",
+                        "ministerie", "rijksdienst", "genootschap", "bond", "unie", "maatschappij",
+                        "groep", "holding", "partij", "omroep", "kamer", "werkplaats",
+                        "werkplaatsen", "koninklijke", "foundation", "association", "institute",
+                        "university", "academy", "agency", "authority", "council", "centre",
+                        "center", "alliance", "coalition", "network"})
 # Compounds ending in a head word name organisations too ("Industriebank", "Metaalunie").
 HEAD_SUFFIXES = ("bank", "raad", "fonds", "instituut", "werkplaats", "werkplaatsen", "academie",
                  "autoriteit", "dienst", "bureau", "coalitie", "federatie", "college", "comité",
@@ -88,8 +89,6 @@ BRANCH_SUFFIX = re.compile(r" Nederland\b")
 GLUE = re.compile(r"[-‐‑/'’]")
 ACRONYM = re.compile(r"^[A-Z][A-Za-z0-9&]{1,9}$")
 
-# No name is longer than this many characters; it bounds the look-back of an overlap test.
-MAX_NAME = 300
 # Trust order when candidates overlap at equal length.
 GAZETTEER, GLUED, DEFINED, UNKNOWN, SHORT = range(5)
 
@@ -215,8 +214,8 @@ class OrganisationRecogniser:
         """ "Cisco Nederland" is the company's Dutch branch: an organisation of its own name."""
         for c in found:
             if c.org is not None and c.org.kind in BRANCHING_KINDS \
-                    and BRANCH_SUFFIX.match(text, c.end):
-                yield Candidate(c.start, BRANCH_SUFFIX.match(text, c.end).end(), None, None, GLUED)
+                    and (branch := BRANCH_SUFFIX.match(text, c.end)):
+                yield Candidate(c.start, branch.end(), None, None, GLUED)
 
     def glued(self, caps: list[Token]) -> Iterator[Candidate]:
         """An alias at the start of a compound token: "PVV-fractie", "GroenLinks-PvdA-fractie",
@@ -362,9 +361,12 @@ def extends_name(tail: str) -> bool:
 def repeated_unknowns(text: str, chosen: list[Candidate]) -> Iterator[Candidate]:
     """A name found once outside the gazetteer ("techbedrijf Bird") names the same organisation
     wherever the document repeats it."""
-    for name in {c.canonical for c in chosen if c.org is None and c.canonical}:
-        for match in re.finditer(rf"(?<!\w){re.escape(name)}(?!\w)", text):
-            yield Candidate(match.start(), match.end(), None, name, UNKNOWN)
+    names = {c.canonical for c in chosen if c.org is None and c.canonical}
+    if not names:
+        return
+    alternatives = "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True))
+    for match in re.finditer(rf"(?<!\w)(?:{alternatives})(?!\w)", text):
+        yield Candidate(match.start(), match.end(), None, match.group(), UNKNOWN)
 
 
 def segments(text: str) -> Iterator[tuple[int, str]]:
@@ -478,6 +480,7 @@ class Occupied:
     def __init__(self, ranges: Iterable[tuple[int, int]] = ()) -> None:
         self.starts: list[int] = []
         self.ends: list[int] = []
+        self.longest = 0
         for start, end in sorted(ranges):
             self.add(start, end)
 
@@ -485,18 +488,17 @@ class Occupied:
         i = bisect_right(self.starts, start)
         self.starts.insert(i, start)
         self.ends.insert(i, end)
+        self.longest = max(self.longest, end - start)
 
     def overlapping(self, start: int, end: int) -> list[tuple[int, int]]:
-        """The taken ranges that overlap [start, end). Ranges do not nest deeply, so looking
-        back from the first range starting at or after `end` finds them all."""
+        """The taken ranges that overlap [start, end): looking back from the last range that
+        starts before `end`, no further than the longest range can reach."""
         i = bisect_right(self.starts, end - 1)
         found = []
-        while i > 0:
+        while i > 0 and self.starts[i - 1] + self.longest > start:
             i -= 1
             if self.ends[i] > start:
                 found.append((self.starts[i], self.ends[i]))
-            elif self.starts[i] < start - MAX_NAME:
-                break
         return found
 
     def overlaps(self, start: int, end: int) -> bool:

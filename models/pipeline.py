@@ -14,7 +14,9 @@ from itertools import islice
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping
 
+import numpy
 import spacy
+from spacy.attrs import IS_SPACE, NORM, SENT_START
 from spacy.language import Language
 from spacy.symbols import ORTH
 from spacy.tokenizer import Tokenizer
@@ -44,20 +46,18 @@ _AMBIGUOUS_ABBREVIATIONS = ("al", "dat", "me", "pas", "best", "vol", "red", "min
 # Abbreviations the Dutch exceptions lack, so their period would end a sentence.
 _EXTRA_ABBREVIATIONS = ("incl.", "excl.", "mw.", "o.b.v.", "o.l.v.", "m.u.v.", "jan.", "febr.", "mrt.",
                         "apr.", "jun.", "jul.", "aug.", "sep.", "sept.", "okt.", "nov.", "mrd.", "mld.")
-# Straight quotes for curly ones, so "mkb’ers" is one token like "mkb'ers"; an ASCII hyphen
-# for dashes between digits ("2024–2025"); a space for the line break of hard-wrapped text
-# ("een tweetal\nmoties"), which would otherwise sit as a token between a number and its noun.
-# All keep the text's length, so offsets carry over unchanged.
-_NORMALISE = str.maketrans({"\u2019": "'", "\u2018": "'"})
-_DIGIT_DASH = re.compile(r"(?<=\d)[\u2010\u2011\u2012\u2013\u2212](?=\d)")
+# A curly apostrophe inside a word ("mkb’ers", "KVK’s", "zo’n") keeps the word whole, as the
+# straight one does; token norms read it, and a dash, as the ASCII character (NLP-NOTES §1.2).
+_INNER_APOSTROPHE = re.compile(r"^[^\W_]+[’‘][^\W_]+$")
+_NORM_CHARACTERS = str.maketrans({"’": "'", "‘": "'", "–": "-", "‑": "-", "‐": "-", "−": "-"})
+# A lone line break between two longer lines wraps running text ("een tweetal\nmoties"); as a
+# token it would sit between a number and its noun, so the tokenizer reads it as a space.
 _SHORT_LINE = 8
 _WRAPPED_LINE = re.compile(r"(?<=[^\s.:;!?])\n(?=[^\s•·*\-–])")
-_NEEDS_NORMALISING = re.compile(r"[\u2018\u2019]|\d[\u2010-\u2013\u2212]\d|[^\s.:;!?]\n[^\s•·*\-–]")
 
 
-def normalise(text: str) -> str:
-    """The text the tokenizer sees, of the same length as `text`."""
-    text = _DIGIT_DASH.sub("-", text.translate(_NORMALISE))
+def join_wrapped_lines(text: str) -> str:
+    """`text` with the line breaks of hard-wrapped running text made spaces (same length)."""
     return _WRAPPED_LINE.sub(lambda m: " " if _wrapped(text, m.start()) else "\n", text)
 
 
@@ -70,26 +70,17 @@ def _wrapped(text: str, at: int) -> bool:
 
 
 class DutchTokenizer:
-    """spaCy's Dutch tokenizer with the fixes from NLP-NOTES §1.2, reading normalised text.
+    """spaCy's Dutch tokenizer with the fixes from NLP-NOTES §1.2.
 
-    The Doc keeps the text as given except that wrapped lines are joined by a space; where
-    normalising changed a token, its `norm_` carries the normalised form, so rules look up
-    `norm_`. Offsets are the source's; `extract_many` takes written forms from the source.
+    The Doc's text is the text as given, except that the line breaks of wrapped running text
+    read as spaces; offsets are the same, and `extract_many` takes written forms from the source.
     """
 
     def __init__(self, tokenizer: Tokenizer) -> None:
         self.tokenizer = tokenizer
 
     def __call__(self, text: str) -> Doc:
-        if not _NEEDS_NORMALISING.search(text):
-            return self.tokenizer(text)
-        doc = self.tokenizer(normalise(text))
-        original = Doc(doc.vocab, words=[text[t.idx:t.idx + len(t)] for t in doc],
-                       spaces=[bool(t.whitespace_) for t in doc])
-        for source, token in zip(doc, original):
-            if source.text != token.text:
-                token.norm_ = source.norm_
-        return original
+        return self.tokenizer(join_wrapped_lines(text) if "\n" in text else text)
 
     def pipe(self, texts: Iterable[str], batch_size: int = 1000) -> Iterator[Doc]:
         for text in texts:
@@ -114,6 +105,9 @@ class DutchTokenizer:
 def create_dutch_tokenizer():
     def make(nlp: Language) -> DutchTokenizer:
         tokenizer = create_tokenizer()(nlp)
+        tokenizer.token_match = _INNER_APOSTROPHE.match
+        base_norm = nlp.vocab.lex_attr_getters[NORM]
+        nlp.vocab.lex_attr_getters[NORM] = lambda string: base_norm(string).translate(_NORM_CHARACTERS)
         infixes = list(nlp.Defaults.infixes) + [r"(?<=[A-Za-z])/(?=[A-Za-z])"]
         tokenizer.infix_finditer = compile_infix_regex(infixes).finditer
         rules = dict(tokenizer.rules)
@@ -131,11 +125,21 @@ def create_dutch_tokenizer():
 
 @Language.component("mkb_line_breaks")
 def line_breaks(doc: Doc) -> Doc:
-    """A line break ends a sentence: headings and list items carry no final period."""
-    for match in re.finditer(r"\n\s*", doc.text):
-        span = doc.char_span(match.end(), match.end() + 1, alignment_mode="expand")
-        if span is not None and span.start > 0:
-            doc[span.start].is_sent_start = True
+    """A line break (one left after wrapped lines are joined) ends a sentence: headings and
+    list items carry no final period."""
+    if len(doc) < 2:
+        return doc
+    # Through arrays: setting Token.is_sent_start checks the whole doc's annotation each time.
+    columns = doc.to_array([IS_SPACE, SENT_START]).astype(numpy.int64)
+    starts = columns[:, 1]
+    breaks = [i for i in numpy.flatnonzero(columns[:-1, 0]).tolist() if "\n" in doc[i].text]
+    if not breaks:
+        return doc
+    at = numpy.array(breaks)
+    starts[at + 1] = 1
+    starts[at[at > 0]] = -1  # the break ends the sentence before it
+    starts[0] = 1
+    doc.from_array([SENT_START], starts.reshape(-1, 1).astype(numpy.uint64))
     return doc
 
 
@@ -199,9 +203,10 @@ def _extract_group(nlp: Language, items: list[tuple[str, str | None]], batch_siz
     for (n, offset, chunk, _), doc in zip(pieces, docs):
         figures: list[Figure] = doc._.get(_figures.FIGURES_ATTR) or []
         mentions: list[Mention] = (doc._.get(ORG_ATTR) if Doc.has_extension(ORG_ATTR) else None) or []
-        if doc.text != chunk:
-            figures = [_as_written(f, doc.text, chunk) for f in figures]
-            mentions = [_as_written(m, doc.text, chunk) for m in mentions]
+        seen = doc.text if figures or mentions else chunk
+        if seen != chunk:
+            figures = [_as_written(f, seen, chunk) for f in figures]
+            mentions = [_as_written(m, seen, chunk) for m in mentions]
         results[n].figures.extend(_shift(f, offset) for f in figures)
         results[n].mentions.extend(_shift(m, offset) for m in mentions)
     yield from results

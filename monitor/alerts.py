@@ -34,7 +34,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -172,11 +172,7 @@ def validate(search: SavedSearch, corpus: Store | None) -> SavedSearch:
     elif not (search.sources or search.kinds or search.organisations or search.dossier or search.figure):
         raise QueryError("a saved search needs words or at least one filter (source, kind, org, dossier, figure)")
     ids = resolve_organisations(corpus, list(search.organisations)) if search.organisations else []
-    return SavedSearch(**{**_fields(search), "organisation_ids": tuple(dict.fromkeys(ids))})
-
-
-def _fields(search: SavedSearch) -> dict[str, Any]:
-    return {k: getattr(search, k) for k in SavedSearch.__dataclass_fields__}
+    return replace(search, organisation_ids=tuple(dict.fromkeys(ids)))
 
 
 def save(private: PrivateStore, corpus: Store | None, search: SavedSearch, *, now: datetime) -> int:
@@ -191,8 +187,10 @@ def save(private: PrivateStore, corpus: Store | None, search: SavedSearch, *, no
 def edit(private: PrivateStore, corpus: Store | None, search: SavedSearch, *, now: datetime) -> None:
     """Replace a saved search's criteria. Hits already alerted are not sent again; documents that
     only match the new criteria alert when they change from now on (or through ``backfill``)."""
-    assert search.id is not None
-    old = SavedSearch.from_row(private.search(search.id) or {})
+    row = private.search(search.id) if search.id is not None else None
+    if row is None:
+        raise QueryError(f"no saved search with id {search.id}")
+    old = SavedSearch.from_row(row)
     search = validate(search, corpus)
     fields: dict[str, Any] = {"name": search.name, "query": search.query, "filters": search.filters(),
                               "digest": search.digest, "enabled": int(search.enabled)}
@@ -227,6 +225,7 @@ def evaluate(corpus: Store, private: PrivateStore, *, max_per_run: int, now: dat
         if not changes:
             return result.counts()
         searches = [SavedSearch.from_row(r) for r in private.searches(enabled_only=True)]
+        facts: dict[str, dict[str, Any]] = {}  # a document's figures and organisations, read once
         for saved in searches:
             latest: dict[str, tuple[int, str]] = {}  # document -> (seq, reason) of its changes this run
             for c in changes:
@@ -237,12 +236,12 @@ def evaluate(corpus: Store, private: PrivateStore, *, max_per_run: int, now: dat
             if not latest:
                 continue
             try:
-                matches = saved.match(corpus, ids=sorted(latest))
+                matches = _match_ids(saved, corpus, sorted(latest))
             except QueryError as exc:  # T7: one bad search must not stop the others
                 log.warning("saved search %r skipped (search.invalid): %s", saved.name, exc)
                 result.invalid += 1
                 continue
-            hit_ids = _record_hits(corpus, private, saved, matches, latest, now)
+            hit_ids = _record_hits(corpus, private, saved, matches, latest, now, facts)
             result.hits += len(hit_ids)
             result.alerts += _assign(private, saved, hit_ids, max_per_run=max_per_run, now=now,
                                      daily_hour=daily_hour)
@@ -253,16 +252,24 @@ def evaluate(corpus: Store, private: PrivateStore, *, max_per_run: int, now: dat
 def backfill(corpus: Store, private: PrivateStore, search_id: int, *, days: int, max_per_run: int,
              now: datetime, daily_hour: int = 7) -> dict[str, int]:
     """Evaluate one saved search, once, against documents published or changed in the last ``days``."""
-    saved = SavedSearch.from_row(private.search(search_id) or {})
+    row = private.search(search_id)
+    if row is None:
+        raise QueryError(f"no saved search with id {search_id}")
+    saved = SavedSearch.from_row(row)
     cutoff = stamp(now - timedelta(days=days))
     changed = {c["document_id"]: (c["seq"], "backfill") for c in _changes(corpus, 0) if c["at"] >= cutoff}
     matches = {h.id: h for h in saved.match(corpus, since=cutoff[:10])}
-    matches.update({h.id: h for h in saved.match(corpus, ids=sorted(changed))})
+    matches.update({h.id: h for h in _match_ids(saved, corpus, sorted(changed))})
     with private.transaction():
         hit_ids = _record_hits(corpus, private, saved, list(matches.values()),
-                               {doc: changed.get(doc, (None, "backfill")) for doc in matches}, now)
+                               {doc: changed.get(doc, (None, "backfill")) for doc in matches}, now, {})
         alerts = _assign(private, saved, hit_ids, max_per_run=max_per_run, now=now, daily_hour=daily_hour)
     return {"hits": len(hit_ids), "alerts": alerts}
+
+
+def _match_ids(saved: SavedSearch, corpus: Store, ids: list[str]) -> list[search_module.Hit]:
+    """Matches among ``ids``, a page at a time (SQLite caps the number of bound values)."""
+    return [hit for start in range(0, len(ids), PAGE) for hit in saved.match(corpus, ids=ids[start:start + PAGE])]
 
 
 def _changes(corpus: Store, after: int) -> list[dict[str, Any]]:
@@ -274,13 +281,15 @@ def _changes(corpus: Store, after: int) -> list[dict[str, Any]]:
 
 
 def _record_hits(corpus: Store, private: PrivateStore, saved: SavedSearch, matches: list[search_module.Hit],
-                 why: dict[str, tuple[int | None, str]], now: datetime) -> list[int]:
+                 why: dict[str, tuple[int | None, str]], now: datetime,
+                 facts: dict[str, dict[str, Any]]) -> list[int]:
     hit_ids = []
     for match in matches:
         seq, reason = why[match.id]
+        if match.id not in facts:
+            facts[match.id] = search_module.facts(corpus, match.id)
         row = {"id": match.id, "title": match.title, "url": match.url, "published": match.published,
-               "kind": match.kind, "sources": match.sources, "snippet": match.snippet,
-               "facts": search_module.facts(corpus, match.id)}
+               "kind": match.kind, "sources": match.sources, "snippet": match.snippet, "facts": facts[match.id]}
         hit_id = private.add_hit(saved.id, row, reason=reason, change_seq=seq, now=stamp(now))
         if hit_id is not None:
             hit_ids.append(hit_id)

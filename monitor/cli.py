@@ -119,12 +119,8 @@ def run_progress(enabled: bool) -> Iterator[Callable[..., None]]:
         yield on_event
 
 
-def make_extractor(enabled: bool) -> pipeline.Extractor | None:
-    if not enabled:
-        return None
-    from models import pipeline as nlp
-
-    return nlp.Extractor()
+def make_extractor(config: Config, enabled: bool = True) -> pipeline.Extractor | None:
+    return pipeline.ModelExtractor(config["nlp"]["batch_size"]) if enabled else None
 
 
 def fetcher_factory(config: Config, *, record: str | None = None,
@@ -193,7 +189,7 @@ def run(ctx: Context, names: tuple[str, ...], record: str | None, replay: str | 
         with ctx.store() as store, run_progress(sys.stderr.isatty() and not as_json) as progress:
             report = pipeline.Pipeline(
                 ctx.config, store, fetcher_for=fetcher_factory(ctx.config, record=record, replay=replay, store=store),
-                extractor=make_extractor(not no_extract), after_commit=alerts_stage(ctx.config),
+                extractor=make_extractor(ctx.config, not no_extract), after_commit=alerts_stage(ctx.config),
                 progress=progress).run(names)
     _finish(report, as_json)
 
@@ -220,7 +216,7 @@ def import_(ctx: Context, path: str, source_name: str, no_extract: bool, as_json
     with lock.exclusive(ctx.config.lock_path):
         with ctx.store() as store, run_progress(sys.stderr.isatty() and not as_json) as progress:
             report = pipeline.Pipeline(ctx.config, store, fetcher_for=lambda sc: None,
-                                       extractor=make_extractor(not no_extract),
+                                       extractor=make_extractor(ctx.config, not no_extract),
                                        after_commit=alerts_stage(ctx.config), progress=progress,
                                        ).run(sources=[(sc, pipeline.build_source(sc))])
     _finish(report, as_json)
@@ -341,6 +337,149 @@ def feeds_check(ctx: Context, url: str, as_json: bool) -> None:
             table.add_row(key, str(value))
         console.print(table)
     sys.exit(0 if report.get("ok") else 1)
+
+
+# --- the language side: extract, eval, figures, orgs, reprocess ------------------------------
+
+
+@cli.command()
+@click.argument("source", type=click.File("r", encoding="utf-8"), default="-")
+@click.option("--jsonl", is_flag=True, help="Each input line is a JSON object with 'text' (other keys are copied).")
+@json_option
+def extract(source: Any, jsonl: bool, as_json: bool) -> None:
+    """Figures and organisations in any text (a file, or - for standard input); no corpus needed."""
+    import models as nlp
+
+    if jsonl:
+        records = _jsonl_records(source)
+        for record, extraction in zip(records, nlp.extract_many(records), strict=True):
+            out = {k: v for k, v in record.items() if k not in ("text", "published")}
+            click.echo(json.dumps({**out, **extraction.asdict()}, ensure_ascii=False))
+        return
+    text = source.read()
+    extraction = nlp.extract(text)
+    if as_json:
+        print_json(extraction.asdict())
+        return
+    table = Table(title="figures", title_justify="left")
+    for column in ("text", "value", "max", "unit", "qualifier", "subject"):
+        table.add_column(column)
+    for f in extraction.figures:
+        table.add_row(f.text, _number(f.value), "" if f.value_max is None else _number(f.value_max), f.unit,
+                      f.qualifier or "", f.subject or "")
+    console.print(table)
+    orgs = Table(title="organisations", title_justify="left")
+    for column in ("text", "canonical", "kind"):
+        orgs.add_column(column)
+    for m in extraction.mentions:
+        orgs.add_row(m.text, m.canonical, m.kind or "")
+    console.print(orgs)
+
+
+def _jsonl_records(source: Any) -> list[dict[str, Any]]:
+    records = []
+    for number, line in enumerate(source, start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise click.ClickException(f"line {number}: not valid JSON ({exc.msg})") from None
+        if not isinstance(record, dict) or not isinstance(record.get("text"), str):
+            raise click.ClickException(f"line {number}: needs a JSON object with a 'text' string")
+        records.append(record)
+    return records
+
+
+@cli.command(name="eval")
+@click.argument("gold", type=click.Path(dir_okay=False, exists=True))
+@json_option
+def eval_(gold: str, as_json: bool) -> None:
+    """Score the extraction on a gold file (precision, recall, F1; value, unit, subject, canonical accuracy)."""
+    from models import evaluate
+
+    metrics = evaluate.evaluate(gold)
+    if as_json:
+        print_json(metrics)
+    else:
+        console.print(evaluate.render(metrics))
+
+
+@cli.command()
+@click.option("--subject", help="What is counted, e.g. ondernemers (a prefix: mkb matches mkb'ers).")
+@click.option("--unit", type=click.Choice(["percent", "EUR", "count", "duration", "other"]))
+@click.option("--min", "minimum", type=float, help="Only values at least this.")
+@click.option("--org", "orgs", multiple=True, help="Only in documents naming this organisation.")
+@click.option("--since", help="Only in documents published on or after this date.")
+@click.option("--limit", type=click.IntRange(1, 10000), default=50, show_default=True)
+@json_option
+@pass_ctx
+def figures(ctx: Context, subject: str | None, unit: str | None, minimum: float | None, orgs: tuple[str, ...],
+            since: str | None, limit: int, as_json: bool) -> None:
+    """Figures found in the corpus, newest documents first."""
+    with ctx.store(readonly=True) as store:
+        org_ids = search_module.org_ids(store, list(orgs)) if orgs else None
+        rows = store.figures(subject=subject, unit=unit, minimum=minimum, organisations=org_ids, since=since,
+                             limit=limit)
+    if as_json:
+        print_json(rows)
+        return
+    table = Table()
+    for column in ("published", "value", "unit", "subject", "figure"):
+        table.add_column(column, justify="right" if column == "value" else "left", no_wrap=True)
+    table.add_column("document", overflow="ellipsis", no_wrap=True, max_width=32)
+    for r in rows:
+        table.add_row((r["published"] or "")[:10], _number(r["value"]), r["unit"], r["subject"] or "", r["text"],
+                      r["title"])
+    console.print(table)
+
+
+def _number(value: float) -> str:
+    return f"{int(value):,}" if float(value).is_integer() else f"{value:,.4g}"
+
+
+@cli.command()
+@click.option("--unknown", is_flag=True, help="Only names found outside the gazetteer, for review.")
+@click.option("--limit", type=click.IntRange(1, 10000), default=50, show_default=True)
+@json_option
+@pass_ctx
+def orgs(ctx: Context, unknown: bool, limit: int, as_json: bool) -> None:
+    """Organisations named in the corpus, most mentioned first."""
+    with ctx.store(readonly=True) as store:
+        rows = store.organisation_counts(unknown_only=unknown, limit=limit)
+    if as_json:
+        print_json(rows)
+        return
+    table = Table()
+    for column in ("organisation", "kind", "mentions", "documents", "id"):
+        table.add_column(column)
+    for r in rows:
+        table.add_row(r["canonical"], r["kind"] or "", str(r["mentions"]), str(r["documents"]), r["id"])
+    console.print(table)
+
+
+@cli.command()
+@click.option("--source", "sources", multiple=True, help="Re-parse only this source (repeatable).")
+@click.option("--extract-only", is_flag=True, help="Do not re-parse; only re-extract documents of an older model.")
+@click.option("--all", "everything", is_flag=True, help="Re-extract every document, not only stale ones.")
+@json_option
+@pass_ctx
+def reprocess(ctx: Context, sources: tuple[str, ...], extract_only: bool, everything: bool, as_json: bool) -> None:
+    """Parse and extract again from the stored raw responses, after a parser or model fix (no network)."""
+    extractor = make_extractor(ctx.config)
+    with lock.exclusive(ctx.config.lock_path), ctx.store() as store, \
+            run_progress(sys.stderr.isatty() and not as_json) as progress:
+        counts = {}
+        if not extract_only:
+            counts["parse"] = pipeline.reprocess(store, ctx.config, extractor, sources=sources or None,
+                                                 progress=progress)
+        counts["extract"] = pipeline.reextract(store, extractor, everything=everything, progress=progress,
+                                               batch_size=ctx.config["nlp"]["batch_size"])
+    if as_json:
+        print_json(counts)
+    else:
+        for stage, numbers in counts.items():
+            console.print(f"{stage}: " + ", ".join(f"{k} {v}" for k, v in numbers.items()))
 
 
 # --- serve ----------------------------------------------------------------------------------

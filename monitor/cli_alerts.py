@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import logging
 import re
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import click
@@ -24,23 +24,27 @@ from monitor import alerts as alerts_module
 from monitor import lock, notify, pipeline
 from monitor.alerts import SavedSearch, utc_now
 from monitor.config import Config
-from monitor.errors import DeliveryError, MonitorError, QueryError
+from monitor.errors import DeliveryError
 from monitor.runs import RunReport
 from monitor.store import Store
 from monitor.store.private import PrivateStore, stamp
 
 console = Console()
 err = Console(stderr=True)
-log = logging.getLogger("monitor.watch")
 
 
 def _private(obj: Any) -> PrivateStore:
     return PrivateStore.open(obj.config)
 
 
-def _corpus(obj: Any) -> Store | None:
+@contextmanager
+def _corpus(obj: Any) -> Iterator[Store | None]:
     """The corpus, read-only, when there is one (saving a search does not need it)."""
-    return Store.open(obj.config, readonly=True) if obj.config.db_path.exists() else None
+    if not obj.config.db_path.exists():
+        yield None
+        return
+    with Store.open(obj.config, readonly=True) as store:
+        yield store
 
 
 def _print_json(data: Any) -> None:
@@ -95,20 +99,13 @@ def add(obj: Any, name: str, query: tuple[str, ...], sources: tuple[str, ...], k
     search = SavedSearch(name=name, query=" ".join(query), sources=sources, kinds=kinds, organisations=orgs,
                          dossier=dossier, figure=alerts_module.parse_figure(figure) if figure else None,
                          digest=digest or "each")
-    corpus = _corpus(obj)
-    try:
-        with _private(obj) as private:
-            try:
-                search_id = alerts_module.save(private, corpus, search, now=utc_now())
-            except MonitorError as exc:
-                raise click.ClickException(str(exc)) from None
-            _set_channels(obj.config, private, search_id, emails=emails, webhooks=webhooks, atom=atom,
-                          to_console=to_console if to_console is not None else not (emails or webhooks or atom))
-            if backfill_days:
-                _backfill(obj.config, private, corpus, search_id, backfill_days)
-    finally:
-        if corpus is not None:
-            corpus.close()
+    _check_channels(obj.config, emails, webhooks)
+    with _corpus(obj) as corpus, _private(obj) as private:
+        search_id = alerts_module.save(private, corpus, search, now=utc_now())
+        _set_channels(private, search_id, emails=emails, webhooks=webhooks, atom=atom,
+                      to_console=to_console if to_console is not None else not (emails or webhooks or atom))
+        if backfill_days:
+            _backfill(obj.config, private, corpus, search_id, backfill_days)
     err.print(f"saved search {name!r} (id {search_id})")
 
 
@@ -129,40 +126,32 @@ def edit(obj: Any, name: str, query: str | None, rename: str | None, enable: boo
     """Change a saved search. A filter option given replaces that filter ("" clears --dossier and
     --figure). Documents already alerted are not sent again; new criteria apply to documents
     that change from now on, or to the last N days with --backfill-days."""
-    corpus = _corpus(obj)
-    try:
-        with _private(obj) as private:
-            old = SavedSearch.from_row(_saved(private, name))
-            updates: dict[str, Any] = {k: v for k, v in {
-                "name": rename, "query": query, "sources": sources, "kinds": kinds, "organisations": orgs,
-                "digest": digest, "enabled": enable}.items() if v not in (None, ())}
-            if dossier is not None:
-                updates["dossier"] = dossier or None
-            if figure is not None:
-                updates["figure"] = alerts_module.parse_figure(figure) if figure else None
-            new = dataclasses.replace(old, **updates)
-            try:
-                alerts_module.edit(private, corpus, new, now=utc_now())
-            except MonitorError as exc:
-                raise click.ClickException(str(exc)) from None
-            assert old.id is not None
-            with private.transaction():
-                for address in removed_emails:
-                    private.remove_channel(old.id, "email", address)
-                for url in removed_webhooks:
-                    private.remove_channel(old.id, "webhook", url)
-            _set_channels(obj.config, private, old.id, emails=emails, webhooks=webhooks, atom=atom,
-                          to_console=to_console)
-            if backfill_days:
-                _backfill(obj.config, private, corpus, old.id, backfill_days)
-    finally:
-        if corpus is not None:
-            corpus.close()
+    _check_channels(obj.config, emails, webhooks)
+    with _corpus(obj) as corpus, _private(obj) as private:
+        old = SavedSearch.from_row(_saved(private, name))
+        updates: dict[str, Any] = {k: v for k, v in {
+            "name": rename, "query": query, "sources": sources, "kinds": kinds, "organisations": orgs,
+            "digest": digest, "enabled": enable}.items() if v not in (None, ())}
+        if dossier is not None:
+            updates["dossier"] = dossier or None
+        if figure is not None:
+            updates["figure"] = alerts_module.parse_figure(figure) if figure else None
+        new = dataclasses.replace(old, **updates)
+        alerts_module.edit(private, corpus, new, now=utc_now())
+        assert old.id is not None
+        with private.transaction():
+            for address in removed_emails:
+                private.remove_channel(old.id, "email", address)
+            for url in removed_webhooks:
+                private.remove_channel(old.id, "webhook", url)
+        _set_channels(private, old.id, emails=emails, webhooks=webhooks, atom=atom, to_console=to_console)
+        if backfill_days:
+            _backfill(obj.config, private, corpus, old.id, backfill_days)
     err.print(f"saved search {new.name!r} updated")
 
 
-def _set_channels(config: Config, private: PrivateStore, search_id: int, *, emails: Iterable[str],
-                  webhooks: Iterable[str], atom: bool | None, to_console: bool | None) -> None:
+def _check_channels(config: Config, emails: Iterable[str], webhooks: Iterable[str]) -> None:
+    """Refuse a bad address or a webhook to a private address before anything is saved (D7)."""
     for url in webhooks:
         try:
             notify.check_webhook_url(url, allow_private=config["alerts"]["allow_private_webhooks"])
@@ -171,6 +160,10 @@ def _set_channels(config: Config, private: PrivateStore, search_id: int, *, emai
     for address in emails:
         if not re.fullmatch(r"[^@\s]+@[^@\s]+", address):
             raise click.BadParameter(f"{address!r} is not an e-mail address", param_hint="--email")
+
+
+def _set_channels(private: PrivateStore, search_id: int, *, emails: Iterable[str], webhooks: Iterable[str],
+                  atom: bool | None, to_console: bool | None) -> None:
     with private.transaction():
         for address in emails:
             private.add_channel(search_id, "email", address)
@@ -202,7 +195,7 @@ def _backfill(config: Config, private: PrivateStore, corpus: Store | None, searc
 def list_(obj: Any, as_json: bool) -> None:
     """Every saved search, with its channels and how many documents it matched."""
     with _private(obj) as private:
-        rows = [{**_summary(private, row)} for row in private.searches()]
+        rows = [_summary(private, row) for row in private.searches()]
     if as_json:
         _print_json(rows)
         return
@@ -225,7 +218,7 @@ def _summary(private: PrivateStore, row: dict[str, Any], *, reveal: bool = False
     return {"id": row["id"], "name": row["name"], "query": row["query"], "filters": row["filters"],
             "describe": search.describe(), "digest": row["digest"], "enabled": bool(row["enabled"]),
             "since_seq": row["since_seq"], "created": row["created"], "updated": row["updated"],
-            "channels": channels, "hits": len(private.hits(row["id"], limit=1_000_000))}
+            "channels": channels, "hits": private.hit_count(row["id"])}
 
 
 @alerts.command(name="show")
@@ -285,14 +278,10 @@ def test(obj: Any, name: str, limit: int, as_json: bool) -> None:
     """What a saved search matches in the corpus now (nothing is recorded or sent)."""
     with _private(obj) as private:
         search = SavedSearch.from_row(_saved(private, name))
-    corpus = _corpus(obj)
-    if corpus is None:
-        raise click.ClickException(f"no corpus at {obj.config.db_path}")
-    with corpus:
-        try:
-            hits = search.match(corpus)
-        except QueryError as exc:
-            raise click.ClickException(str(exc)) from None
+    with _corpus(obj) as corpus:
+        if corpus is None:
+            raise click.ClickException(f"no corpus at {obj.config.db_path}")
+        hits = search.match(corpus)
     if as_json:
         _print_json({"matches": len(hits), "documents": [h.asdict() for h in hits[:limit]]})
         return
@@ -370,7 +359,6 @@ def watch(obj: Any, every: str, names: tuple[str, ...], no_extract: bool, max_ru
     Holds the run lock for as long as it watches, so a second `watch` or a `run` exits with 75
     (already running). A failing source or run is logged and the next run goes ahead."""
     interval = parse_duration(every)
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(name)s %(message)s")
     with lock.exclusive(obj.config.lock_path):
         runs = 0
         while True:
@@ -378,12 +366,17 @@ def watch(obj: Any, every: str, names: tuple[str, ...], no_extract: bool, max_ru
             runs += 1
             try:
                 report = run_sources(obj.config, names, extract=not no_extract)
-                log.info("run %d: %s", runs, _run_line(report, time.monotonic() - started))
+                _log(f"run {runs}: {_run_line(report, time.monotonic() - started)}")
             except Exception as exc:  # the scheduler outlives any one run
-                log.error("run %d failed: %s: %s", runs, getattr(exc, "code", type(exc).__name__), exc)
+                _log(f"run {runs} failed: {getattr(exc, 'code', type(exc).__name__)}: {exc}")
             if max_runs is not None and runs >= max_runs:
                 return
             _wait_and_deliver(obj.config, started + interval)
+
+
+def _log(line: str) -> None:
+    """One line a run on stderr, with the time: what a journal or a cron mail shows."""
+    click.echo(f"{stamp(utc_now())} {line}", err=True)
 
 
 def _run_line(report: RunReport, seconds: float) -> str:
@@ -409,4 +402,4 @@ def _wait_and_deliver(config: Config, until: float) -> None:
             time.sleep(min(wait, 60.0) if wait > 0 else 0)
             if next_due is not None and utc_now() >= next_due:
                 counts = notify.deliver(private, config, clock=utc_now)
-                log.info("deliver: %s", ", ".join(f"{k} {v}" for k, v in counts.items()))
+                _log("deliver: " + ", ".join(f"{k} {v}" for k, v in counts.items()))

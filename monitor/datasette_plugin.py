@@ -1,8 +1,11 @@
 """The Datasette plugin of mkb-monitor: what plain Datasette lacks for this corpus.
 
+- a bounded search of the documents table (``_q=``: the newest matches only), so a word found in
+  most documents is as quick to list, count and facet as a rare one;
 - facets on the documents table by organisation (through ``mentions``) and by year;
 - a ``_year=`` filter that the year facet toggles, answered from the ``published`` index;
 - search hits with FTS5's own ``snippet()`` and ``highlight()``, escaped before the match is marked;
+- links from the ``document_id`` and ``figure_id`` columns of stored queries to those rows;
 - an Atom feed (``.atom``) of every table page, search and stored query that lists documents;
 - a startup check that refuses to serve the corpus immutable or without locking (RELIABILITY S7).
 
@@ -34,6 +37,8 @@ DOCUMENTS = "documents"
 # first and only then are they turned into <mark>, so stored HTML can never become markup.
 _OPEN, _CLOSE = "\ue000", "\ue001"
 SNIPPET_TOKENS = 40
+SEARCH_ARG = "_q"  # our search: bounded, with snippets (Datasette's own _search stays for the API)
+MAX_MATCHES = 5_000
 
 
 # --- safety -----------------------------------------------------------------------------------
@@ -56,26 +61,38 @@ def startup(datasette: Any) -> None:
     check_safe(datasette)
 
 
-# --- year filter and facets -------------------------------------------------------------------
+# --- search, year filter and facets -------------------------------------------------------------
 
 
 @hookimpl
 def filters_from_request(request: Any, database: str, table: str, datasette: Any) -> FilterArguments | None:
-    year = request.args.get("_year")
-    if not year or database != CORPUS or table != DOCUMENTS:
+    if database != CORPUS or table != DOCUMENTS:
         return None
-    if not (len(year) == 4 and year.isdigit()):
-        return FilterArguments(["0"], human_descriptions=[f"published in {year!r}, which is not a year"])
-    low, high = year, str(int(year) + 1)
-    # A range on the indexed column, not strftime(): the published index answers it.
-    return FilterArguments(["published >= :year_low and published < :year_high"],
-                           {"year_low": low, "year_high": high}, [f"published in {year}"])
+    where: list[str] = []
+    params: dict[str, str] = {}
+    said: list[str] = []
+    search = request.args.get(SEARCH_ARG)
+    if search:
+        # The newest MAX_MATCHES matches by rowid: FTS5 hands them over in rowid order and stops,
+        # so sorting, counting and faceting a word found in most documents costs the same as a rare one.
+        where.append("rowid in (select rowid from documents_fts where documents_fts match escape_fts(:q) "
+                     f"order by rowid desc limit {MAX_MATCHES})")
+        params["q"] = search
+        said.append(f'search matches "{search}" (the newest {MAX_MATCHES:,} matches at most)')
+    year = request.args.get("_year")
+    if year and len(year) == 4 and year.isdigit():
+        # A range on the indexed column, not strftime(): the published index answers it.
+        where.append("published >= :year_low and published < :year_high")
+        params.update(year_low=year, year_high=str(int(year) + 1))
+        said.append(f"published in {year}")
+    elif year:
+        where.append("0")
+        said.append(f"published in {year!r}, which is not a year")
+    return FilterArguments(where, params, said) if where else None
 
 
 class _CorpusFacet(Facet):
     """A facet computed by one SQL query over the filtered rows; subclasses give the SQL."""
-
-    arg: str  # the query-string key the facet toggles
 
     async def suggest(self) -> list[dict[str, Any]]:
         return []
@@ -206,7 +223,7 @@ def extra_template_vars(datasette: Any, database: str, table: str, request: Any)
         return {}
 
     async def hits(rows: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, Markup]]:
-        search = request.args.get("_search") if request else None
+        search = (request.args.get(SEARCH_ARG) or request.args.get("_search")) if request else None
         if not search or table != DOCUMENTS:
             return {}
         return await search_hits(datasette, database, search, [row["id"] for row in rows])
@@ -214,7 +231,43 @@ def extra_template_vars(datasette: Any, database: str, table: str, request: Any)
     def document_path(doc_id: str) -> str:
         return datasette.urls.row(database, DOCUMENTS, tilde_encode(str(doc_id)))
 
-    return {"search_hits": hits, "document_path": document_path}
+    async def findings(doc_id: str) -> dict[str, Any]:
+        return await document_findings(datasette, database, doc_id)
+
+    return {"search_hits": hits, "document_path": document_path, "document_findings": findings,
+            "link_labels": LINK_LABELS, "search_arg": SEARCH_ARG}
+
+
+# The document page names the tables that point at a document as a reader would.
+LINK_LABELS = {"figures": "Figures", "mentions": "Organisation mentions", "document_sources": "Sources it was seen in",
+               "document_versions": "Earlier versions", "document_aliases": "Other keys", "changes": "Changes"}
+FIGURES_ON_PAGE = 100
+
+
+async def document_findings(datasette: Any, database: str, doc_id: str) -> dict[str, Any]:
+    """The organisations named in a document and the figures found in it, for its page."""
+    db = datasette.get_database(database)
+    organisations = await db.execute(
+        """select o.id, o.canonical, count(*) as mentions from mentions m join organisations o on o.id = m.organisation_id
+           where m.document_id = :id group by o.id order by mentions desc, o.canonical""", {"id": doc_id})
+    figures = await db.execute(
+        f"""select id, text, value, unit, subject, sentence from figures where document_id = :id
+            order by start limit {FIGURES_ON_PAGE}""", {"id": doc_id})
+    dossiers = await db.execute("select value from documents, json_each(documents.dossiers) where documents.id = :id",
+                                {"id": doc_id})
+    return {"organisations": organisations.rows, "figures": figures.rows, "dossiers": [r[0] for r in dossiers.rows]}
+
+
+# Stored queries return plain values; these columns become links to the row they name.
+_LINKED_COLUMNS = {"document_id": DOCUMENTS, "figure_id": "figures"}
+
+
+@hookimpl
+def render_cell(row: Any, value: Any, column: str, table: str | None, database: str, datasette: Any) -> Markup | None:
+    if table is not None or database != CORPUS or value is None or column not in _LINKED_COLUMNS:
+        return None
+    path = datasette.urls.row(database, _LINKED_COLUMNS[column], tilde_encode(str(value)))
+    return Markup('<a href="{}">{}</a>').format(path, value)
 
 
 @hookimpl

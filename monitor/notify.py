@@ -18,6 +18,7 @@ carries the same idempotency key as the first, and it is counted:
 
 from __future__ import annotations
 
+import base64
 import email.policy
 import html
 import ipaddress
@@ -34,7 +35,7 @@ from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime
 from pathlib import Path
-from typing import Any, Protocol, TextIO
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import httpx
@@ -169,13 +170,10 @@ class Channel(Protocol):
 
 
 class Console:
-    def __init__(self, out: TextIO | None = None) -> None:
-        self.out = out
+    """Prints the message on stderr: stdout belongs to the command's own output (--json)."""
 
     def send(self, message: Message, target: str, secret: str | None, now: datetime) -> None:
-        out = self.out or sys.stdout
-        out.write(message.text() + "\n")
-        out.flush()
+        print(message.text(), file=sys.stderr, flush=True)
 
 
 class Email:
@@ -183,7 +181,6 @@ class Email:
 
     def __init__(self, host: str, port: int, sender: str, timeout: float) -> None:
         self.host, self.port, self.sender, self.timeout = host, port, sender, timeout
-        self.ambiguous = 0  # connections lost after the message's final dot (D3, D4)
 
     def build(self, message: Message, to: str, now: datetime) -> EmailMessage:
         mail = EmailMessage(policy=email.policy.SMTP)
@@ -212,8 +209,7 @@ class Email:
                 code, reply = smtp.data(mail.as_bytes())
             except (OSError, smtplib.SMTPServerDisconnected) as exc:
                 # The server may have stored the message before the line dropped (RFC 1047):
-                # retried with the same Message-ID, and counted.
-                self.ambiguous += 1
+                # retried with the same Message-ID, and counted (D3, D4).
                 raise DeliveryTemporary(f"SMTP connection lost after DATA: {exc}", ambiguous=True) from None
             _check("DATA", code, reply)
         except smtplib.SMTPResponseException as exc:
@@ -253,18 +249,19 @@ class WebhookChannel:
                    "webhook-timestamp": str(int(now.timestamp())),
                    "webhook-signature": Webhook(secret or "").sign(message.key, now, body)}
         try:
-            response = self.client.post(target, content=body.encode("utf-8"), headers=headers)
+            # Only the status and headers count: the body is never read, so a receiver cannot
+            # hold the loop or fill memory with an endless answer (I9).
+            with self.client.stream("POST", target, content=body.encode("utf-8"), headers=headers) as response:
+                status, answer = response.status_code, response.headers
         except httpx.HTTPError as exc:
             raise DeliveryTemporary(f"{type(exc).__name__}: {exc}") from None
-        status = response.status_code
         if 200 <= status < 300:
             return
         if status == 410:
             raise DeliveryPermanent(f"410 Gone from {target}: endpoint disabled", disable=True)
         if 300 <= status < 400:
-            raise DeliveryPermanent(f"{status} redirect to {response.headers.get('location', '?')} not followed")
-        raise DeliveryTemporary(f"{status} from {target}",
-                                retry_after=retry_after(response.headers, now.timestamp()))
+            raise DeliveryPermanent(f"{status} redirect to {answer.get('location', '?')} not followed")
+        raise DeliveryTemporary(f"{status} from {target}", retry_after=retry_after(answer, now.timestamp()))
 
 
 def check_webhook_url(url: str, *, allow_private: bool) -> None:
@@ -290,8 +287,6 @@ def check_webhook_url(url: str, *, allow_private: bool) -> None:
 
 def new_webhook_secret() -> str:
     """A ``whsec_``-prefixed base64 secret of 24 random bytes, as the Standard Webhooks spec shows."""
-    import base64
-
     return "whsec_" + base64.b64encode(os.urandom(24)).decode("ascii")
 
 
@@ -356,8 +351,7 @@ class Schedule:
         return when
 
 
-def deliver(private: PrivateStore, config: Config, *, clock: Clock, out: TextIO | None = None,
-            transport: httpx.BaseTransport | None = None) -> dict[str, int]:
+def deliver(private: PrivateStore, config: Config, *, clock: Clock) -> dict[str, int]:
     """Send every due delivery once; return how many were sent, put back, or failed."""
     settings = config["alerts"]
     counts = {"sent": 0, "retrying": 0, "failed": 0}
@@ -379,25 +373,12 @@ def deliver(private: PrivateStore, config: Config, *, clock: Clock, out: TextIO 
     feeds = AtomFeeds(Path(settings["feed_dir"]), settings["feed_entries"])
     for channel_id in sorted({d["channel_id"] for d in due if d["channel_kind"] == "atom"}):
         batch = [d for d in due if d["channel_id"] == channel_id]
-        ids = private.feed_alerts(channel_id, [d["alert_id"] for d in batch], limit=settings["feed_entries"])
-        shown = [message(i) for i in ids]
-        try:
-            feeds.write(batch[0]["search_id"], shown[0].search_name if shown else "", shown, now)
-        except OSError as exc:
-            with private.transaction():
-                for d in batch:
-                    counts[_fail_or_retry(private, d, DeliveryTemporary(f"feed: {exc}"), schedules["email"],
-                                          now)] += 1
-            continue
-        with private.transaction():
-            for d in batch:
-                private.begin_attempt(d["id"], stamp(now))
-                private.mark_sent(d["id"], stamp(now))
-        counts["sent"] += len(batch)
+        outcome = _write_feed(private, feeds, batch, message, schedules["email"], now)
+        counts[outcome] += len(batch)
 
-    with httpx.Client(timeout=settings["webhook_timeout"], follow_redirects=False, transport=transport) as client:
+    with httpx.Client(timeout=settings["webhook_timeout"], follow_redirects=False) as client:
         channels: dict[str, Channel] = {
-            "console": Console(out),
+            "console": Console(),
             "email": Email(settings["smtp_host"], settings["smtp_port"], settings["smtp_from"],
                            settings["smtp_timeout"]),
             "webhook": WebhookChannel(client, allow_private=settings["allow_private_webhooks"]),
@@ -419,7 +400,7 @@ def deliver(private: PrivateStore, config: Config, *, clock: Clock, out: TextIO 
                     outcome = _fail_or_retry(private, d, error, schedules.get(d["channel_kind"], schedules["email"]),
                                              now)
                 counts[outcome] += 1
-                if private.channel(d["channel_id"])["enabled"] == 0:
+                if not private.channel(d["channel_id"])["enabled"]:
                     disabled.add(d["channel_id"])
                 log.warning("delivery %s (%s %s) failed: %s", d["id"], d["channel_kind"], d["target"], error)
                 continue
@@ -428,6 +409,27 @@ def deliver(private: PrivateStore, config: Config, *, clock: Clock, out: TextIO 
                 private.mark_sent(d["id"], stamp(now))
             counts["sent"] += 1
     return counts
+
+
+def _write_feed(private: PrivateStore, feeds: AtomFeeds, batch: list[dict[str, Any]],
+                message: Callable[[int], Message], schedule: Schedule, now: datetime) -> str:
+    """Rewrite one saved search's feed with the due alerts in it: one write for the whole batch."""
+    channel_id = batch[0]["channel_id"]
+    shown = [message(i) for i in private.feed_alerts(channel_id, [d["alert_id"] for d in batch],
+                                                     limit=feeds.entries)]
+    with private.transaction():
+        for d in batch:
+            private.begin_attempt(d["id"], stamp(now))
+    try:
+        feeds.write(batch[0]["search_id"], shown[0].search_name, shown, now)
+    except OSError as exc:
+        with private.transaction():
+            outcomes = {_fail_or_retry(private, d, DeliveryTemporary(f"feed: {exc}"), schedule, now) for d in batch}
+        return outcomes.pop()
+    with private.transaction():
+        for d in batch:
+            private.mark_sent(d["id"], stamp(now))
+    return "sent"
 
 
 def _fail_or_retry(private: PrivateStore, d: dict[str, Any], error: DeliveryError, schedule: Schedule,

@@ -40,6 +40,21 @@ class Extractor(Protocol):
     def __call__(self, docs: Sequence[Document]) -> list[Extraction]: ...
 
 
+class ModelExtractor:
+    """The ``models`` pipeline behind the Extractor seam (spaCy is loaded on first use)."""
+
+    def __init__(self, batch_size: int = 64) -> None:
+        import models
+
+        self.version = models.PIPELINE_VERSION
+        self.batch_size = batch_size
+
+    def __call__(self, docs: Sequence[Document]) -> list[Extraction]:
+        import models
+
+        return list(models.extract_many(((d.text, d.published) for d in docs), batch_size=self.batch_size))
+
+
 class AfterCommit(Protocol):
     """What runs once the sources are stored: alert matching and delivery."""
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import html
 import json
+import math
 import re
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -170,9 +171,9 @@ def search(store: Store, text: str, *, since: str | None = None, until: str | No
     ``ids`` restricts the search to those documents (alerts match what a run changed);
     ``figure`` keeps documents with a figure that meets the condition.
 
-    Up to ``EXACT_LIMIT`` matches, every match is ranked or sorted. Beyond that, sorting by date
-    is still exact, and relevance ranks the newest ``RECENT_WINDOW`` matches (see the notes at
-    ``_newest``); ``Hit.rank`` is then None for results sorted by date."""
+    A query with few matches has every match ranked or sorted. One with very many (``_exact_limit``)
+    is still sorted by date exactly, but ranked by relevance among its newest ``RECENT_WINDOW``
+    matches only, and ``Hit.rank`` is None when it is sorted by date."""
     if sort not in SORTS:
         raise QueryError(f"sort must be one of {', '.join(SORTS)}, not {sort!r}")
     if limit < 1:
@@ -180,12 +181,12 @@ def search(store: Store, text: str, *, since: str | None = None, until: str | No
     match = parse(text).fts()
     filters = _Filters.of(since=since, until=until, sources=sources, kinds=kinds, organisations=organisations,
                           dossier=dossier, ids=ids, figure=figure)
-    if ids is not None or not _more_matches_than(store, match, EXACT_LIMIT):
+    need = offset + limit if sort == "date" else max(RECENT_WINDOW, offset + limit)
+    if ids is not None or not _more_matches_than(store, match, _exact_limit(store, need)):
         return _exact(store, match, filters, sort=sort, limit=limit, offset=offset)
     if sort == "date":
-        page = _newest(store, match, filters, offset + limit)[offset:]
-        return _hits(store, match, page, {})
-    window = _newest(store, match, filters, max(RECENT_WINDOW, offset + limit))
+        return _hits(store, match, _newest(store, match, filters, need)[offset:], {})
+    window = _newest(store, match, filters, need)
     ranks = _ranks(store, match, window)
     page = sorted(window, key=lambda rowid: ranks[rowid])[offset:offset + limit]
     return _hits(store, match, page, ranks)
@@ -195,19 +196,29 @@ def search(store: Store, text: str, *, since: str | None = None, until: str | No
 #
 # FTS5 finds the documents that contain a word quickly and in rowid order, and stops early under
 # a LIMIT. What is slow is whatever needs every match: bm25 for each of them, or each one's date
-# to sort or filter by, when the word ("mkb") is in two thirds of the corpus. So a query with at
-# most EXACT_LIMIT matches, nearly every query, is answered by one SQL statement over all its
-# matches; one with more is answered from its newest matches, found by walking the date index.
+# to sort or filter by, when the word ("mkb") is in two thirds of the corpus. So a query with few
+# matches, nearly every query, is answered by one SQL statement over all of them; one with very
+# many is answered from its newest matches, found by walking an index of the documents by date.
 
-EXACT_LIMIT = 5000  # matches: up to here, ranking or sorting all of them costs a few milliseconds
-RECENT_WINDOW = 1000  # beyond it, relevance ranks this many of the newest matches
+EXACT_LIMIT = 1000  # matches: up to here every match is ranked or sorted, whatever the corpus size
+WALK_COST = 0.1  # walking one document of the date index, against ranking or sorting one match
+RECENT_WINDOW = 500  # relevance ranks this many of the newest matches of a query with very many
 SPAN_GAP = 4096  # rowids: neighbours closer than this are read from FTS5 in one range scan
+
+
+def _exact_limit(store: Store, need: int) -> int:
+    """The number of matches up to which ranking or sorting all of them is cheaper than walking
+    the date index for the newest ``need``. The walk takes about need x documents / matches steps,
+    so the two cost the same at sqrt(need x documents x WALK_COST) matches: 1,400 for a page
+    sorted by date in a million documents, 7,000 for a relevance window of 500."""
+    documents = store.db.execute("SELECT coalesce(max(rowid), 0) FROM documents").fetchone()[0]
+    return max(EXACT_LIMIT, math.isqrt(int(need * documents * WALK_COST)))
 
 
 @dataclass
 class _Filters:
-    """The filters as SQL on ``documents d``: those on the date, which the date index answers,
-    and the rest."""
+    """The filters as SQL on ``documents d``: those on the date, which the index of live
+    documents by date answers, and the rest. Deleted documents are never found."""
 
     dates: list[str]
     rest: list[str]
@@ -218,7 +229,7 @@ class _Filters:
            organisations: list[str] | None, dossier: str | None, ids: list[str] | None,
            figure: FigureCondition | None = None) -> "_Filters":
         dates: list[str] = []
-        rest = ["d.deleted = 0"]
+        rest: list[str] = []
         params: dict[str, Any] = {}
         if since:
             dates.append("d.published >= :since")
@@ -247,7 +258,7 @@ class _Filters:
         return cls(dates, rest, params)
 
     def sql(self) -> str:
-        return " AND ".join(self.dates + self.rest)
+        return " AND ".join(["d.deleted = 0", *self.dates, *self.rest])
 
 
 _COLUMNS = f"""d.rowid, d.id, d.title, d.kind, d.url, d.published,
@@ -282,19 +293,21 @@ def _newest(store: Store, match: str, filters: _Filters, need: int) -> list[int]
     documents roughly in the order they are published, those ranges are few and short. The walk
     stops once ``need`` matches have passed the filters, after a few dozen documents for "mkb"."""
     walk = store.db.execute(
-        "SELECT d.rowid FROM documents d INDEXED BY idx_documents_published "
-        f"WHERE {' AND '.join(filters.dates) or 1} ORDER BY d.published DESC, d.rowid DESC", filters.params)
+        "SELECT d.rowid FROM documents d INDEXED BY idx_documents_live_published "
+        f"WHERE {' AND '.join(['d.deleted = 0', *filters.dates])} "
+        "ORDER BY d.published DESC, d.rowid DESC", filters.params)
     found: list[int] = []
-    chunk = max(2 * need, 64)
+    walked, chunk = 0, max(2 * need, 64)
     try:
         while len(found) < need:
             rowids = [r for (r,) in walk.fetchmany(chunk)]
             if not rowids:
                 break
+            walked += len(rowids)
             matching = _matching(store, match, rowids)
-            candidates = [r for r in rowids if r in matching]
-            found += _passing(store, candidates, filters)
-            chunk = min(chunk * 4, 65536)
+            found += _passing(store, [r for r in rowids if r in matching], filters)
+            # the next chunk: what the share of passing matches so far says is still needed
+            chunk = min(max(int((need - len(found)) * walked / max(len(found), 1) * 1.25), 64), 65536)
     finally:
         walk.close()
     return found[:need]
@@ -317,10 +330,11 @@ def _matching(store: Store, match: str, rowids: list[int]) -> set[int]:
 
 
 def _passing(store: Store, rowids: list[int], filters: _Filters) -> list[int]:
-    """Those of ``rowids`` whose document passes the filters (not deleted, kind, source...), in order."""
-    if not rowids:
-        return []
-    sql = f"SELECT d.rowid FROM documents d WHERE d.rowid IN (SELECT value FROM json_each(:rowids)) AND {' AND '.join(filters.rest)}"
+    """Those of ``rowids`` whose document passes the filters other than dates, in order."""
+    if not rowids or not filters.rest:
+        return rowids
+    sql = (f"SELECT d.rowid FROM documents d WHERE d.rowid IN (SELECT value FROM json_each(:rowids)) "
+           f"AND {' AND '.join(filters.rest)}")
     passing = {r for (r,) in store.db.execute(sql, {**filters.params, "rowids": json.dumps(rowids)})}
     return [r for r in rowids if r in passing]
 

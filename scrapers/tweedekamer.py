@@ -23,7 +23,6 @@ namespaces stripped. Both are read.
 from __future__ import annotations
 
 import hashlib
-
 import json
 import re
 from collections.abc import Iterator

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import json
 import os
+import resource
+import signal
 import subprocess
 import sys
 import tempfile
@@ -64,14 +66,17 @@ class Runner:
             file.unlink()
         self._scratch.rmdir()
 
-    def start(self, argv: list[str], *, env: dict[str, str] | None = None, cwd: Path | None = None) -> int:
+    def start(self, argv: list[str], *, env: dict[str, str] | None = None, cwd: Path | None = None,
+              fsize: int | None = None) -> int:
+        """Start a run; ``fsize`` caps the size of any file it writes (RLIMIT_FSIZE, SIGXFSZ
+        ignored so that a write past it fails with EFBIG, as on a full disk)."""
         assert self._current is None, "wait() for the previous run first"
         self.runs += 1
         out, err = self._scratch / f"{self.runs}.out", self._scratch / f"{self.runs}.err"
         env = {k: v for k, v in (env or {}).items()}
         if self.mode == "fork":
             request = {"argv": [str(a) for a in argv], "env": env, "cwd": str(cwd or REPO),
-                       "stdout": str(out), "stderr": str(err)}
+                       "stdout": str(out), "stderr": str(err), "fsize": fsize}
             self._server.stdin.write(json.dumps(request) + "\n")  # type: ignore[union-attr]
             self._server.stdin.flush()  # type: ignore[union-attr]
             pid = json.loads(self._server.stdout.readline())["pid"]  # type: ignore[union-attr]
@@ -82,7 +87,7 @@ class Runner:
         child_env["PYTHONPATH"] = str(REPO)
         with open(out, "wb") as o, open(err, "wb") as e:
             proc = subprocess.Popen([sys.executable, "-m", "monitor", *map(str, argv)], stdout=o, stderr=e,
-                                    env=child_env, cwd=cwd or REPO)
+                                    env=child_env, cwd=cwd or REPO, preexec_fn=lambda: _limit(fsize))
         self._current = (proc.pid, out, err, proc)
         return proc.pid
 
@@ -96,9 +101,16 @@ class Runner:
             code = json.loads(self._server.stdout.readline())["code"]  # type: ignore[union-attr]
         return Result(code, out.read_text("utf-8", "replace"), err.read_text("utf-8", "replace"))
 
-    def run(self, argv: list[str], *, env: dict[str, str] | None = None, cwd: Path | None = None) -> Result:
-        self.start(argv, env=env, cwd=cwd)
+    def run(self, argv: list[str], *, env: dict[str, str] | None = None, cwd: Path | None = None,
+            fsize: int | None = None) -> Result:
+        self.start(argv, env=env, cwd=cwd, fsize=fsize)
         return self.wait()
+
+
+def _limit(fsize: int | None) -> None:
+    if fsize is not None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
 
 
 def _serve() -> None:
@@ -136,6 +148,7 @@ def _child(cli, crashpoints, request) -> None:  # type: ignore[no-untyped-def]
         os.chdir(request["cwd"])
         os.environ.update(request["env"])
         crashpoints._hits.clear()
+        _limit(request.get("fsize"))
         for fd, path in ((1, request["stdout"]), (2, request["stderr"])):
             target = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
             os.dup2(target, fd)

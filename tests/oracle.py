@@ -11,16 +11,26 @@ sequence numbers, the ``runs`` ledger), because a crashed run is allowed to leav
 
 ``snapshot`` reads with a fresh connection in this process, never the one of the run, so a
 write that the run thought committed but is not on disk shows up (P7).
+
+The module also holds what the crash, concurrency and storage suites share: the replayed input
+(``replay``), its clean reference (``clean``) and the fork server that runs the CLI (``runner``),
+as pytest fixtures a test module imports.
 """
 
 from __future__ import annotations
 
+import json
+import shutil
 import sqlite3
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from forkrun import Result, Runner
 from monitor.store import Store
+from replays.build_replays import SOURCES, build
 
 # table -> (the columns that identify a row, the columns whose values must match)
 TABLES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
@@ -97,3 +107,96 @@ def summary(snap: Snapshot) -> dict[str, int]:
 
 def _short(diff: dict[str, tuple[Any, Any]]) -> str:
     return ", ".join(f"{c}: {str(w)[:60]!r} != {str(g)[:60]!r}" for c, (w, g) in diff.items())
+
+
+# --- the inputs the suite runs, and their clean references (pytest fixtures) --------------------
+
+def replay_argv(replay: Path, db: Path, *extra: str) -> list[str]:
+    """``mkb-monitor run`` of the three replayed sources into ``db``."""
+    sources = [arg for name in SOURCES for arg in ("--source", name)]
+    return ["--config", str(replay / "monitor.toml"), "--db", str(db), *extra, "run", "--replay", str(replay),
+            *sources, "--no-extract", "--json"]
+
+
+def fresh_db(parent: Path, label: str) -> Path:
+    directory = parent / label
+    shutil.rmtree(directory, ignore_errors=True)
+    directory.mkdir(parents=True)
+    return directory / "monitor.db"
+
+
+def completed(runner: Runner, argv: list[str]) -> Result:
+    result = runner.run(argv)
+    assert result.code == 0, f"the run did not complete (exit {result.code}):\n{result.stderr[-2000:]}"
+    return result
+
+
+@pytest.fixture(scope="module")
+def runner():
+    with Runner() as r:
+        yield r
+
+
+@pytest.fixture(scope="module")
+def replay(tmp_path_factory) -> Path:
+    """The replay directory built from real fixtures for today (tests/replays/build_replays.py)."""
+    return build(tmp_path_factory.mktemp("replay") / "fixture-run")
+
+
+@pytest.fixture(scope="module")
+def clean(runner, replay, tmp_path_factory) -> Snapshot:
+    """The oracle's reference: one clean run of the replay into a fresh database."""
+    db = tmp_path_factory.mktemp("clean") / "monitor.db"
+    report = json.loads(completed(runner, replay_argv(replay, db)).stdout)
+    assert report["totals"]["failed"] == 0 and report["totals"]["new"] == 5, report
+    assert integrity(db) == []
+    return snapshot(db)
+
+
+# --- alerts: expected hits vs the outbox vs what the sinks received ---------------------------------
+
+
+def alert_hits(private_db: Path) -> set[tuple[str, str]]:
+    """(saved search name, document id) of every hit recorded in the private file."""
+    conn = sqlite3.connect(f"file:{private_db}?mode=ro", uri=True)
+    try:
+        return set(conn.execute("SELECT s.name, h.document_id FROM hits h JOIN saved_searches s ON s.id = h.search_id"))
+    finally:
+        conn.close()
+
+
+def reconcile_alerts(expected_hits: set[tuple[str, str]], private_db: Path, smtp: Any, hook: Any, *,
+                     ambiguous_allowed: bool) -> tuple[list[str], dict[str, int]]:
+    """RELIABILITY §2 steps 1-4 for alerts: the hits are the ones a clean run makes; every alert in
+    the outbox was sent on every channel, and every sink saw each idempotency key exactly once,
+    except an ambiguous redelivery, which must carry the same key and be counted."""
+    problems = []
+    hits = alert_hits(private_db)
+    problems += [f"hits: missing {h}" for h in sorted(expected_hits - hits)]
+    problems += [f"hits: extra {h}" for h in sorted(hits - expected_hits)]
+    conn = sqlite3.connect(f"file:{private_db}?mode=ro", uri=True)
+    try:
+        problems += [f"private integrity: {row[0]}" for row in conn.execute("PRAGMA integrity_check") if row[0] != "ok"]
+        problems += [f"private foreign key: {row}" for row in conn.execute("PRAGMA foreign_key_check")]
+        deliveries = conn.execute("SELECT d.alert_id, c.kind, d.status FROM deliveries d "
+                                  "JOIN channels c ON c.id = d.channel_id").fetchall()
+        counted = dict(conn.execute("SELECT name, value FROM counters").fetchall())
+    finally:
+        conn.close()
+    problems += [f"delivery of alert {a} by {kind} is {status}" for a, kind, status in deliveries if status != "sent"]
+    keys = {("email", f"<alert-{a}@mkb-monitor>") for a, kind, _ in deliveries if kind == "email"}
+    keys |= {("webhook", f"alert-{a}") for a, kind, _ in deliveries if kind == "webhook"}
+    seen = {("email", k): n for k, n in smtp.by_message_id().items()}
+    seen |= {("webhook", k): n for k, n in hook.deliveries_per_id().items()}
+    lost = sorted(keys - set(seen))
+    phantom = sorted(set(seen) - keys)
+    duplicated = {k: n - 1 for k, n in seen.items() if n > 1}
+    problems += [f"alert lost: {k}" for k in lost] + [f"delivered but not in the outbox: {k}" for k in phantom]
+    ambiguous = counted.get("alerts/ambiguous_redelivery", 0)
+    extra = sum(duplicated.values())
+    if extra and not (ambiguous_allowed and extra <= ambiguous):
+        problems.append(f"duplicates {duplicated} with alerts/ambiguous_redelivery = {ambiguous}")
+    figures = {"alerts_expected": len(keys), "alerts_delivered": len(keys) - len(lost), "alerts_lost": len(lost),
+               "alerts_duplicated": 0 if ambiguous_allowed and extra <= ambiguous else extra,
+               "alerts_ambiguous_redelivery": extra if ambiguous_allowed and extra <= ambiguous else 0}
+    return problems, figures

@@ -8,6 +8,7 @@ fail on a script, log every attempt, and count what they processed by idempotenc
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import json
 import socket
@@ -33,13 +34,15 @@ def free_port() -> int:
 
 class SmtpSink:
     """aiosmtpd on 127.0.0.1. ``script`` holds one mode per DATA: ``accept``, ``451``, ``550``,
-    or ``drop`` (store the message, then cut the connection before the reply: RFC 1047).
+    ``drop`` (store the message, then cut the connection before the reply: RFC 1047), or
+    ``stall`` (store it, then wait ``stall_seconds`` before the reply: past the client's timeout).
     Addresses in ``refuse`` get 550 at RCPT."""
 
     def __init__(self, port: int | None = None) -> None:
         self.port = port or free_port()
         self.script: list[str] = []
         self.refuse: set[str] = set()
+        self.stall_seconds = 2.0
         self.messages: list[EmailMessage] = []
         self.controller: Controller | None = None
 
@@ -61,6 +64,8 @@ class SmtpSink:
         self.messages.append(message)
         if mode == "drop":
             server.transport.abort()
+        elif mode == "stall":
+            await asyncio.sleep(self.stall_seconds)
         return "250 OK"
 
     def start(self) -> SmtpSink:

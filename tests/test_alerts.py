@@ -3,10 +3,12 @@ and digest policy (RELIABILITY I3, T2, T6, T7, D9), with the oracle recomputing 
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import pytest
 
 from alerting import FakeClock, government, import_jsonl, make_config, save, write_jsonl
-from monitor import alerts, search
+from monitor import alerts, notify, search
 from monitor.alerts import SavedSearch
 from monitor.errors import QueryError
 from monitor.store import Store
@@ -91,10 +93,18 @@ def test_editing_a_search_does_not_resend_old_hits(config, tmp_path):
     path = write_jsonl(tmp_path / "gov.jsonl", government())
     import_jsonl(config, path)
     before = hits(config)
+    edited = SavedSearch(name="s", query="mkb", id=search_id)
     with Store.open(config) as corpus, PrivateStore.open(config) as private:
-        alerts.edit(private, corpus, SavedSearch(name="s", query="mkb", id=search_id), now=FakeClock()())
+        alerts.edit(private, corpus, edited, now=FakeClock()())
     import_jsonl(config, path)
-    assert hits(config) == before
+    assert hits(config) == before  # no re-send, and no back-fill unless asked for
+    newly = expected(config, search_id, edited) - before
+    assert newly  # the edit makes more documents match
+    with Store.open(config) as corpus, PrivateStore.open(config) as private:
+        counts = alerts.backfill(corpus, private, search_id, days=1, max_per_run=100, now=FakeClock()())
+    assert counts["hits"] == len(newly) and hits(config) == before | newly
+    import_jsonl(config, path)
+    assert hits(config) == before | newly
 
 
 def test_a_crash_between_the_corpus_commit_and_matching_loses_nothing_and_doubles_nothing(config, tmp_path, monkeypatch):
@@ -139,7 +149,7 @@ def private_hits(config, search_id):
         return private.hits(search_id, limit=1000)
 
 
-def test_hourly_digest_collects_until_its_hour(config, tmp_path):
+def test_hourly_digest_collects_until_its_hour_then_goes_out_as_one_message(config, tmp_path, capsys):
     clock = FakeClock()
     save(config, SavedSearch(name="hourly", query=QUERY, digest="hourly"), ("console", "", None))
     docs = government()
@@ -149,6 +159,12 @@ def test_hourly_digest_collects_until_its_hour(config, tmp_path):
         rows = private.db.execute("SELECT id, due_at FROM alerts").fetchall()
         sent = private.db.execute("SELECT count(*) FROM deliveries WHERE status = 'sent'").fetchone()[0]
     assert len(rows) == 1 and rows[0][1] > alerts.stamp(clock()) and sent == 0
+    clock.now = datetime.fromisoformat(rows[0][1].replace("Z", "+00:00"))
+    with PrivateStore.open(config) as private:
+        assert notify.deliver(private, config, clock=clock)["sent"] == 1
+    printed = capsys.readouterr().err
+    n = len(expected(config, 1, SavedSearch(name="hourly", query=QUERY)))
+    assert f"hourly: {n} documents" in printed and printed.count(" · new") == n  # one message, all hits
 
 
 def test_filters_without_words_organisations_and_figures(config, tmp_path):

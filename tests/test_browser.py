@@ -100,7 +100,7 @@ def browser():
 
 @pytest.fixture
 def page(browser):
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context = browser.new_context(viewport={"width": 1280, "height": 1100})
     page = context.new_page()
     dialogs: list[str] = []
     page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
@@ -111,10 +111,10 @@ def page(browser):
 
 def test_search_document_figures_and_chart(server, corpus, page, tmp_path):
     page.goto(server + "/monitor/documents")
-    page.fill("#_search", "digitalisering")
-    page.press("#_search", "Enter")
+    page.fill("#mkb-q", "digitalisering")
+    page.press("#mkb-q", "Enter")
     page.wait_for_selector("ol.mkb-results")
-    assert "_search=digitalisering" in page.url
+    assert "_q=digitalisering" in page.url
     marks = page.locator(".mkb-snippet mark")
     assert marks.count() > 0 and marks.first.inner_text().lower().startswith("digitalisering")
     page.screenshot(path=tmp_path / "search.png", full_page=False)
@@ -142,8 +142,8 @@ def test_search_document_figures_and_chart(server, corpus, page, tmp_path):
     page.goto(f"{server}/monitor/figures_about?" + httpx.QueryParams(subject=subject, unit=unit).__str__())
     page.wait_for_selector('.mkb-chart[data-rendered="1"]', timeout=20000)
     assert int(page.get_attribute(".mkb-chart", "data-points")) == points
-    assert page.locator(".mkb-chart svg .mark-symbol path").count() == points
-    page.locator(".mkb-chart").screenshot(path=tmp_path / "chart.png")
+    assert page.locator(".mkb-chart svg .mark-symbol.role-mark path").count() == points
+    page.screenshot(path=tmp_path / "chart.png")
     assert (tmp_path / "search.png").stat().st_size > 10000 and (tmp_path / "chart.png").stat().st_size > 5000
 
 
@@ -156,12 +156,12 @@ def test_organisation_chart_has_points(server, corpus, page, tmp_path):
     page.goto(f"{server}/monitor/organisation_by_month?" + str(httpx.QueryParams(organisation=name, compare_with="")))
     page.wait_for_selector('.mkb-chart[data-rendered="1"]', timeout=20000)
     assert int(page.get_attribute(".mkb-chart", "data-points")) == months
-    assert page.locator(".mkb-chart svg .mark-symbol path").count() == months
+    assert page.locator(".mkb-chart svg .mark-symbol.role-mark path").count() == months
     page.locator(".mkb-chart").screenshot(path=tmp_path / "organisation.png")
 
 
 def test_stored_script_is_shown_as_text_and_never_runs(server, page):
-    page.goto(server + "/monitor/documents?_search=xssproef")
+    page.goto(server + "/monitor/documents?_q=xssproef")
     page.wait_for_selector("ol.mkb-results")
     assert "<script>alert(1)</script>" in page.inner_text("ol.mkb-results")
     page.click("ol.mkb-results .mkb-title a")

@@ -49,50 +49,50 @@ def spans(found: list[Mention]) -> list[tuple[str, str]]:
 # Real sentences: (text, published, expected (span, canonical) pairs in order).
 REAL = [
     # https://zoek.officielebekendmakingen.nl/kst-29544-1173.html
-    ("Nr. 1173 BRIEF VAN DE MINISTERS VAN ECONOMISCHE ZAKEN EN KLIMAAT, VOOR KLIMAAT EN ENERGIE, "
-     "VAN SOCIALE ZAKEN EN WERKGELEGENHEID, VAN ONDERWIJS, CULTUUR EN WETENSCHAP EN VOOR PRIMAIR EN "
-     "VOORTGEZET ONDERWIJS EN ARMOEDEBELEID, PARTICIPATIE EN PENSIOENEN\n\nAan de Voorzitter van de "
-     "Tweede Kamer der Staten-Generaal\n\nDen Haag, 3 februari 2023", "2023-02-03",
+    (("Nr. 1173 BRIEF VAN DE MINISTERS VAN ECONOMISCHE ZAKEN EN KLIMAAT, VOOR KLIMAAT EN ENERGIE, "
+      "VAN SOCIALE ZAKEN EN WERKGELEGENHEID, VAN ONDERWIJS, CULTUUR EN WETENSCHAP EN VOOR PRIMAIR EN "
+      "VOORTGEZET ONDERWIJS EN ARMOEDEBELEID, PARTICIPATIE EN PENSIOENEN\n\nAan de Voorzitter van de "
+      "Tweede Kamer der Staten-Generaal\n\nDen Haag, 3 februari 2023"), "2023-02-03",
      [("ECONOMISCHE ZAKEN EN KLIMAAT", EZK),
       ("SOCIALE ZAKEN EN WERKGELEGENHEID", "Ministerie van Sociale Zaken en Werkgelegenheid"),
       ("ONDERWIJS, CULTUUR EN WETENSCHAP", "Ministerie van Onderwijs, Cultuur en Wetenschap"),
       ("Tweede Kamer der Staten-Generaal", TK)]),
     # https://zoek.officielebekendmakingen.nl/nds-tk-2024D01609.html
-    ("Binnen de vaste commissie voor Digitale Zaken hebben enkele fracties de behoefte om enkele "
-     "vragen en opmerkingen voor te leggen aan de Minister van Economische Zaken en Klimaat over de "
-     "brief d.d. 24 oktober 2023.", "2024-01-18",
+    (("Binnen de vaste commissie voor Digitale Zaken hebben enkele fracties de behoefte om enkele "
+      "vragen en opmerkingen voor te leggen aan de Minister van Economische Zaken en Klimaat over de "
+      "brief d.d. 24 oktober 2023."), "2024-01-18",
      [("vaste commissie voor Digitale Zaken", "vaste commissie voor Digitale Zaken"),
       ("Economische Zaken en Klimaat", EZK)]),
-    ("Vragen en opmerkingen van de leden van de GroenLinks-PvdA-fractie\n\nVragen en opmerkingen "
-     "van de leden van de PVV-fractie", "2024-01-18",
+    (("Vragen en opmerkingen van de leden van de GroenLinks-PvdA-fractie\n\nVragen en opmerkingen "
+      "van de leden van de PVV-fractie"), "2024-01-18",
      [("GroenLinks-PvdA", "GroenLinks-PvdA"), ("PVV", "Partij voor de Vrijheid")]),
     # https://www.rijksoverheid.nl/actueel/nieuws/2019/07/11/mkb-actieplan-geeft-meer-ruimte-aan-ondernemers
-    ("Staatssecretaris Mona Keijzer (EZK): “Het MKB-actieplan laat mooi zien hoeveel wordt gedaan.” "
-     "Het ministerie van EZK is voor veel bedrijven een belangrijke partner.", "2019-07-11",
+    (("Staatssecretaris Mona Keijzer (EZK): “Het MKB-actieplan laat mooi zien hoeveel wordt gedaan.” "
+      "Het ministerie van EZK is voor veel bedrijven een belangrijke partner."), "2019-07-11",
      [("EZK", EZK), ("ministerie van EZK", EZK)]),
     # https://www.tweedekamer.nl/kamerstukken/kamervragen/detail?did=2025D40082&id=2025D40082
-    ("De vaste commissie voor Economische Zaken heeft op 11 september 2025 overleg gevoerd met de "
-     "heer Karremans, Minister van Economische Zaken, over: Garantie EZ aan EIB ten behoeve van "
-     "lening aan Qredits.", "2025-10-14",
+    (("De vaste commissie voor Economische Zaken heeft op 11 september 2025 overleg gevoerd met de "
+      "heer Karremans, Minister van Economische Zaken, over: Garantie EZ aan EIB ten behoeve van "
+      "lening aan Qredits."), "2025-10-14",
      [("vaste commissie voor Economische Zaken", "vaste commissie voor Economische Zaken"),
       ("Economische Zaken", EZ), ("EZ", EZ), ("EIB", "Europese Investeringsbank"),
       ("Qredits", "Qredits")]),
     # https://www.cbs.nl/nl-nl/longread/rapportages/2022/cybersecuritymonitor-2021?onepage=true
-    ("De Cybersecuritymonitor wordt mede op verzoek van het ministerie van Economische Zaken en "
-     "Klimaat (EZK) gemaakt. Dat gebeurt met voornamelijk CBS\u2010cijfers over het aantal bedrijven.",
+    (("De Cybersecuritymonitor wordt mede op verzoek van het ministerie van Economische Zaken en "
+      "Klimaat (EZK) gemaakt. Dat gebeurt met voornamelijk CBS\u2010cijfers over het aantal bedrijven."),
      "2022-03-01",
      [("ministerie van Economische Zaken en Klimaat", EZK), ("EZK", EZK),
       ("CBS", "Centraal Bureau voor de Statistiek")]),
     # https://www.tweedekamer.nl/kamerstukken/brieven_regering/detail?did=2023D37371&id=2023D37371
-    ("Aan de Voorzitter van de Tweede Kamer der Staten-Generaal\nDen Haag, 18 september 2023\nIn de "
-     "procedurevergadering is het kabinet verzocht uw Kamer te informeren. Daarbij is gevraagd in "
-     "overleg te treden met het Digital Trust Center (DTC) en betrokken brancheorganisaties.",
+    (("Aan de Voorzitter van de Tweede Kamer der Staten-Generaal\nDen Haag, 18 september 2023\nIn de "
+      "procedurevergadering is het kabinet verzocht uw Kamer te informeren. Daarbij is gevraagd in "
+      "overleg te treden met het Digital Trust Center (DTC) en betrokken brancheorganisaties."),
      "2023-09-18",
      [("Tweede Kamer der Staten-Generaal", TK), ("Kamer", TK),
       ("Digital Trust Center", "Digital Trust Center"), ("DTC", "Digital Trust Center")]),
     # https://www.bedrijvenbeleidinbeeld.nl/beleidsinstrument/k/kamer-van-koophandel-ondernemersplein
-    ("Kamer van Koophandel en het Ondernemersplein\n\nDe Kamer van Koophandel (KVK) informeert en "
-     "ondersteunt ondernemers. Ondernemersplein wordt beheerd door de KVK.", "2023-06-01",
+    (("Kamer van Koophandel en het Ondernemersplein\n\nDe Kamer van Koophandel (KVK) informeert en "
+      "ondersteunt ondernemers. Ondernemersplein wordt beheerd door de KVK."), "2023-06-01",
      [("Kamer van Koophandel", "Kamer van Koophandel"), ("Kamer van Koophandel", "Kamer van Koophandel"),
       ("KVK", "Kamer van Koophandel"), ("KVK", "Kamer van Koophandel")]),
 ]
@@ -106,13 +106,13 @@ def test_real_government_sentences(nlp, text, published, expected):
 # Constructed sentences for the edge cases: (text, published, expected).
 CONSTRUCTED = [
     # the short form "het Comité" after the full name
-    ("Het Nederlands Comité voor Ondernemerschap presenteert dinsdag het rapport. Volgens het Comité "
-     "groeit het mkb.", None,
+    (("Het Nederlands Comité voor Ondernemerschap presenteert dinsdag het rapport. Volgens het Comité "
+      "groeit het mkb."), None,
      [("Nederlands Comité voor Ondernemerschap", "Nederlands Comité voor Ondernemerschap"),
       ("Comité", "Nederlands Comité voor Ondernemerschap")]),
     # a bracket definition of a name outside the gazetteer, used later on its own
-    ("De Digitale Werkplaats Fryslân (DWF) helpt ondernemers op Ameland. De DWF werkt samen met "
-     "NHL Stenden.", None,
+    (("De Digitale Werkplaats Fryslân (DWF) helpt ondernemers op Ameland. De DWF werkt samen met "
+      "NHL Stenden."), None,
      [("Digitale Werkplaats Fryslân", "Digitale Werkplaats Fryslân"),
       ("DWF", "Digitale Werkplaats Fryslân"), ("DWF", "Digitale Werkplaats Fryslân"),
       ("NHL Stenden", "NHL Stenden Hogeschool")]),

@@ -12,6 +12,8 @@ from typing import Any
 
 import feedparser
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from click.testing import CliRunner
 from datasette.app import Datasette
 
@@ -113,19 +115,39 @@ def test_search_box_finds_documents_newest_first_with_facets(db):
 
 
 def test_search_page_shows_snippets_with_the_match_marked(ds):
-    page = get(ds, "/monitor/documents", _search="werkplaatsen").text
+    page = get(ds, "/monitor/documents", _q="werkplaatsen").text
+    assert '<input id="mkb-q" type="search" name="_q" value="werkplaatsen"' in page
     results = page[page.index('<ol class="mkb-results">'):page.index("</ol>")]
     assert results.count('<li class="mkb-result">') == 2
     assert "<mark>werkplaatsen</mark>" in results
     assert re.search(r'<div class="mkb-snippet">[^<]*…?[^<]*(<mark>[^<]+</mark>[^<]*)+</div>', results)
     assert 'href="/monitor/documents/web-' in results
+    assert get(ds, "/monitor/documents", _search="werkplaatsen").text.count('<li class="mkb-result">') == 2
+
+
+def test_search_looks_at_the_newest_matches_only(ds, monkeypatch):
+    from monitor import datasette_plugin
+
+    every = get(ds, "/monitor/documents.json", _q="de", _shape="objects", _sort_desc="rowid", _size="max").json()
+    assert every["filtered_table_rows_count"] == 21 and "newest 5,000 matches" in every["human_description_en"]
+    monkeypatch.setattr(datasette_plugin, "MAX_MATCHES", 3)
+    newest = get(ds, "/monitor/documents.json", _q="de", _shape="objects", _sort_desc="rowid").json()
+    assert [r["id"] for r in newest["rows"]] == [r["id"] for r in every["rows"][:3]]
 
 
 def test_user_syntax_never_gives_a_server_error(db):
     ds = datasette(config_module.load(db=db))
-    for q in ['"unbalanced', "12,5", "AND", "-x", "NEAR(", "'s-Hertogenbosch", "mkb’ers"]:
+    for q in ['"unbalanced', "12,5", "AND", "-x", "NEAR(", "'s-Hertogenbosch", "mkb’ers", "<b>"]:
         assert get(ds, "/monitor/documents.json", _search=q).status_code in (200, 400), q
         assert get(ds, "/monitor/documents", _search=q).status_code in (200, 400), q
+        assert get(ds, "/monitor/documents", _q=q).status_code in (200, 400), q
+
+
+@settings(max_examples=60, deadline=None)
+@given(text=st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=24))
+def test_any_search_text_gives_a_page_or_a_clear_error(ds, text):
+    for params in ({"_q": text}, {"_search": text}):
+        assert get(ds, "/monitor/documents.json", **params).status_code in (200, 400), params
 
 
 def test_metadata_titles_and_time_limit(db):
@@ -224,7 +246,7 @@ def test_one_organisation_by_month_and_two_together(ds, corpus):
     assert sum(r["documents"] for r in months if r["organisation"] == "Kamer van Koophandel") == kvk_documents
     together = get(ds, "/monitor/organisations_together.json", organisation="tk",
                    other="Digital Trust Center", _shape="objects").json()["rows"]
-    assert len(both) == 2 and {r["id"] for r in together} == both
+    assert len(both) == 2 and {r["document_id"] for r in together} == both
 
 
 def test_chart_pages_carry_the_spec_and_load_the_shipped_libraries(ds):
@@ -244,11 +266,11 @@ def test_chart_pages_carry_the_spec_and_load_the_shipped_libraries(ds):
 
 
 def test_every_search_and_stored_query_is_an_atom_feed(ds):
-    search = feedparser.parse(get(ds, "/monitor/documents.atom", _search="werkplaatsen").content)
+    search = feedparser.parse(get(ds, "/monitor/documents.atom", _q="werkplaatsen").content)
     assert not search.bozo and len(search.entries) == 2
     assert all(e.link.startswith("http://localhost/monitor/documents/web-") for e in search.entries)
     assert "werkplaatsen" in search.feed.title
-    assert 'href="/monitor/documents.atom?_search=werkplaatsen"' in get(ds, "/monitor/documents", _search="werkplaatsen").text
+    assert 'href="/monitor/documents.atom?_q=werkplaatsen"' in get(ds, "/monitor/documents", _q="werkplaatsen").text
 
     for path, params in [("/monitor/new_kamerbrieven.atom", {}), ("/monitor/dossier.atom", {"dossier": "32637"}),
                          ("/monitor/figures_about.atom", {"subject": "bedrijven", "unit": ""}),
@@ -257,7 +279,7 @@ def test_every_search_and_stored_query_is_an_atom_feed(ds):
         feed = feedparser.parse(get(ds, path, **params).content)
         assert not feed.bozo and len(feed.entries) == len(json_rows) > 0, path
 
-    empty = feedparser.parse(get(ds, "/monitor/documents.atom", _search="geenwoorddatbestaat").content)
+    empty = feedparser.parse(get(ds, "/monitor/documents.atom", _q="geenwoorddatbestaat").content)
     assert not empty.bozo and empty.entries == []
 
 
@@ -265,11 +287,11 @@ def test_every_search_and_stored_query_is_an_atom_feed(ds):
 
 
 def test_stored_html_is_shown_escaped(ds):
-    xss_id = get(ds, "/monitor/documents.json", _search="xsstoets", _shape="array").json()[0]["id"]
-    pages = [get(ds, "/monitor/documents", _search="xsstoets").text, get(ds, "/monitor/documents").text,
+    xss_id = get(ds, "/monitor/documents.json", _q="xsstoets", _shape="array").json()[0]["id"]
+    pages = [get(ds, "/monitor/documents", _q="xsstoets").text, get(ds, "/monitor/documents").text,
              get(ds, f"/monitor/documents/{xss_id}").text,
              get(ds, "/monitor", sql="select title, text from documents where id = :id", id=xss_id).text,
-             get(ds, "/monitor/documents.atom", _search="xsstoets").text]
+             get(ds, "/monitor/documents.atom", _q="xsstoets").text]
     for page in pages:
         assert "&lt;script&gt;alert(1)" in page
         assert "<script>alert" not in page and "<img src=x" not in page and '<a href="javascript:' not in page
@@ -325,7 +347,7 @@ def test_pages_are_served_while_a_run_holds_the_write_lock(ds, corpus):
     try:
         with writer.transaction():
             writer.db.execute("update documents set title = 'half-written' where kind = 'kamerbrief'")
-            page = get(ds, "/monitor/documents", _search="Ondernemersplein")
+            page = get(ds, "/monitor/documents", _q="Ondernemersplein")
             query = get(ds, "/monitor/new_kamerbrieven.json", _shape="array")
             assert page.status_code == 200 and "Ondernemersplein" in page.text and "half-written" not in page.text
             assert query.status_code == 200 and query.json()[0]["title"] != "half-written"

@@ -4,6 +4,8 @@
 (function () {
   const box = document.querySelector("[data-chart-spec]");
   if (!box) return;
+  // Between the query form and the rows it draws (the template can only put it before or after both).
+  document.querySelector(".export-links")?.before(box);
   const url = new URL(box.dataset.json, window.location.href);
   url.searchParams.set("_shape", "array");
   fetch(url)

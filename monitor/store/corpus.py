@@ -37,7 +37,7 @@ from models.records import Extraction
 from monitor.errors import StorageBusy, StorageError, StorageFull
 from scrapers.base import Document, Item, Response, canonical_url
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 FTS_TOKENIZER = "unicode61 remove_diacritics 2"  # "Comité" and "comite" are one word
 TITLE_WEIGHT = 10.0  # bm25 weight of the title against the text (1.0)
 QUALITY = {q: i for i, q in enumerate(Document.TEXT_QUALITIES)}
@@ -161,8 +161,16 @@ def _migration_1(db: sqlite_utils.Database) -> None:
     db["figures"].create_index(["subject", "unit"])
 
 
+def _migration_2(db: sqlite_utils.Database) -> None:
+    # Search walks the live documents newest first when a word is in too many of them to rank or
+    # sort them all (monitor/search.py): this index answers the walk without reading a document
+    # (``deleted`` leads it so that SQLite sees it covers the walk's ``deleted = 0`` and still
+    # gives the order ``published, rowid`` without sorting).
+    db.execute("CREATE INDEX idx_documents_live_published ON documents(deleted, published) WHERE deleted = 0")
+
+
 # Append only: a released migration never changes. The index is the schema version it creates.
-MIGRATIONS = [_migration_1]
+MIGRATIONS = [_migration_1, _migration_2]
 assert len(MIGRATIONS) == SCHEMA_VERSION
 
 
@@ -543,6 +551,44 @@ class Store:
         if rows:
             self.db["organisations"].upsert_all(rows, pk="id")
         return len(rows)
+
+    # -- listings --
+
+    def figures(self, *, subject: str | None = None, unit: str | None = None, minimum: float | None = None,
+                organisations: list[str] | None = None, since: str | None = None,
+                limit: int = 50) -> list[dict[str, Any]]:
+        """Figures with their document, newest documents first. ``subject`` matches as a prefix."""
+        where, params = ["d.deleted = 0"], []
+        if subject:
+            where.append("f.subject LIKE ? ESCAPE '\\'")
+            params.append(subject.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%")
+        if unit:
+            where.append("f.unit = ?")
+            params.append(unit)
+        if minimum is not None:
+            where.append("f.value >= ?")
+            params.append(minimum)
+        if since:
+            where.append("d.published >= ?")
+            params.append(since)
+        if organisations:
+            where.append(f"d.id IN (SELECT document_id FROM mentions WHERE organisation_id IN "
+                         f"({', '.join('?' * len(organisations))}))")
+            params += organisations
+        sql = f"""SELECT f.value, f.value_max, f.unit, f.subject, f.qualifier, f.text, f.sentence,
+                         d.id AS document_id, d.title, d.published, d.url
+                  FROM figures f JOIN documents d ON d.id = f.document_id
+                  WHERE {' AND '.join(where)} ORDER BY d.published DESC, f.document_id, f.start LIMIT ?"""
+        return [dict(r) for r in self.db.query(sql, [*params, limit])]
+
+    def organisation_counts(self, *, unknown_only: bool = False, limit: int = 50) -> list[dict[str, Any]]:
+        """Organisations by number of mentions; ``unknown_only`` lists names outside the gazetteer."""
+        where = "WHERE o.in_gazetteer = 0" if unknown_only else ""
+        sql = f"""SELECT o.id, o.canonical, o.kind, o.in_gazetteer, count(*) AS mentions,
+                         count(DISTINCT m.document_id) AS documents
+                  FROM mentions m JOIN organisations o ON o.id = m.organisation_id {where}
+                  GROUP BY o.id ORDER BY mentions DESC, o.canonical LIMIT ?"""
+        return [dict(r) for r in self.db.query(sql, [limit])]
 
     # -- the change log (read by alerts) --
 

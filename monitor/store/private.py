@@ -286,6 +286,9 @@ class PrivateStore:
                                                           [alert_id])]
         return row
 
+    def hit_count(self, search_id: int) -> int:
+        return self.db.execute("SELECT count(*) FROM hits WHERE search_id = ?", [search_id]).fetchone()[0]
+
     def hits(self, search_id: int, *, limit: int = 50) -> list[dict[str, Any]]:
         return [_decoded(h) for h in self.db.query(
             "SELECT * FROM hits WHERE search_id = ? ORDER BY id DESC LIMIT ?", [search_id, limit])]

@@ -1,0 +1,119 @@
+import time
+from pathlib import Path
+
+import pytest
+import spacy
+
+import models
+from models import PIPELINE_VERSION, Extraction, build, extract, extract_many, load
+from models.pipeline import CHUNK_CHARS, chunks, pipeline
+
+TEXT = ("Ruim 11.000 ondernemers (o.a. bakkers, bijv. in Utrecht) kregen ca. 300 euro, zegt dat. "
+        "De KVK zag in 2023 91% van de mkb’ers groeien.\n\nZie nr. 5 en art. 3 van de wet.")
+
+
+def test_the_pipeline_is_versioned_and_named():
+    nlp = pipeline()
+    assert models.__version__ == PIPELINE_VERSION == nlp.meta["version"]
+    assert nlp.pipe_names == ["sentencizer", "mkb_line_breaks", "mkb_organisations", "mkb_figures"]
+    assert extract(TEXT).pipeline_version == PIPELINE_VERSION
+
+
+def test_round_trip_through_disk_gives_the_same_extractions(tmp_path):
+    nlp = build()
+    nlp.to_disk(tmp_path / "nlp")
+    loaded = load(tmp_path / "nlp")
+    assert loaded.pipe_names == nlp.pipe_names
+    assert loaded.meta["version"] == PIPELINE_VERSION
+    assert (tmp_path / "nlp" / "mkb_figures" / "lexicon.json").exists()
+    [ours] = extract_many([(TEXT, None)], nlp=nlp)
+    [theirs] = extract_many([(TEXT, None)], nlp=loaded)
+    assert theirs == ours
+    assert [f.text for f in ours.figures] == ["11.000", "300 euro", "91%"]
+    # the tokenizer's Dutch fixes survive the round trip too
+    assert [t.text for t in loaded("MKB-Nederland/VNO-NCW kreeg € 1,2 mrd. extra.")][:5] == \
+        ["MKB-Nederland", "/", "VNO-NCW", "kreeg", "€"]
+
+
+def test_sentences_respect_dutch_abbreviations_and_paragraphs():
+    sentences = [s.text.strip() for s in pipeline()(TEXT).sents]
+    assert sentences == [
+        "Ruim 11.000 ondernemers (o.a. bakkers, bijv. in Utrecht) kregen ca. 300 euro, zegt dat.",
+        "De KVK zag in 2023 91% van de mkb’ers groeien.",
+        "Zie nr. 5 en art. 3 van de wet.",
+    ]
+
+
+def test_curly_apostrophes_keep_words_whole_and_offsets_true():
+    doc = pipeline()("De mkb’ers en zzp’ers van KVK’s, zo’n 40.")
+    assert [t.text for t in doc][:4] == ["De", "mkb’ers", "en", "zzp’ers"]
+    assert doc[1].norm_ == "mkb'ers"
+    figure = extract(TEXT).figures[2]
+    assert TEXT[figure.start:figure.end] == "91%" and figure.subject == "mkb’ers"
+
+
+def test_extract_many_streams_pairs_and_mappings_in_order():
+    items = iter([("Er zijn 5 banen.", None), {"text": "Geen cijfers hier."},
+                  {"text": "Het kost € 30 mln.", "published": "2024-01-02"}])
+    results = list(extract_many(items, batch_size=2, zone_size=2))
+    assert all(isinstance(r, Extraction) for r in results)
+    assert [[f.value for f in r.figures] for r in results] == [[5], [], [30_000_000]]
+
+
+def test_the_document_date_reaches_the_components():
+    nlp = pipeline()
+    seen = []
+
+    @spacy.Language.component("test_published_probe")
+    def probe(doc):
+        seen.append(doc._.published)
+        return doc
+
+    probing = build()
+    probing.add_pipe("test_published_probe", first=True)
+    list(extract_many([("tekst", "2020-05-01"), ("tekst", None)], nlp=probing))
+    assert seen == ["2020-05-01", None]
+    assert nlp.pipe_names[-1] == "mkb_figures"
+
+
+def test_chunks_cover_the_text_at_breaks():
+    text = ("Een zin over 12 bedrijven. " * 40 + "\n\n") * 30
+    pieces = list(chunks(text, size=2000))
+    assert "".join(piece for _, piece in pieces) == text
+    assert all(len(piece) <= 2000 for _, piece in pieces)
+    assert all(text[offset:offset + len(piece)] == piece for offset, piece in pieces)
+    assert all(piece.endswith("\n\n") for _, piece in pieces[:-1])
+
+
+def _check(text, extraction):
+    for record in (*extraction.figures, *extraction.mentions):
+        assert text[record.start:record.end] == record.text
+
+
+@pytest.mark.slow
+def test_a_three_megabyte_document_is_processed_in_pieces():
+    paragraph = ("In 2023 kregen ruim 11.000 ondernemers samen € 2,5 mln van de Rijksdienst voor "
+                 "Ondernemend Nederland; 91% van de mkb'ers is tevreden.\n\n")
+    text = paragraph * (3_000_000 // len(paragraph) + 1)
+    assert len(text) > 3_000_000 > CHUNK_CHARS
+    [result] = extract_many([(text, None)])
+    repeats = text.count(paragraph)
+    assert len(result.figures) == 3 * repeats  # every figure found once, none lost at a cut
+    assert result.figures[-1].start > 2_990_000
+    _check(text, result)
+
+
+@pytest.mark.slow
+def test_a_text_of_only_numbers_finishes():
+    text = " ".join(str(n) for n in range(200_000))
+    [result] = extract_many([(text, None)])
+    _check(text, result)
+    assert len(text) > CHUNK_CHARS
+
+
+@pytest.mark.slow
+def test_ten_thousand_capitalised_words_finish():
+    words = ["Ministerie", "Kamer", "Van", "Economische", "Zaken", "Nederland", "Comité", "Raad"]
+    text = " ".join(words[n % len(words)] + str(n % 7 or "") for n in range(10_000))
+    [result] = extract_many([(text, None)])
+    _check(text, result)

@@ -1,0 +1,152 @@
+"""The disk fills up, a write fails, a document poisons extraction (RELIABILITY P3, P4, P9).
+
+Disk full is a real small tmpfs under the database when this runs as root and ``mount`` works
+(SQLITE_FULL), and otherwise (and also) RLIMIT_FSIZE on the run's process, which makes a write
+past the limit fail with EFBIG (SQLITE_IOERR_WRITE, P4). At several sizes, so the failure lands
+at different moments of the run: each run must fail with a storage error from the vocabulary
+(never a traceback), leave an intact database whose cursors are not ahead of its documents,
+and, once there is space again, a rerun must make the corpus the oracle expects.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from models.records import Extraction
+from monitor import cli
+from monitor import config as config_module
+from monitor.pipeline import Pipeline
+from monitor.store import Store
+from oracle import clean, completed, fresh_db, integrity, reconcile, replay, replay_argv, runner, snapshot
+from reliability import LEDGER
+from scrapers.base import Document
+from test_crash import cursor_not_ahead
+
+__all__ = ["clean", "replay", "runner"]  # pytest fixtures shared through oracle.py
+
+STORAGE_CODES = ("storage.full", "storage.error")
+# File size limits / tmpfs sizes in KiB: below the empty schema, at the first batch, between batches (352:
+# two documents committed, then the disk is full), and enough.
+SIZES_KIB = (64, 224, 288, 352, 480)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def report(tmp_path_factory):
+    yield LEDGER
+    LEDGER.write(tmp_path_factory.getbasetemp())
+
+
+def assert_failed_cleanly(result, db: Path, clean, scratch: Path) -> None:
+    assert result.code == 1, result.stderr
+    assert "Traceback" not in result.stderr, result.stderr
+    if result.stdout.strip():  # the run got as far as its report: a source failed with a storage code
+        failed = [s for s in json.loads(result.stdout)["sources"] if s["status"] == "failed"]
+        assert failed and all(s["error_code"] in STORAGE_CODES for s in failed), result.stdout
+    else:  # the store itself could not be written: the CLI names the code
+        assert any(f"error ({code})" in result.stderr for code in STORAGE_CODES), result.stderr
+    if db.exists():
+        # Checked on a copy: on a full disk even the FTS check (a write command) cannot run.
+        scratch.mkdir()
+        for file in db.parent.glob(db.name + "*"):
+            shutil.copy2(file, scratch / file.name)
+        assert integrity(scratch / db.name) == []
+        assert cursor_not_ahead(clean, scratch / db.name) == []
+
+
+def can_mount() -> bool:
+    if os.geteuid() != 0:
+        return False
+    probe = Path("/proc/self/mounts")
+    return probe.exists() and subprocess.run(["mount", "--version"], capture_output=True).returncode == 0
+
+
+@pytest.mark.parametrize("kib", SIZES_KIB)
+def test_file_size_limit_fails_the_run_cleanly_and_a_rerun_completes(runner, replay, clean, tmp_path, kib):
+    db = fresh_db(tmp_path, f"fsize-{kib}")
+    result = runner.run(replay_argv(replay, db), fsize=kib * 1024)
+    hit = result.code != 0
+    if hit:
+        assert_failed_cleanly(result, db, clean, tmp_path / "copy")
+    completed(runner, replay_argv(replay, db))
+    problems = reconcile(clean, db)
+    LEDGER.fault("P4", not problems)
+    assert problems == []
+    assert hit or kib == max(SIZES_KIB), f"a {kib} KiB limit should have stopped the run"
+
+
+@pytest.mark.skipif(not can_mount(), reason="needs root and mount for a small tmpfs")
+@pytest.mark.parametrize("kib", SIZES_KIB)
+def test_a_full_disk_fails_the_run_cleanly_and_a_rerun_after_space_completes(runner, replay, clean, tmp_path, kib):
+    mountpoint = tmp_path / "disk"
+    mountpoint.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={kib}k", "tmpfs", str(mountpoint)],
+                             capture_output=True, text=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"mount failed: {mounted.stderr.strip()}")
+    try:
+        db = mountpoint / "monitor.db"
+        result = runner.run(replay_argv(replay, db))
+        hit = result.code != 0
+        if hit:
+            assert_failed_cleanly(result, db, clean, tmp_path / "copy")
+        subprocess.run(["mount", "-o", "remount,size=16m", str(mountpoint)], check=True)
+        completed(runner, replay_argv(replay, db))
+        problems = reconcile(clean, db)
+        LEDGER.fault("P3", not problems)
+        assert problems == []
+        assert hit or kib == max(SIZES_KIB), f"a {kib} KiB disk should have filled up"
+    finally:
+        subprocess.run(["umount", "-l", str(mountpoint)], check=False)
+
+
+# --- P9: a poison document --------------------------------------------------------------------
+
+
+class PoisonedExtractor:
+    """Extraction that crashes on one document, as a bug in a model would."""
+
+    version = "poisoned-test-extractor"
+
+    def __init__(self, poison_title: str) -> None:
+        self.poison_title = poison_title
+
+    def __call__(self, docs: list[Document]) -> list[Extraction]:
+        for doc in docs:
+            if doc.title == self.poison_title:
+                raise RuntimeError(f"extraction blew up on {doc.source_key}")
+        return [Extraction(pipeline_version=self.version) for _ in docs]
+
+
+def test_a_poison_document_is_quarantined_and_the_rest_goes_on(replay, clean, tmp_path):
+    db = tmp_path / "monitor.db"
+    config = config_module.load(replay / "monitor.toml", db=db)
+    poison_id = "ah-tk-20202021-3235"
+    poison_title = clean["documents"][(poison_id,)][1]
+    limit = config["monitor"]["quarantine_after"]
+    koop_cursor = clean["sources"][("koop",)][1]
+    for attempt in range(1, limit + 2):
+        with Store.open(config) as store:
+            pipeline = Pipeline(config, store, fetcher_for=cli.fetcher_factory(config, replay=str(replay), store=store),
+                                extractor=PoisonedExtractor(poison_title))
+            report = {s.source: s for s in pipeline.run(["koop", "mkb-nederland", "rijksoverheid-news"]).sources}
+        snap = snapshot(db)
+        assert (poison_id,) not in snap["documents"]
+        assert {k for k in clean["documents"] if k != (poison_id,)} <= set(snap["documents"])  # the rest is in
+        failure = snap["item_failures"].get(("koop", poison_id))
+        if attempt <= limit:
+            assert report["koop"].failed == 1 and report["koop"].status == "partial"
+            assert failure == ("extract", "RuntimeError", attempt)
+            # The batch with the failed item does not move the cursor: the next run retries it.
+            assert snap["sources"][("koop",)][1] is None
+        else:
+            assert report["koop"].held == 1 and report["koop"].failed == 0
+            assert failure == ("extract", "RuntimeError", limit)  # held for a human, with its error
+            assert snap["sources"][("koop",)][1] == koop_cursor  # and no longer holding the cursor back
+    assert integrity(db) == []
+    LEDGER.fault("P9", True)
