@@ -2,23 +2,23 @@
 
 Built like spaCy's EntityRuler: the words it knows (units, scale words, qualifiers, blockers)
 are data in `data/figure_lexicon.json`, saved with the pipeline by `to_disk` and read back by
-`from_disk`. The rules only run where a digit or a Dutch number word starts a word: one regex
-pass over the text finds those places, so the cost over plain tokenisation stays small
-(a token Matcher over every token costs five times the tokenizer, NLP-NOTES §1.5).
+`from_disk`. The rules only run where a token holds a digit or a Dutch number word: lexeme
+flags, computed once per word type, mark those tokens in one array read, so the cost over
+plain tokenisation stays small (a token Matcher over every token costs five times the
+tokenizer, NLP-NOTES §1.5).
 
-Lookups use `token.norm_`: the pipeline's tokenizer stores the quote-normalised lower form
-there, while `doc.text` stays the text as given, so offsets and written forms are the source's.
+Lookups use token norms: lower case, with the pipeline's tokenizer reading curly apostrophes
+and dashes as ASCII ones, while offsets and written forms are the source's.
 """
 
 from __future__ import annotations
 
 import json
 import re
+from bisect import bisect_right
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
-
-from bisect import bisect_right
 
 import numpy
 from spacy.attrs import IS_CURRENCY, NORM, ORTH, SENT_START
@@ -74,7 +74,6 @@ class _Parse:
     value: float
     value_max: float | None
     unit: str
-    scaled: bool
     qualifier: str | None = None
     subject: str | None = None
     char_start: int | None = None
@@ -101,7 +100,6 @@ class _Lexicon:
         self.qual_before = _phrases(data["qualifiers_before"])
         self.qual_after = _Phrases(data["qualifiers_after"])
         self.qual_words = frozenset(w for phrase in self.qual_before for w in phrase)
-        self.comparison_heads = frozenset(data["comparison_heads"])
         self.blockers = frozenset(data["blockers_before"])
         self.months = frozenset(data["months"])
         self.subject_skip = frozenset(data["subject_skip"])
@@ -226,8 +224,7 @@ class FigureRecognizer:
 
     # -- recognition --------------------------------------------------------------------------
     def find(self, doc: Doc) -> list[Figure]:
-        # The norms live in user_data while this runs, so the many small helpers reach them
-        # through the doc they already take; they are removed before the doc moves on.
+        """The figures in a doc, in text order."""
         if len(doc) == 0:
             return []
         # One array read for all the per-token facts the rules need (each doc[i] builds a Token).
@@ -238,6 +235,8 @@ class FigureRecognizer:
         starts = numpy.flatnonzero(candidate | een).tolist()
         if not starts:
             return []
+        # The norms live in user_data while this runs, so the many small helpers reach them
+        # through the doc they already take; they are removed before the doc moves on.
         doc.user_data[_NORMS] = _norm_list(doc, columns[:, 3:6])
         try:
             return self._find(doc, starts, _Sentences(doc, columns[:, 6].astype(numpy.int64)))
@@ -288,8 +287,6 @@ class FigureRecognizer:
                     end += 2
                 else:
                     return None, end
-        if core.weak and _norm(doc, core.end) not in lex.after_een:
-            return None, core.end  # the article, in by far most places
         if core.weak or core.value == 1 and not core.digits:
             if lex.one_of.at(doc, core.end) and not self._ratio(doc, core):
                 return None, core.end  # "één van de drijvende krachten"
@@ -297,7 +294,7 @@ class FigureRecognizer:
         unit: str | None = None
         value, value_max = core.value, core.value_max
         scaled = False
-        attached = False  # something beyond the bare number makes a weak "een" a figure
+        attached = False  # a range, scale or unit: an ambiguous word ("acht") is then a number
 
         # fractions and ratios: "een derde", "twee op de vijf", "Negen van de tien"
         denominator = lex.denominators.get(_norm(doc, j))
@@ -346,17 +343,15 @@ class FigureRecognizer:
             unit, attached = "EUR", True
         if unit is None:
             unit = "count"
-        if core.weak and not attached and not lex.qual_after.at(doc, j):
-            return None, j
+        if core.weak and not scaled and value_max is None and not lex.qual_after.at(doc, j):
+            return None, j  # the article: "een jaar eerder"; a number in "een miljoen", "een of meer"
         if self._is_year_or_date(doc, core, j, unit, scaled, prefix):
             return None, core.end
-        if core.weak and not scaled and _norm(doc, j) not in ("of", "tot") and value_max is None:
-            return None, j  # the article: "een jaar eerder"
         if unit == "count" and not core.digits and _norm(doc, core.start) in lex.fraction_units:
             unit = "other"
         if unit == "count" and not scaled and value <= 10 and lex.score_cues.search(sents.text(core.start)):
             unit = "other"  # a rapportcijfer: "gestegen van zes naar zeven"
-        if not core.digits and core.weak is False and _norm(doc, core.start) in lex.ambiguous and not attached:
+        if not core.digits and _norm(doc, core.start) in lex.ambiguous and not attached:
             nxt = doc[j] if j < len(doc) else None
             if nxt is None or nxt.is_stop or nxt.is_punct:
                 return None, j
@@ -370,7 +365,7 @@ class FigureRecognizer:
 
     def _finish(self, doc: Doc, sents: _Sentences, start: int, end: int, value: float, value_max: float | None,
                 unit: str, scaled: bool) -> _Parse:
-        parse = _Parse(start, end, value, value_max, unit, scaled)
+        parse = _Parse(start, end, value, value_max, unit)
         parse.qualifier = self._qualifier(doc, start, end)
         if unit in ("count", "percent"):
             parse.subject = self._subject_after(doc, end, plural=value != 1)
@@ -508,14 +503,17 @@ class FigureRecognizer:
 
     def _qualifier(self, doc: Doc, start: int, end: int) -> str | None:
         lex = self.lexicon
+        before = [_previous_word(doc, start)]  # the words before, past whitespace tokens
+        while len(before) < 4 and before[-1] >= 0:
+            before.append(_previous_word(doc, before[-1]))
         for size in (3, 2, 1):
-            if start - size < 0:
+            if before[size - 1] < 0:
                 continue
-            words = tuple(_norm(doc, k) for k in range(start - size, start))
+            words = tuple(_norm(doc, k) for k in reversed(before[:size]))
             qualifier = lex.qual_before.get(words)
             if qualifier is None:
                 continue
-            head_before = doc[start - size - 1] if start - size - 1 >= 0 else None
+            head_before = doc[before[size]] if before[size] >= 0 else None
             if words[-1] == "dan" and head_before is not None and (
                     head_before.like_num or head_before.norm_ in lex.percent or _TOKEN.fullmatch(head_before.norm_)):
                 return None  # "335.000 meer dan tien jaar geleden": a comparison, not a bound
@@ -603,12 +601,13 @@ class FigureRecognizer:
             if norm in lex.subject_heads:
                 found = lex.subject_links.at(doc, k + 1)
                 link = found[0] if found else ()
-                noun = self._noun(doc, k + 1 + len(link)) or self._plural_near(doc, k + 1 + len(link), parse.start)
+                noun = (self._noun(doc, k + 1 + len(link), plural=True)
+                        or self._plural_near(doc, k + 1 + len(link), parse.start))
                 if noun:
                     return noun
             if norm == "van" and (_norm(doc, k + 1) == "alle"
                                   or parse.unit == "percent" and _norm(doc, k + 1) in ("de", "het")):
-                noun = self._noun(doc, k + 2)
+                noun = self._noun(doc, k + 2, plural=True)
                 if noun:
                     return noun
         return None

@@ -1,8 +1,9 @@
 """The Dutch extraction pipeline: spacy.blank("nl") with the project's tokenizer fixes and
 components, and the functions that turn texts into plain `Extraction` records.
 
-Order: tokenizer (quote-normalising, Dutch fixes) -> sentencizer -> line breaks ->
-mkb_organisations -> mkb_figures.
+Order: tokenizer (Dutch fixes, wrapped lines joined) -> sentencizer -> mkb_line_breaks ->
+mkb_organisations -> mkb_figures. Each document's date goes in as `doc._.published` before the
+components run; records come out as plain `Extraction`s (models/records.py).
 """
 
 from __future__ import annotations
@@ -17,10 +18,9 @@ from typing import Any, Iterable, Iterator, Mapping
 import numpy
 import spacy
 from spacy.attrs import IS_SPACE, NORM, SENT_START
-from spacy.language import Language
+from spacy.language import Language, create_tokenizer
 from spacy.symbols import ORTH
 from spacy.tokenizer import Tokenizer
-from spacy.language import create_tokenizer
 from spacy.tokens import Doc
 from spacy.util import compile_infix_regex, registry
 
@@ -203,7 +203,8 @@ def _extract_group(nlp: Language, items: list[tuple[str, str | None]], batch_siz
     for (n, offset, chunk, _), doc in zip(pieces, docs):
         figures: list[Figure] = doc._.get(_figures.FIGURES_ATTR) or []
         mentions: list[Mention] = (doc._.get(ORG_ATTR) if Doc.has_extension(ORG_ATTR) else None) or []
-        seen = doc.text if figures or mentions else chunk
+        # Only joined wrapped lines make the Doc's text differ from the chunk.
+        seen = doc.text if "\n" in chunk and (figures or mentions) else chunk
         if seen != chunk:
             figures = [_as_written(f, seen, chunk) for f in figures]
             mentions = [_as_written(m, seen, chunk) for m in mentions]

@@ -22,7 +22,7 @@ from rich.table import Table
 from rich.text import Text
 
 from monitor import config as config_module
-from monitor import lock, pipeline, search as search_module
+from monitor import cli_alerts, lock, pipeline, search as search_module
 from monitor.config import Config, SourceConfig
 from monitor.errors import AlreadyRunning, ConfigError, MonitorError, QueryError
 from monitor.runs import RunReport
@@ -119,28 +119,6 @@ def run_progress(enabled: bool) -> Iterator[Callable[..., None]]:
         yield on_event
 
 
-def make_extractor(config: Config, enabled: bool = True) -> pipeline.Extractor | None:
-    return pipeline.ModelExtractor(config["nlp"]["batch_size"]) if enabled else None
-
-
-def fetcher_factory(config: Config, *, record: str | None = None,
-                    replay: str | None = None, store: Store | None = None) -> Callable[[SourceConfig], Any]:
-    from monitor import http, recording
-
-    settings = http.HttpSettings.from_config(config["http"])
-    # One replay for the whole run, so repeated requests are answered in recorded order across sources.
-    replayed = recording.ReplayTransport(Path(replay)) if replay else None
-
-    def make(sc: SourceConfig) -> Any:
-        transport = replayed
-        if record:
-            transport = recording.RecordingTransport(http.default_transport(settings), Path(record))
-        return http.Client(settings, transport=transport, cache=store,
-                           allowed_hosts=sc.allowed_hosts or None)
-
-    return make
-
-
 def print_run_report(report: RunReport) -> None:
     table = Table(title="run summary", title_justify="left")
     for column in ("source", "status", "new", "changed", "unchanged", "skipped", "failed", "error"):
@@ -187,19 +165,9 @@ def run(ctx: Context, names: tuple[str, ...], record: str | None, replay: str | 
         raise click.UsageError(f"--record needs a new or empty directory ({record} has files: one run, one recording)")
     with lock.exclusive(ctx.config.lock_path):
         with ctx.store() as store, run_progress(sys.stderr.isatty() and not as_json) as progress:
-            report = pipeline.Pipeline(
-                ctx.config, store, fetcher_for=fetcher_factory(ctx.config, record=record, replay=replay, store=store),
-                extractor=make_extractor(ctx.config, not no_extract), after_commit=alerts_stage(ctx.config),
-                progress=progress).run(names)
+            report = pipeline.for_config(ctx.config, store, extract=not no_extract, record=record, replay=replay,
+                                         progress=progress).run(names)
     _finish(report, as_json)
-
-
-def alerts_stage(config: Config) -> pipeline.AfterCommit | None:
-    try:
-        from monitor import alerts
-    except ImportError:  # the alerts module is optional until it is configured
-        return None
-    return alerts.after_commit(config)
 
 
 @cli.command(name="import")
@@ -215,10 +183,8 @@ def import_(ctx: Context, path: str, source_name: str, no_extract: bool, as_json
                       stale_after_hours=0, options={"path": path})
     with lock.exclusive(ctx.config.lock_path):
         with ctx.store() as store, run_progress(sys.stderr.isatty() and not as_json) as progress:
-            report = pipeline.Pipeline(ctx.config, store, fetcher_for=lambda sc: None,
-                                       extractor=make_extractor(ctx.config, not no_extract),
-                                       after_commit=alerts_stage(ctx.config), progress=progress,
-                                       ).run(sources=[(sc, pipeline.build_source(sc))])
+            report = pipeline.for_config(ctx.config, store, extract=not no_extract, progress=progress).run(
+                sources=[(sc, pipeline.build_source(sc))])
     _finish(report, as_json)
 
 
@@ -324,7 +290,7 @@ def feeds_check(ctx: Context, url: str, as_json: bool) -> None:
 
     probe = SourceConfig(name="feeds-check", kind="feed", enabled=True, allowed_hosts=[], relevance=False,
                          stale_after_hours=0, options={})
-    fetcher = fetcher_factory(ctx.config)(probe)
+    fetcher = pipeline.fetcher_factory(ctx.config)(probe)
     try:
         report = check_feed(fetcher, url)
     finally:
@@ -466,7 +432,7 @@ def orgs(ctx: Context, unknown: bool, limit: int, as_json: bool) -> None:
 @pass_ctx
 def reprocess(ctx: Context, sources: tuple[str, ...], extract_only: bool, everything: bool, as_json: bool) -> None:
     """Parse and extract again from the stored raw responses, after a parser or model fix (no network)."""
-    extractor = make_extractor(ctx.config)
+    extractor = pipeline.ModelExtractor(ctx.config["nlp"]["batch_size"])
     with lock.exclusive(ctx.config.lock_path), ctx.store() as store, \
             run_progress(sys.stderr.isatty() and not as_json) as progress:
         counts = {}
@@ -499,6 +465,11 @@ def serve(ctx: Context, host: str | None, port: int | None) -> None:
     port = port or ctx.config["serve"]["port"]
     err.print(f"serving {ctx.config.db_path} on http://{host}:{port}/")
     serve_module.serve(ctx.config, host=host, port=port)
+
+
+cli.add_command(cli_alerts.alerts)
+cli.add_command(cli_alerts.deliver)
+cli.add_command(cli_alerts.watch)
 
 
 def main() -> None:

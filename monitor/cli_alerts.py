@@ -328,12 +328,8 @@ def deliver(obj: Any, as_json: bool) -> None:
 
 def run_sources(config: Config, names: Iterable[str] = (), *, extract: bool = True) -> RunReport:
     """One run of the configured sources, as ``mkb-monitor run`` does it. The caller holds the lock."""
-    from monitor import cli as main
-
     with Store.open(config) as store:
-        return pipeline.Pipeline(config, store, fetcher_for=main.fetcher_factory(config, store=store),
-                                 extractor=main.make_extractor(extract),
-                                 after_commit=main.alerts_stage(config)).run(names or None)
+        return pipeline.for_config(config, store, extract=extract).run(names or None)
 
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)?\s*$")

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Protocol
 
 import scrapers
@@ -242,6 +243,36 @@ class _RecordedError(Exception):
 
     def __str__(self) -> str:
         return self.message or ""
+
+
+def fetcher_factory(config: Config, *, record: str | Path | None = None, replay: str | Path | None = None,
+                    store: Store | None = None) -> Callable[[SourceConfig], Fetcher]:
+    """One polite HTTP client per source; recording every exchange, or answering from a recording."""
+    from monitor import http, recording
+
+    settings = http.HttpSettings.from_config(config["http"])
+    # One replay for the whole run, so repeated requests are answered in recorded order across sources.
+    replayed = recording.ReplayTransport(Path(replay)) if replay else None
+
+    def make(sc: SourceConfig) -> Fetcher:
+        transport = replayed
+        if record:
+            transport = recording.RecordingTransport(http.default_transport(settings), Path(record))
+        return http.Client(settings, transport=transport, cache=store, allowed_hosts=sc.allowed_hosts or None)
+
+    return make
+
+
+def for_config(config: Config, store: Store, *, extract: bool = True, record: str | Path | None = None,
+               replay: str | Path | None = None, progress: Progress | None = None) -> Pipeline:
+    """The pipeline as ``mkb-monitor run`` and ``watch`` assemble it: the polite HTTP client (or a
+    recording of it), the models extractor, and alert matching and delivery after the commit."""
+    from monitor import alerts
+
+    return Pipeline(config, store, fetcher_for=fetcher_factory(config, record=record, replay=replay, store=store),
+                    extractor=ModelExtractor(config["nlp"]["batch_size"]) if extract else None,
+                    after_commit=alerts.after_commit(config),
+                    progress=progress or (lambda event, **info: None))
 
 
 def build_source(sc: SourceConfig) -> Source:

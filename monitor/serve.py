@@ -12,6 +12,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import datasette.handle_exception as datasette_errors
 import yaml
 from datasette.app import Datasette
 from datasette.database import Database
@@ -47,6 +48,14 @@ def settings(config: Config) -> dict[str, Any]:
     }
 
 
+def quiet_error_pages() -> None:
+    """Datasette 0.65 prints the exception of every error page with rich when rich is installed
+    (our CLI needs it); rich 13.8+ raises when that happens outside an ``except`` block, as for
+    the 404 of ``//evil.example``, which turned that 404 into a 500 and logged a traceback with
+    locals for every miss. Without rich, Datasette renders the error page as usual."""
+    datasette_errors.rich = None
+
+
 def register_plugin() -> None:
     if not pm.is_registered(datasette_plugin):
         pm.register(datasette_plugin, name="mkb-monitor")
@@ -54,6 +63,7 @@ def register_plugin() -> None:
 
 def datasette(config: Config, db_path: Path | None = None) -> Datasette:
     register_plugin()
+    quiet_error_pages()
     path = Path(db_path or config.db_path)
     ds = Datasette(metadata=metadata(), settings=settings(config), cors=False, version_note="mkb-monitor",
                    template_dir=str(PACKAGE.joinpath("templates")),

@@ -8,7 +8,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import models
 from monitor import alerts, config as config_module, pipeline
 from monitor.config import Config, SourceConfig
 from monitor.store import Store
@@ -27,15 +26,6 @@ class FakeClock:
 
     def advance(self, **delta: float) -> None:
         self.now += timedelta(**delta)
-
-
-class Extractor:
-    """The real Dutch pipeline (models) behind the pipeline's Extractor seam."""
-
-    version = models.PIPELINE_VERSION
-
-    def __call__(self, docs: list[Any]) -> list[models.Extraction]:
-        return list(models.extract_many([(d.text, d.published) for d in docs]))
 
 
 def alert_settings(tmp: Path, **alerts_overrides: Any) -> dict[str, Any]:
@@ -78,7 +68,7 @@ def import_jsonl(config: Config, path: Path, *, clock: FakeClock | None = None, 
     stage = alerts.after_commit(config, clock=clock or FakeClock()) if alerts_stage else None
     with Store.open(config) as store:
         report = pipeline.Pipeline(config, store, fetcher_for=lambda sc: None,
-                                   extractor=Extractor() if extract else None,
+                                   extractor=pipeline.ModelExtractor() if extract else None,
                                    after_commit=stage).run(sources=[(sc, pipeline.build_source(sc))])
     assert report.total("failed") == 0, report.asdict()
     return report.alerts

@@ -129,6 +129,9 @@ def _serve() -> None:
             pass  # optional stages (alerts) that are not there yet
     for kind in scrapers.KINDS:
         scrapers.source_class(kind)
+    import models
+
+    models.pipeline()  # spaCy and the gazetteer, loaded once: a run that extracts starts warm
     os.environ.pop("MONITOR_CRASHPOINT", None)
     print("ready", flush=True)
     for line in sys.stdin:

@@ -19,6 +19,7 @@ as pytest fixtures a test module imports.
 
 from __future__ import annotations
 
+import atexit
 import json
 import shutil
 import sqlite3
@@ -111,11 +112,12 @@ def _short(diff: dict[str, tuple[Any, Any]]) -> str:
 
 # --- the inputs the suite runs, and their clean references (pytest fixtures) --------------------
 
-def replay_argv(replay: Path, db: Path, *extra: str) -> list[str]:
-    """``mkb-monitor run`` of the three replayed sources into ``db``."""
+def replay_argv(replay: Path, db: Path, *, extract: bool = False) -> list[str]:
+    """``mkb-monitor run`` of the three replayed sources into ``db`` (by default without the
+    language models: the storage suites do not need figures, and it is quicker)."""
     sources = [arg for name in SOURCES for arg in ("--source", name)]
-    return ["--config", str(replay / "monitor.toml"), "--db", str(db), *extra, "run", "--replay", str(replay),
-            *sources, "--no-extract", "--json"]
+    return ["--config", str(replay / "monitor.toml"), "--db", str(db), "run", "--replay", str(replay),
+            *sources, *([] if extract else ["--no-extract"]), "--json"]
 
 
 def fresh_db(parent: Path, label: str) -> Path:
@@ -131,10 +133,17 @@ def completed(runner: Runner, argv: list[str]) -> Result:
     return result
 
 
+_RUNNER: list[Runner] = []
+
+
 @pytest.fixture(scope="module")
-def runner():
-    with Runner() as r:
-        yield r
+def runner() -> Runner:
+    """One fork server for the whole pytest session (it takes seconds to import the models);
+    stopped when the session's process exits."""
+    if not _RUNNER:
+        _RUNNER.append(Runner().__enter__())
+        atexit.register(_RUNNER[0].__exit__, None, None, None)
+    return _RUNNER[0]
 
 
 @pytest.fixture(scope="module")

@@ -153,7 +153,8 @@ def test_organisation_chart_has_points(server, corpus, page, tmp_path):
             "select o.canonical, count(distinct substr(d.published, 1, 7)) from mentions m "
             "join organisations o on o.id = m.organisation_id join documents d on d.id = m.document_id "
             "group by o.id order by 2 desc limit 1").fetchone()
-    page.goto(f"{server}/monitor/organisation_by_month?" + str(httpx.QueryParams(organisation=name, compare_with="")))
+    page.goto(f"{server}/monitor/organisation_by_month?"
+              + str(httpx.QueryParams(organisation=name, compare_with="", since="2000-01-01")))
     page.wait_for_selector('.mkb-chart[data-rendered="1"]', timeout=20000)
     assert int(page.get_attribute(".mkb-chart", "data-points")) == months
     assert page.locator(".mkb-chart svg .mark-symbol.role-mark path").count() == months

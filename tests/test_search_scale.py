@@ -152,3 +152,18 @@ def test_a_corpus_made_before_the_date_index_is_migrated_and_searchable(tmp_path
     with Store(path) as s:
         assert s.schema_version == SCHEMA_VERSION
         assert [h.id for h in search(s, "mkb", sort="date", limit=3)] == ["doc-4", "doc-3", "doc-2"]
+
+
+def test_the_index_follows_title_and_text_but_not_other_updates(tmp_path):
+    with Store(tmp_path / "monitor.db") as s:
+        with s.transaction():
+            s.put_document(Document(source="koop", source_key="k", url=None, title="Brief", text="Over het mkb.",
+                                    kind="news", id="doc-1"), extraction=Extraction(), extracted_with="v1")
+        data_rows = s.db.execute("SELECT count(*) FROM documents_fts_data").fetchone()[0]
+        with s.transaction():
+            s.db.execute("UPDATE documents SET extracted_with = 'v2', relevance = 0.5 WHERE id = 'doc-1'")
+        assert s.db.execute("SELECT count(*) FROM documents_fts_data").fetchone()[0] == data_rows  # not re-indexed
+        with s.transaction():
+            s.db.execute("UPDATE documents SET text = 'Over zzp''ers.' WHERE id = 'doc-1'")
+        assert [h.id for h in search(s, "zzp'ers")] == ["doc-1"] and search(s, "mkb") == []
+        assert s.check() == []

@@ -235,7 +235,7 @@ def test_figures_about_a_subject(ds, corpus):
 
 def test_one_organisation_by_month_and_two_together(ds, corpus):
     months = get(ds, "/monitor/organisation_by_month.json", organisation="Kamer van Koophandel",
-                 compare_with="ezk", _shape="objects").json()["rows"]
+                 compare_with="ezk", since="2000-01-01", _shape="objects").json()["rows"]
     assert {r["organisation"] for r in months} == {"Kamer van Koophandel", "Ministerie van Economische Zaken en Klimaat"}
     assert all(re.fullmatch(r"\d{4}-\d\d", r["month"]) for r in months)
     with sqlite3.connect(corpus) as conn:
@@ -245,8 +245,13 @@ def test_one_organisation_by_month_and_two_together(ds, corpus):
                                            "intersect select document_id from mentions where organisation_id = 'dtc'")}
     assert sum(r["documents"] for r in months if r["organisation"] == "Kamer van Koophandel") == kvk_documents
     together = get(ds, "/monitor/organisations_together.json", organisation="tk",
-                   other="Digital Trust Center", _shape="objects").json()["rows"]
+                   other="Digital Trust Center", since="2000-01-01", _shape="objects").json()["rows"]
     assert len(both) == 2 and {r["document_id"] for r in together} == both
+    recent = get(ds, "/monitor/organisation_by_month.json", organisation="kvk", compare_with="", since="",
+                 _shape="objects").json()["rows"]
+    three_years_ago = (date.today() - timedelta(days=3 * 365 + 1)).isoformat()[:7]
+    assert recent and all(r["month"] >= three_years_ago for r in recent)
+    assert len(recent) < len([r for r in months if r["organisation"] == "Kamer van Koophandel"])
 
 
 def test_chart_pages_carry_the_spec_and_load_the_shipped_libraries(ds):
@@ -274,7 +279,8 @@ def test_every_search_and_stored_query_is_an_atom_feed(ds):
 
     for path, params in [("/monitor/new_kamerbrieven.atom", {}), ("/monitor/dossier.atom", {"dossier": "32637"}),
                          ("/monitor/figures_about.atom", {"subject": "bedrijven", "unit": ""}),
-                         ("/monitor/organisations_together.atom", {"organisation": "tk", "other": "dtc"})]:
+                         ("/monitor/organisations_together.atom", {"organisation": "tk", "other": "dtc",
+                                                                   "since": "2000-01-01"})]:
         json_rows = get(ds, path.replace(".atom", ".json"), **params, _shape="array").json()
         feed = feedparser.parse(get(ds, path, **params).content)
         assert not feed.bozo and len(feed.entries) == len(json_rows) > 0, path
@@ -308,6 +314,14 @@ def test_no_write_is_possible_through_datasette(ds, corpus):
         run(write())
     with sqlite3.connect(corpus) as conn:
         assert conn.execute("select count(*) from documents").fetchone()[0] == 21
+
+
+def test_odd_paths_get_a_404_or_a_same_site_redirect(ds):
+    for path in ("//evil.example", "//evil.example/", "/\\evil.example", "/monitor/nope", "/monitor/documents/nope"):
+        response = run(ds.client.get(path, follow_redirects=False))
+        location = response.headers.get("location", "/")
+        assert response.status_code in (302, 404), path
+        assert location.startswith("/") and not location.startswith(("//", "/\\")), (path, location)
 
 
 def test_private_alert_state_is_not_served(tmp_path):

@@ -20,6 +20,7 @@ import pytest
 
 from models.records import Extraction
 from monitor import cli
+from monitor.pipeline import fetcher_factory as pipeline_factory
 from monitor import config as config_module
 from monitor.pipeline import Pipeline
 from monitor.store import Store
@@ -132,7 +133,7 @@ def test_a_poison_document_is_quarantined_and_the_rest_goes_on(replay, clean, tm
     koop_cursor = clean["sources"][("koop",)][1]
     for attempt in range(1, limit + 2):
         with Store.open(config) as store:
-            pipeline = Pipeline(config, store, fetcher_for=cli.fetcher_factory(config, replay=str(replay), store=store),
+            pipeline = Pipeline(config, store, fetcher_for=pipeline_factory(config, replay=str(replay), store=store),
                                 extractor=PoisonedExtractor(poison_title))
             report = {s.source: s for s in pipeline.run(["koop", "mkb-nederland", "rijksoverheid-news"]).sources}
         snap = snapshot(db)

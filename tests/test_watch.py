@@ -23,10 +23,6 @@ from monitor.store.private import PrivateStore
 from sinks import WebhookSink
 
 REPO = Path(__file__).parent.parent
-COMMANDS = (cli_alerts.alerts, cli_alerts.deliver, cli_alerts.watch)
-for command in COMMANDS:  # until monitor/cli.py registers them
-    if command.name not in cli.commands:
-        cli.add_command(command)
 
 
 def invoke(config_path: Path, *args: str):
@@ -57,10 +53,8 @@ def test_watch_logs_each_run_and_outlives_a_failing_source(config_path):
 
 
 def test_a_second_watch_or_run_exits_75_while_one_watches(config_path, tmp_path):
-    script = ("import sys; from monitor.cli import cli; from monitor import cli_alerts; "
-              "cli.add_command(cli_alerts.watch); cli(sys.argv[1:])")
     db = tmp_path / "data" / "monitor.db"
-    args = [sys.executable, "-c", script, "--config", str(config_path), "--db", str(db), "watch", "--every", "1h",
+    args = [sys.executable, "-m", "monitor", "--config", str(config_path), "--db", str(db), "watch", "--every", "1h",
             "--no-extract", "--max-runs", "2"]
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     first = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
