@@ -45,7 +45,8 @@ def samples(db: Path) -> dict[str, str]:
                            "group by subject order by count(*) desc limit 1")[0],
         "subject_small": one("select subject from (select subject, count(*) n from figures where subject is not null "
                              "group by subject) where n >= 5 order by n limit 1")[0],
-        "org_big": one("select organisation_id from mentions group by organisation_id order by count(*) desc limit 1")[0],
+        "org_big": one("select organisation_id from mentions group by organisation_id "
+                       "order by count(*) desc limit 1")[0],
         "org_small": one("select organisation_id from (select organisation_id, count(*) n from mentions "
                          "group by organisation_id) where n >= 20 order by n limit 1")[0],
         "figure": str(one("select max(id) from figures")[0]),
@@ -63,15 +64,17 @@ def pages(s: dict[str, str]) -> list[tuple[str, str]]:
         ("home", "/"),
         ("database", "/monitor"),
         ("documents, newest first", "/monitor/documents"),
-        ("search: word in 2/3 of documents", q("/monitor/documents", _search="mkb")),
-        ("search: two words", q("/monitor/documents", _search="digitalisering ondernemers")),
-        ("search: rare word", q("/monitor/documents", _search="cyberweerbaarheid")),
-        ("search mkb, by published", q("/monitor/documents", _search="mkb", _sort_desc="published")),
+        ("search: word in 2/3 of documents", q("/monitor/documents", _q="mkb")),
+        ("search: two words", q("/monitor/documents", _q="digitalisering ondernemers")),
+        ("search: rare word", q("/monitor/documents", _q="cyberweerbaarheid")),
+        ("search mkb, newest stored first", q("/monitor/documents", _q="mkb", _sort_desc="rowid")),
+        ("search mkb in a year", q("/monitor/documents", _q="mkb", _year="2024")),
+        ("Datasette's own _search (unbounded)", q("/monitor/documents", _search="mkb")),
         ("documents of a year", q("/monitor/documents", _year="2024")),
         ("documents of a kind", q("/monitor/documents", kind="kamerbrief")),
         ("documents naming an organisation", q("/monitor/documents", _through=through)),
-        ("search feed (atom)", q("/monitor/documents.atom", _search="mkb")),
-        ("search json", q("/monitor/documents.json", _search="mkb")),
+        ("search feed (atom)", q("/monitor/documents.atom", _q="mkb")),
+        ("search json", q("/monitor/documents.json", _q="mkb")),
         ("document page", f"/monitor/documents/{s['doc']}"),
         ("figures table", "/monitor/figures"),
         ("figure page", f"/monitor/figures/{s['figure']}"),
@@ -103,7 +106,8 @@ def note(status: int, body: str) -> str:
     if status != 200:
         return f"HTTP {status}"
     if "facets-timed-out" in body:
-        return "facet timed out: " + body.split('class="facets-timed-out">', 1)[1].split("<", 1)[0].split(":", 1)[-1].strip()
+        names = body.split('class="facets-timed-out">', 1)[1].split("<", 1)[0]
+        return "facet timed out: " + names.split(":", 1)[-1].strip()
     if "took too long" in body.lower():
         return "SQL time limit"
     return ""

@@ -504,8 +504,8 @@ class FigureRecognizer:
     def _qualifier(self, doc: Doc, start: int, end: int) -> str | None:
         lex = self.lexicon
         before = [_previous_word(doc, start)]  # the words before, past whitespace tokens
-        while len(before) < 4 and before[-1] >= 0:
-            before.append(_previous_word(doc, before[-1]))
+        while len(before) < 4:
+            before.append(_previous_word(doc, before[-1]) if before[-1] >= 0 else -1)
         for size in (3, 2, 1):
             if before[size - 1] < 0:
                 continue
@@ -635,26 +635,30 @@ def _is_ratio(a: float, b: float, link: tuple[str, ...]) -> bool:
     return a < b and (b <= 10 or b == 100)  # "90 van de 450 medewerkers" are two counts
 
 
+# A whitespace token's norm is its text, so the norms answer the layout questions too.
 def _previous_word(doc: Doc, i: int) -> int:
     """The index of the nearest token before i that is not whitespace (-1 when none)."""
+    norms = doc.user_data[_NORMS]
     k = i - 1
-    while k >= 0 and doc[k].is_space:
+    while k >= 0 and norms[k].isspace():
         k -= 1
     return k
 
 
 def _line_end(doc: Doc, i: int) -> bool:
     """Whether only whitespace holding a line break (or the end) follows from token i on."""
-    while i < len(doc) and doc[i].is_space:
-        if "\n" in doc[i].text:
+    norms = doc.user_data[_NORMS]
+    while i < len(norms) and norms[i].isspace():
+        if "\n" in norms[i]:
             return True
         i += 1
-    return i == len(doc)
+    return i == len(norms)
 
 
 def _line_start(doc: Doc, i: int) -> bool:
     k = _previous_word(doc, i)
-    return k < 0 or any("\n" in doc[n].text for n in range(k + 1, i))
+    norms = doc.user_data[_NORMS]
+    return k < 0 or any("\n" in norms[n] for n in range(k + 1, i))
 
 
 @Language.factory("mkb_figures", default_config={"lexicon_path": None})

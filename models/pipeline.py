@@ -204,7 +204,7 @@ def _extract_group(nlp: Language, items: list[tuple[str, str | None]], batch_siz
         figures: list[Figure] = doc._.get(_figures.FIGURES_ATTR) or []
         mentions: list[Mention] = (doc._.get(ORG_ATTR) if Doc.has_extension(ORG_ATTR) else None) or []
         # Only joined wrapped lines make the Doc's text differ from the chunk.
-        seen = doc.text if "\n" in chunk and (figures or mentions) else chunk
+        seen = join_wrapped_lines(chunk) if "\n" in chunk and (figures or mentions) else chunk
         if seen != chunk:
             figures = [_as_written(f, seen, chunk) for f in figures]
             mentions = [_as_written(m, seen, chunk) for m in mentions]

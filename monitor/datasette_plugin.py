@@ -94,6 +94,8 @@ def filters_from_request(request: Any, database: str, table: str, datasette: Any
 class _CorpusFacet(Facet):
     """A facet computed by one SQL query over the filtered rows; subclasses give the SQL."""
 
+    max_rows: int | None = None  # above this many rows the facet is left out rather than left to time out
+
     async def suggest(self) -> list[dict[str, Any]]:
         return []
 
@@ -110,6 +112,8 @@ class _CorpusFacet(Facet):
         configs = self.get_configs()
         if not configs or self.database != CORPUS or self.table != DOCUMENTS:
             return [], []
+        if self.max_rows is not None and (self.row_count is None or self.row_count > self.max_rows):
+            return [], []
         size = self.get_facet_size()
         try:
             result = await self.ds.execute(self.database, self.facet_sql(size + 1), self.params,
@@ -117,11 +121,12 @@ class _CorpusFacet(Facet):
         except QueryInterrupted:
             return [], [self.type]
         chosen = self.selected()
-        values = [{
-            "value": row["value"], "label": row["label"], "count": row["count"],
-            "selected": str(row["value"]) in chosen,
-            "toggle_url": self.ds.absolute_url(self.request, self.toggle(str(row["value"]), str(row["value"]) in chosen)),
-        } for row in result.rows[:size]]
+        values = []
+        for row in result.rows[:size]:
+            value = str(row["value"])
+            values.append({"value": row["value"], "label": row["label"], "count": row["count"],
+                           "selected": value in chosen,
+                           "toggle_url": self.ds.absolute_url(self.request, self.toggle(value, value in chosen))})
         return [{
             "name": configs[0]["config"].get("simple", self.type), "type": self.type, "results": values,
             "hideable": configs[0]["source"] != "metadata",
@@ -154,6 +159,7 @@ class OrganisationFacet(_CorpusFacet):
     ``_through`` filter, so the selection reads "mentions.organisation_id = ..."."""
 
     type = "organisation"
+    max_rows = 50_000  # mentions of that many documents are about all the facet time limit allows
 
     def facet_sql(self, limit: int) -> str:
         return f"""select m.organisation_id as value, o.canonical as label, count(distinct m.document_id) as count
@@ -248,7 +254,8 @@ async def document_findings(datasette: Any, database: str, doc_id: str) -> dict[
     """The organisations named in a document and the figures found in it, for its page."""
     db = datasette.get_database(database)
     organisations = await db.execute(
-        """select o.id, o.canonical, count(*) as mentions from mentions m join organisations o on o.id = m.organisation_id
+        """select o.id, o.canonical, count(*) as mentions
+           from mentions m join organisations o on o.id = m.organisation_id
            where m.document_id = :id group by o.id order by mentions desc, o.canonical""", {"id": doc_id})
     figures = await db.execute(
         f"""select id, text, value, unit, subject, sentence from figures where document_id = :id
@@ -333,7 +340,8 @@ def render_atom(datasette: Any, request: Any, columns: list[str], rows: list[Any
     entries = []
     for row in rows:
         record = dict(row)
-        page = datasette.absolute_url(request, datasette.urls.row(database, row_table, tilde_encode(str(record[key_column]))))
+        path = datasette.urls.row(database, row_table, tilde_encode(str(record[key_column])))
+        page = datasette.absolute_url(request, path)
         updated = atom_time(record.get("published"), record.get("updated"), record.get("first_seen"))
         entries.append((updated, page, record))
     if entries:

@@ -54,12 +54,7 @@ def corpus(tmp_path_factory) -> Path:
     xss = folder / "xss.jsonl"
     xss.write_text(json.dumps(XSS) + "\n", "utf-8")
     db = folder / "monitor.db"
-    mkb_monitor("--db", str(db), "import", str(dated), "--no-extract")
-    import models
-    from monitor.store import Store
-    with Store(db) as store, store.transaction():
-        for doc_id, text, published in list(store.texts_for_extraction(stale_only=False, version="x")):
-            store.replace_extraction(doc_id, models.extract(text, published), "dev")
+    mkb_monitor("--db", str(db), "import", str(dated))
     mkb_monitor("--db", str(db), "import", str(xss), "--no-extract")
     return db
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import socket
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -120,3 +121,46 @@ def test_each_http_fault_fails_its_source_only_and_moves_no_cursor(runner, fault
     # The same article from two sources is one document with two sightings (T1).
     assert len(after["documents"]) == 1 and len(after["document_sources"]) == 2
     assert integrity(db) == []
+
+
+def test_an_empty_but_valid_feed_deletes_nothing_and_the_source_shows_stale(runner, faultd, tmp_path):
+    """N12: silent breakage (a feed that suddenly has no items) must not read as "everything was
+    deleted" (I6): no tombstone, the cursor stays; the source is reported stale instead."""
+    empty = Path(__file__).parent / "corpus" / "illformed" / "rss_no_items.xml"
+    faultd.route("/news.xml", headers={"Content-Type": "application/rss+xml"}, body=FEED.read_bytes())
+    config = tmp_path / "stale.toml"
+    config.write_text(f"""[http]
+robots = false
+host_interval = 0.0
+
+[sources.broken-overnight]
+kind = "feed"
+url = "{faultd.url('/news.xml')}"
+fetch_articles = false
+stale_after_hours = 1
+""", "utf-8")
+    db = fresh_db(tmp_path, "stale")
+    argv = ["--config", str(config), "--db", str(db), "run", "--source", "broken-overnight", "--no-extract", "--json"]
+    completed(runner, argv)
+    before = snapshot(db)
+    assert len(before["documents"]) == 1
+
+    faultd.route("/news.xml", headers={"Content-Type": "application/rss+xml"}, body=empty.read_bytes())
+    for _ in range(2):
+        report = json.loads(completed(runner, argv).stdout)["sources"][0]
+        assert report["status"] == "ok" and report["new"] == report["changed"] == 0
+    after = snapshot(db)
+    assert after["documents"] == before["documents"]  # nothing marked deleted
+    assert after["sources"] == before["sources"]  # the cursor did not move
+    assert after["changes"] == before["changes"]  # no change-log row: nothing for alerts to act on
+
+    sources = json.loads(completed(runner, ["--config", str(config), "--db", str(db), "sources", "--json"]).stdout)
+    # The last new document came just now, so it is not stale yet; a source that has never
+    # brought anything new is (Huginn's `working?`).
+    assert {s["name"]: s["stale"] for s in sources if s["name"] == "broken-overnight"} == {"broken-overnight": False}
+    with sqlite3.connect(db) as conn:  # an hour and a bit later
+        conn.execute("UPDATE sources SET last_new = '2000-01-01T00:00:00Z' WHERE name = 'broken-overnight'")
+    conn.close()
+    sources = json.loads(completed(runner, ["--config", str(config), "--db", str(db), "sources", "--json"]).stdout)
+    assert {s["name"]: s["stale"] for s in sources if s["name"] == "broken-overnight"} == {"broken-overnight": True}
+    LEDGER.fault("N12", True)

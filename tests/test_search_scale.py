@@ -167,3 +167,9 @@ def test_the_index_follows_title_and_text_but_not_other_updates(tmp_path):
             s.db.execute("UPDATE documents SET text = 'Over zzp''ers.' WHERE id = 'doc-1'")
         assert [h.id for h in search(s, "zzp'ers")] == ["doc-1"] and search(s, "mkb") == []
         assert s.check() == []
+
+
+def test_the_date_index_does_not_take_over_the_content_hash_lookup(store):
+    plan = store.db.execute("EXPLAIN QUERY PLAN SELECT id FROM documents WHERE content_hash = ? AND deleted = 0 "
+                            "LIMIT 1", ["x"]).fetchall()
+    assert "idx_documents_content_hash" in plan[0][-1]

@@ -201,6 +201,15 @@ def test_facets_on_source_kind_organisation_and_year(ds):
     assert get(ds, "/monitor/documents.json", _year="twenty").json()["rows"] == []
 
 
+def test_organisation_facet_is_left_out_above_its_row_limit(ds, monkeypatch):
+    from monitor.datasette_plugin import OrganisationFacet
+
+    monkeypatch.setattr(OrganisationFacet, "max_rows", 5)
+    assert "mentions" not in get(ds, "/monitor/documents.json").json()["facet_results"]
+    narrowed = get(ds, "/monitor/documents.json", _q="Koophandel").json()
+    assert narrowed["filtered_table_rows_count"] <= 5 and narrowed["facet_results"]["mentions"]["results"]
+
+
 def test_documents_are_newest_first(ds):
     rows = get(ds, "/monitor/documents.json", _shape="objects").json()["rows"]
     published = [r["published"] for r in rows]
@@ -236,7 +245,8 @@ def test_figures_about_a_subject(ds, corpus):
 def test_one_organisation_by_month_and_two_together(ds, corpus):
     months = get(ds, "/monitor/organisation_by_month.json", organisation="Kamer van Koophandel",
                  compare_with="ezk", since="2000-01-01", _shape="objects").json()["rows"]
-    assert {r["organisation"] for r in months} == {"Kamer van Koophandel", "Ministerie van Economische Zaken en Klimaat"}
+    assert {r["organisation"] for r in months} == {"Kamer van Koophandel",
+                                                   "Ministerie van Economische Zaken en Klimaat"}
     assert all(re.fullmatch(r"\d{4}-\d\d", r["month"]) for r in months)
     with sqlite3.connect(corpus) as conn:
         kvk_documents = conn.execute("select count(distinct document_id) from mentions "

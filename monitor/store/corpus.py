@@ -166,9 +166,9 @@ def _migration_2(db: sqlite_utils.Database) -> None:
     words change."""
     # Search walks the live documents newest first when a word is in too many of them to rank or
     # sort them all (monitor/search.py): this index answers the walk without reading a document
-    # (``deleted`` leads it so that SQLite sees it covers the walk's ``deleted = 0`` and still
-    # gives the order ``published, rowid`` without sorting).
-    db.execute("CREATE INDEX idx_documents_live_published ON documents(deleted, published) WHERE deleted = 0")
+    # (with ``deleted`` in it SQLite sees that it covers the walk's ``deleted = 0``; leading with
+    # it would make SQLite prefer this index to idx_documents_content_hash in put_document).
+    db.execute("CREATE INDEX idx_documents_live_published ON documents(published, deleted) WHERE deleted = 0")
     # The FTS update trigger of migration 1 re-indexed a document on ANY update (setting
     # extracted_with after each extraction, merging dossiers on each sighting): 2 ms each at
     # 20,000 documents. The index holds the title and the text, so only they need it.
