@@ -13,7 +13,8 @@ RSS 2.0 and HTML shapes of the recorded MKB-Nederland feed and articles). Runs:
 - N new, for each ``--new`` N: N more items at the top of a feed that still lists items already
   stored; the time per new document should stay flat as N grows.
 
-Extraction (spaCy) is off unless ``--extract``: bench_extraction.py measures it.
+Extraction (spaCy) is off unless ``--extract``: bench_extraction.py measures it. ``--base``
+starts from a copy of a generated corpus instead of an empty one.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import argparse
 import email.utils
 import json
 import random
+import shutil
 import sys
 import tempfile
 import time
@@ -67,6 +69,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--first", type=int, default=KEEP)
     parser.add_argument("--new", type=int, nargs="+", default=[25, 100, 400])
     parser.add_argument("--extract", action="store_true", help="extract figures and organisations (spaCy)")
+    parser.add_argument("--base", type=Path, help="run into a copy of this corpus (e.g. bench/out/corpus-100k.db)")
     args = parser.parse_args(argv)
     print_environment()
     _, texts = real_texts()
@@ -87,6 +90,8 @@ relevance = false
 fetch_articles = true
 """, "utf-8")
         db = Path(tmp) / "monitor.db"
+        if args.base:
+            shutil.copyfile(args.base, db)
 
         stored = 0
 

@@ -320,7 +320,6 @@ def generate(path: Path, docs: int, *, seed: int = 1, backfill: float = 0.05, ba
         load.write(pending)
         inserted = time.perf_counter() - started
         finished = load.finish()
-        store.db.execute("ANALYZE")
         store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     partial.rename(path)
     for suffix in ("-wal", "-shm"):

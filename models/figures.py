@@ -37,8 +37,6 @@ _TOKEN = re.compile(
     rf"(?P<sign>[+\-±]?)(?P<num>{_NUM})(?:-(?P<num2>{_NUM}))?"
     r"(?P<suffix>%-punten|%-punt|%|x|k|mln|mld|mrd)?"
 )
-_NUMBER_WORD_STEMS = ("nul één twee drie vier vijf zes zeven acht negen tien elf twaalf dertien veertien "
-                      "twintig dertig veertig vijftig zestig zeventig tachtig negentig honderd duizend").split()
 _SUFFIX_SCALE = {"k": 1e3, "mln": 1e6, "mld": 1e9, "mrd": 1e9}
 _YEAR = re.compile(r"(?:1[89]|20)\d\d")
 _PARTICIPLE = re.compile(r"(?:toe|bij|af|op|uit|aan|in|mee|voor|terug|door|om)?ge\w{3,}[dt]"
@@ -96,7 +94,8 @@ class _Lexicon:
         self.denominators = dict(data["fraction_denominators"])
         self.ratio_links = _Phrases(data["ratio_links"])
         self.range_links = _Phrases(data["range_links"])
-        self.between = frozenset(data["between"])
+        self.between = frozenset(tuple(p.split()) for p in data["between"])
+        self.scale_fractions = {k: float(v) for k, v in data["scale_fractions"].items()}
         self.qual_before = _phrases(data["qualifiers_before"])
         self.qual_after = _Phrases(data["qualifiers_after"])
         self.qual_words = frozenset(w for phrase in self.qual_before for w in phrase)
@@ -116,14 +115,18 @@ class _Lexicon:
         self.one_of = _Phrases(data["one_of"])
         self.ordinal_fraction_links = frozenset(data["ordinal_fraction_links"])
         self.fraction_units = frozenset(data["fraction_units"])
-        self.after_een = frozenset({*self.scale, *self.denominators, *self.fractions, "of", "tot", "à", "-",
+        self.after_een = frozenset({*self.scale, *self.denominators, *self.fractions, *self.scale_fractions,
+                                    "of", "tot", "à", "-",
                                     *(w for w in self.ratio_links.by_first)})
-        self.number_words = tuple(sorted({*_NUMBER_WORD_STEMS, *self.fractions}, key=len, reverse=True))
 
     def is_candidate(self, word: str) -> bool:
-        """Whether a figure may start at this word: digits, or a number word or compound of one.
-        The article "een" is left to `is_een`: it is the commonest word of all."""
-        return any(c.isdigit() for c in word) or word.lower().startswith(self.number_words)
+        """Whether a figure may start at this word: digits, or a number word ("drieëntwintig",
+        "twintigtal", "kwart"). The article "een" is left to `is_een`: it is the commonest word."""
+        if any(c.isdigit() for c in word):
+            return True
+        word = word.lower()
+        return (word != "een" and (word_value(word) is not None or group_value(word) is not None)
+                or word in self.fractions or word in self.scale_fractions)
 
     def is_een(self, word: str) -> bool:
         return word.lower() == "een"
@@ -395,7 +398,12 @@ class FigureRecognizer:
             return _Core(i, i + 1, parse_digits(norm, before_scale=True), digits=norm)
         if not tok.is_alpha:
             return None
+        if norm in self.lexicon.scale_fractions:  # "half miljoen"; "het eerste half jaar" is no figure
+            return _Core(i, i + 1, self.lexicon.scale_fractions[norm]) if self._scale_at(doc, i + 1) else None
         if norm in ("een", "één"):
+            half = self.lexicon.scale_fractions.get(_norm(doc, i + 1))
+            if half and self._scale_at(doc, i + 2):  # "een half miljoen"
+                return _Core(i, i + 2, half)
             return _Core(i, i + 1, 1.0, weak=norm == "een")
         if norm in self.lexicon.fractions:
             return _Core(i, i + 1, self.lexicon.fractions[norm])
@@ -420,7 +428,7 @@ class FigureRecognizer:
         """The upper end of a range starting with `core`, whose link starts at token j."""
         if core.digits and _YEAR.fullmatch(core.digits) and not self._scale_at(doc, j):
             return None
-        if _norm(doc, j) == "en" and _norm(doc, core.start - 1) in self.lexicon.between:
+        if _norm(doc, j) == "en" and self._after_between(doc, core.start):
             link: tuple[str, ...] | None = ("en",)
         else:
             found = self.lexicon.range_links.at(doc, j)
@@ -431,6 +439,10 @@ class FigureRecognizer:
         if other is None or other.weak or other.signed:
             return None
         return other if other.value > core.value or self._scale_at(doc, other.end) else None
+
+    def _after_between(self, doc: Doc, start: int) -> bool:
+        return ((_norm(doc, start - 1),) in self.lexicon.between
+                or (_norm(doc, start - 2), _norm(doc, start - 1)) in self.lexicon.between)
 
     def _scale_at(self, doc: Doc, j: int) -> float | None:
         return self.lexicon.scale.get(_norm(doc, j))

@@ -38,7 +38,7 @@ DOCUMENTS = "documents"
 _OPEN, _CLOSE = "\ue000", "\ue001"
 SNIPPET_TOKENS = 40
 SEARCH_ARG = "_q"  # our search: bounded, with snippets (Datasette's own _search stays for the API)
-MAX_MATCHES = 5_000
+MAX_MATCHES = 2_000
 
 
 # --- safety -----------------------------------------------------------------------------------
@@ -159,7 +159,7 @@ class OrganisationFacet(_CorpusFacet):
     ``_through`` filter, so the selection reads "mentions.organisation_id = ..."."""
 
     type = "organisation"
-    max_rows = 50_000  # mentions of that many documents are about all the facet time limit allows
+    max_rows = 2_000  # the mentions of that many documents are what the facet time limit allows
 
     def facet_sql(self, limit: int) -> str:
         return f"""select m.organisation_id as value, o.canonical as label, count(distinct m.document_id) as count

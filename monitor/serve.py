@@ -12,7 +12,6 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import datasette.handle_exception as datasette_errors
 import yaml
 from datasette.app import Datasette
 from datasette.database import Database
@@ -53,6 +52,10 @@ def quiet_error_pages() -> None:
     (our CLI needs it); rich 13.8+ raises when that happens outside an ``except`` block, as for
     the 404 of ``//evil.example``, which turned that 404 into a 500 and logged a traceback with
     locals for every miss. Without rich, Datasette renders the error page as usual."""
+    # Imported here, after datasette.app: imported first, this module registers itself with
+    # Datasette's plugin manager half-initialised and Datasette is left without an error page.
+    from datasette import handle_exception as datasette_errors
+
     datasette_errors.rich = None
 
 

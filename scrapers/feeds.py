@@ -22,13 +22,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import feedparser
 
-from monitor.errors import MonitorError, NotAFeed, ParseError
+from monitor.errors import MonitorError, NotAFeed, ParseError, UnsafeXML
 from scrapers.article import html_text, news_document
 from scrapers.base import Batch, Document, Fetcher, Item, Response
 from scrapers.dates import parse_date
@@ -56,6 +57,10 @@ def parse_feed(response: Response) -> ParsedFeed:
         raise NotAFeed(f"empty response where a feed was expected ({response.url})", url=response.url)
     if head.startswith((b"<!doctype html", b"<html")):
         raise NotAFeed(f"an HTML page where a feed was expected ({response.url})", url=response.url)
+    if _ENTITY_DECLARATION.search(response.content[:65536]):
+        # Entity declarations are how XXE and entity bombs arrive; no real feed needs one (an old
+        # RSS 0.91 DOCTYPE without an internal subset is still read).
+        raise UnsafeXML(f"a feed that declares XML entities is refused ({response.url})", url=response.url)
     # content-location gives feedparser the base URL for relative links in the entries.
     parsed = feedparser.parse(response.content,
                               response_headers={"content-location": response.url, **response.headers})
@@ -64,7 +69,9 @@ def parse_feed(response: Response) -> ParsedFeed:
         raise NotAFeed(f"not an RSS or Atom feed ({response.url}): {reason}", url=response.url)
     exc = parsed.get("bozo_exception") if parsed.bozo else None
     well_formed = exc is None or isinstance(exc, RECOVERABLE_BOZO)
-    entries = list(parsed.entries) if well_formed else list(parsed.entries)[:-1]
+    entries = list(parsed.entries)
+    if not well_formed and len(entries) > _closed_entries(response.content):
+        entries = entries[:-1]  # the last entry was cut off: its closing tag never came
     # An entry without a title is what feedparser makes of one cut off early (C2, verified).
     complete = [e for e in entries if e.get("title") and (e.get("id") or e.get("link"))]
     if not well_formed and not complete:
@@ -73,6 +80,15 @@ def parse_feed(response: Response) -> ParsedFeed:
                       language=parsed.feed.get("language"), entries=complete,
                       dropped=len(parsed.entries) - len(complete),
                       bozo=f"{type(exc).__name__}: {exc}" if exc else None, well_formed=well_formed)
+
+
+_ENTITY_DECLARATION = re.compile(rb"<!ENTITY", re.IGNORECASE)
+
+
+def _closed_entries(content: bytes) -> int:
+    """How many entries the raw feed closes: an ill-formed feed (an undefined entity, say) may
+    still be complete, and only a truncated one loses its last entry."""
+    return len(re.findall(rb"</(?:[\w-]+:)?(?:item|entry)\s*>", content))
 
 
 def entry_item(entry: Any, feed: ParsedFeed) -> Item | None:

@@ -25,6 +25,9 @@ def parse_xml(content: bytes, *, url: str | None = None) -> etree._Element:
     head = content[:2048].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
     if head.startswith(b"<!doctype html") or head.startswith(b"<html"):
         raise NotAFeed(f"an HTML page where XML was expected ({url or 'response'})", url=url)
+    if b"<!doctype" in head:
+        # Refused before parsing, so an entity bomb is named as what it is, not as a parse error.
+        raise UnsafeXML(f"XML with a DOCTYPE is refused ({url or 'response'})", url=url)
     try:
         root = etree.fromstring(content, parser=_PARSER)
     except etree.XMLSyntaxError as exc:

@@ -101,6 +101,20 @@ def reconcile(expected: Snapshot, db_path: Path) -> list[str]:
     return problems
 
 
+def cursor_not_ahead(expected: Snapshot, db: Path) -> list[str]:
+    """I1 right after a kill: a cursor that already says "all done" must have all its documents."""
+    got = snapshot(db)
+    problems = []
+    for (name,), (_, cursor) in got["sources"].items():
+        want = expected["sources"].get((name,))
+        if cursor is None or want is None or cursor != want[1]:
+            continue
+        missing = {k for k in expected["document_sources"] if k[0] == name} - set(got["document_sources"])
+        if missing:
+            problems.append(f"{name}: the cursor is final but {sorted(missing)} are not stored")
+    return problems
+
+
 def summary(snap: Snapshot) -> dict[str, int]:
     """Row counts of a snapshot, for messages and the report."""
     return {table: (sum(rows.values()) if isinstance(rows, Counter) else len(rows)) for table, rows in snap.items()}
@@ -111,6 +125,7 @@ def _short(diff: dict[str, tuple[Any, Any]]) -> str:
 
 
 # --- the inputs the suite runs, and their clean references (pytest fixtures) --------------------
+
 
 def replay_argv(replay: Path, db: Path, *, extract: bool = False) -> list[str]:
     """``mkb-monitor run`` of the three replayed sources into ``db`` (by default without the

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import multiprocessing
-import os
 import signal
 import sqlite3
 import subprocess
@@ -21,7 +20,7 @@ import pytest
 from monitor import lock
 from monitor.errors import AlreadyRunning
 from monitor.store import Store
-from oracle import clean, completed, fresh_db, integrity, reconcile, replay, replay_argv, runner, snapshot
+from oracle import clean, completed, fresh_db, reconcile, replay, replay_argv, runner, snapshot
 from reliability import LEDGER
 
 __all__ = ["clean", "replay", "runner"]  # pytest fixtures shared through oracle.py
@@ -201,28 +200,29 @@ def test_a_writer_holding_the_lock_shorter_than_busy_timeout_is_waited_for(runne
     LEDGER.fault("P6", True)
 
 
-@pytest.mark.xfail(strict=True, reason="Store.put_robots opens a deferred transaction (sqlite-utils atomic(): "
-                   "BEGIN) and reads sqlite_master/table_info before its upsert writes, so a commit by another "
-                   "connection in between makes it fail at once with 'database is locked' (SQLITE_BUSY_SNAPSHOT) "
-                   "instead of waiting: the deferred upgrade I7 forbids")
 def test_every_write_transaction_takes_the_write_lock_first(tmp_path):
-    """I7: a write transaction that reads first fails at once under a concurrent writer.
-    Another connection commits right after put_robots has begun (at its first savepoint)."""
+    """I7: a write transaction that read before it wrote would fail at once under a concurrent
+    writer. put_robots must hold the write lock from its first statement: another connection
+    trying to write at that moment is refused, and put_robots itself completes."""
     db = tmp_path / "monitor.db"
     store = Store(db, busy_timeout_ms=5000)
-    other = sqlite3.connect(db, isolation_level=None, timeout=5)
-    fired = []
+    other = sqlite3.connect(db, isolation_level=None, timeout=0.05)
+    attempts: list[str] = []
 
     def interleave(statement: str) -> None:
-        if statement.startswith("SAVEPOINT") and not fired:
-            fired.append(statement)
-            other.execute("INSERT INTO robots (origin, body, fetched_at) VALUES ('https://other', '', 0)")
+        if store.db.conn.in_transaction and not attempts:
+            try:
+                other.execute("INSERT INTO robots (origin, body, fetched_at) VALUES ('https://other', x'', 0)")
+                attempts.append("written")
+            except sqlite3.OperationalError:
+                attempts.append("refused")
 
     store.db.conn.set_trace_callback(interleave)
     try:
-        store.put_robots("https://www.mkb.nl", "User-agent: *\nDisallow:\n", 1.0)
+        store.put_robots("https://www.mkb.nl", b"User-agent: *\nDisallow:\n", 1.0)
     finally:
         store.db.conn.set_trace_callback(None)
         other.close()
-        store.close()
-    assert fired
+    assert attempts == ["refused"]
+    assert store.get_robots("https://www.mkb.nl") == (b"User-agent: *\nDisallow:\n", 1.0)
+    store.close()

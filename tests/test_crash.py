@@ -38,8 +38,8 @@ from monitor import config as config_module
 from monitor.alerts import SavedSearch
 from monitor.crashpoints import POINTS
 from monitor.store.private import PrivateStore
-from oracle import (Snapshot, alert_hits, clean, completed, fresh_db, integrity, reconcile, reconcile_alerts, replay,
-                    replay_argv, runner, snapshot, summary)
+from oracle import (Snapshot, alert_hits, clean, completed, cursor_not_ahead, fresh_db, integrity, reconcile,
+                    reconcile_alerts, replay, replay_argv, runner, snapshot, summary)
 from reliability import LEDGER
 from sinks import SmtpSink, WebhookSink
 
@@ -154,20 +154,6 @@ def oracle(scenario: Scenario, db: Path, sinks, *, ambiguous_allowed: bool) -> l
     return problems
 
 
-def cursor_not_ahead(expected: Snapshot, db: Path) -> list[str]:
-    """I1 right after a kill: a cursor that already says "all done" must have all its documents."""
-    got = snapshot(db)
-    problems = []
-    for (name,), (_, cursor) in got["sources"].items():
-        want = expected["sources"].get((name,))
-        if cursor is None or want is None or cursor != want[1]:
-            continue
-        missing = {k for k in expected["document_sources"] if k[0] == name} - set(got["document_sources"])
-        if missing:
-            problems.append(f"{name}: the cursor is final but {sorted(missing)} are not stored")
-    return problems
-
-
 # --- the input itself -------------------------------------------------------------------------
 
 
@@ -197,6 +183,7 @@ def test_a_second_run_over_the_same_input_changes_nothing(runner, expected, sink
 # --- every crash point, every n ------------------------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("scenario, point", [("replay", p) for p in POINTS]
                          + [("import", p) for p in PIPELINE_POINTS if p != "mid_cursor_advance"])
 def test_crash_point_loop(runner, expected, sinks, tmp_path, scenario, point):
@@ -217,7 +204,7 @@ def test_crash_point_loop(runner, expected, sinks, tmp_path, scenario, point):
         completed(runner, argv)
         problems += oracle(chosen, db, sinks, ambiguous_allowed=ambiguous)
         survived += not problems
-        LEDGER.fault("P1" if point in PIPELINE_POINTS else "D1", not problems)
+        LEDGER.fault("P1", not problems)
         assert problems == [], f"{point}:{n}: " + "\n".join(problems)
     else:
         pytest.fail(f"{point} was still hit after {MAX_N} runs")
@@ -241,6 +228,7 @@ def test_the_real_entry_point_crashes_and_recovers_the_same_way(expected, sinks,
 # --- random kills ---------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_random_kills(runner, expected, sinks, tmp_path):
     """SIGKILL at seeded random moments of runs over the same input; sometimes the recovery run
     is killed too (SQLite's compound faults). Each kill is followed by the oracle; a kill may

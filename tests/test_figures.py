@@ -41,6 +41,11 @@ def only(text):
     ("Er waren 90 van de 450 medewerkers ontslagen.", "90", 90, None, "count", None, None),
     ("Een bedrag van €1.500,- per bedrijf.", "€1.500,-", 1500, None, "EUR", None, None),
     ("Het duurt anderhalf jaar.", "anderhalf jaar", 1.5, None, "duration", None, None),
+    ("Het gaat om een half miljoen euro.", "een half miljoen euro", 5e5, None, "EUR", None, None),
+    ("Tussen de 10 en 20 procent van de ondernemers.", "10 en 20 procent", 10, 20, "percent", None, "ondernemers"),
+    ("Vijf à zes bedrijven doen mee.", "Vijf à zes", 5, 6, "count", None, "bedrijven"),
+    ("De omzet groeide met € 1,2 mrd. extra.", "€ 1,2 mrd.", 1.2e9, None, "EUR", None, None),
+    ("Het aantal steeg in Q3 van 2024 met 3,2%.", "3,2%", 3.2, None, "percent", None, None),
 ])
 def test_figure_fields(text, span, value, value_max, unit, qualifier, subject):
     figure = next(f for f in extract(text).figures if f.text == span)
@@ -69,6 +74,8 @@ def test_figure_fields(text, span, value, value_max, unit, qualifier, subject):
     "Dit is één van de drijvende krachten.",
     "Noot 1 bij pijler 1 «Versnellen».",
     "Hij acht het waarschijnlijk dat de COVID-19 crisis voorbij is.",
+    "Tientallen bedrijven en duizenden banen; het eerste half jaar.",
+    "Industrie 4.0 en Horizon 2020 zijn programma's; om 10 uur in de Top 100.",
 ])
 def test_never_a_figure(text):
     assert extract(text).figures == []

@@ -6,6 +6,8 @@ import asyncio
 import json
 import re
 import sqlite3
+import subprocess
+import sys
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -129,7 +131,7 @@ def test_search_looks_at_the_newest_matches_only(ds, monkeypatch):
     from monitor import datasette_plugin
 
     every = get(ds, "/monitor/documents.json", _q="de", _shape="objects", _sort_desc="rowid", _size="max").json()
-    assert every["filtered_table_rows_count"] == 21 and "newest 5,000 matches" in every["human_description_en"]
+    assert every["filtered_table_rows_count"] == 21 and "newest 2,000 matches" in every["human_description_en"]
     monkeypatch.setattr(datasette_plugin, "MAX_MATCHES", 3)
     newest = get(ds, "/monitor/documents.json", _q="de", _shape="objects", _sort_desc="rowid").json()
     assert [r["id"] for r in newest["rows"]] == [r["id"] for r in every["rows"][:3]]
@@ -168,6 +170,18 @@ def test_every_table_and_column_has_a_title_and_description(corpus):
             assert tables[name].get("title") and tables[name].get("description"), name
             columns = {row[1] for row in conn.execute(f"pragma table_info([{name}])")}
             assert columns == set(tables[name]["columns"]), name
+
+
+def test_error_pages_work_when_monitor_serve_is_imported_first(db):
+    """A fresh interpreter that imports monitor.serve before anything else of Datasette's."""
+    script = ("import asyncio, sys\n"
+              "from monitor.serve import datasette\n"
+              "from monitor import config\n"
+              "ds = datasette(config.load(db=sys.argv[1]))\n"
+              "r = asyncio.run(ds.client.get('/monitor.json?sql=select+nothing'))\n"
+              "print(r.status_code)\n")
+    result = subprocess.run([sys.executable, "-c", script, str(db)], capture_output=True, text=True, timeout=120)
+    assert result.stdout.strip() == "400", result.stderr[-2000:]
 
 
 def test_plain_datasette_reads_the_same_file(db):

@@ -13,21 +13,20 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sqlite3
 import subprocess
 from pathlib import Path
 
 import pytest
 
 from models.records import Extraction
-from monitor import cli
-from monitor.pipeline import fetcher_factory as pipeline_factory
 from monitor import config as config_module
-from monitor.pipeline import Pipeline
+from monitor.pipeline import Pipeline, fetcher_factory
 from monitor.store import Store
-from oracle import clean, completed, fresh_db, integrity, reconcile, replay, replay_argv, runner, snapshot
+from oracle import (clean, completed, cursor_not_ahead, fresh_db, integrity, reconcile, replay, replay_argv, runner,
+                    snapshot)
 from reliability import LEDGER
 from scrapers.base import Document
-from test_crash import cursor_not_ahead
 
 __all__ = ["clean", "replay", "runner"]  # pytest fixtures shared through oracle.py
 
@@ -110,6 +109,39 @@ def test_a_full_disk_fails_the_run_cleanly_and_a_rerun_after_space_completes(run
         subprocess.run(["umount", "-l", str(mountpoint)], check=False)
 
 
+@pytest.mark.parametrize("pages", (1, 8))
+def test_an_io_error_while_recovering_from_a_crash(runner, replay, clean, tmp_path, pages):
+    """SQLite's compound fault (P4): killed mid-upsert, then the recovery run may grow no file by
+    more than ``pages`` 4 KiB pages, then a run with room completes. Each step leaves an intact
+    database; the last, the oracle's corpus."""
+    db = fresh_db(tmp_path, f"compound-{pages}")
+    argv = replay_argv(replay, db)
+    assert runner.run(argv, env={"MONITOR_CRASHPOINT": "mid_upsert:3"}).killed
+    assert integrity(db) == []
+    largest = max(f.stat().st_size for f in db.parent.iterdir())
+    recovery = runner.run(argv, fsize=largest + pages * 4096)
+    assert recovery.code == 1
+    assert_failed_cleanly(recovery, db, clean, tmp_path / "copy")
+    completed(runner, argv)
+    problems = reconcile(clean, db)
+    LEDGER.fault("P4", not problems)
+    assert problems == []
+
+
+def test_rows_written_behind_the_fts_triggers_are_found_by_the_check(replay, tmp_path):
+    """P8: a document inserted without the FTS trigger (a bulk load by hand, an interrupted
+    rebuild) is invisible to search; Store.check() must say so."""
+    db = tmp_path / "monitor.db"
+    Store(db).close()
+    with sqlite3.connect(db) as conn:
+        conn.execute("DROP TRIGGER documents_ai")
+        conn.execute("INSERT INTO documents (id, kind, title, text, content_hash, version) "
+                     "VALUES ('kst-1-1', 'kamerbrief', 'Digitale Werkplaatsen', 'over het mkb', 'x', 1)")
+    conn.close()
+    assert integrity(db) == ["documents_fts out of sync with documents: database disk image is malformed"]
+    LEDGER.fault("P8", True)
+
+
 def with_config(argv: list[str], path: Path, extra: str) -> list[str]:
     """``argv`` with its --config replaced by a copy that has ``extra`` TOML appended."""
     path.write_text(Path(argv[1]).read_text("utf-8") + "\n" + extra, "utf-8")
@@ -117,10 +149,6 @@ def with_config(argv: list[str], path: Path, extra: str) -> list[str]:
 
 
 @pytest.mark.skipif(not can_mount(), reason="needs root and mount for a small tmpfs")
-@pytest.mark.xfail(strict=True, reason="PrivateStore.__init__ (and Store.__init__) run 'PRAGMA journal_mode = WAL' "
-                   "outside Store.transaction(), so SQLITE_FULL there escapes as a raw sqlite3.OperationalError: the "
-                   "alert stage of a run whose corpus is fully stored ends in a Python traceback instead of "
-                   "'error (storage.full)'")
 def test_a_full_disk_under_the_alert_state_is_a_storage_error(runner, replay, clean, tmp_path):
     disk = tmp_path / "private-disk"
     disk.mkdir()
@@ -172,7 +200,7 @@ def test_a_poison_document_is_quarantined_and_the_rest_goes_on(replay, clean, tm
     koop_cursor = clean["sources"][("koop",)][1]
     for attempt in range(1, limit + 2):
         with Store.open(config) as store:
-            pipeline = Pipeline(config, store, fetcher_for=pipeline_factory(config, replay=str(replay), store=store),
+            pipeline = Pipeline(config, store, fetcher_for=fetcher_factory(config, replay=str(replay), store=store),
                                 extractor=PoisonedExtractor(poison_title))
             report = {s.source: s for s in pipeline.run(["koop", "mkb-nederland", "rijksoverheid-news"]).sources}
         snap = snapshot(db)

@@ -25,16 +25,14 @@ import re
 import sqlite3
 import zlib
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import sqlite_utils
 
 from models.records import Extraction
-from monitor.errors import StorageBusy, StorageError, StorageFull
+from monitor.store.sqlite import SQLiteFile
 from scrapers.base import Document, Item, Response, canonical_url
 
 SCHEMA_VERSION = 2
@@ -188,81 +186,18 @@ assert len(MIGRATIONS) == SCHEMA_VERSION
 # --- the store ------------------------------------------------------------------------------
 
 
-class Store:
+class Store(SQLiteFile):
     """The corpus file. Open with :meth:`open`; use as a context manager to close it."""
 
-    def __init__(self, path: str | Path, *, busy_timeout_ms: int = 10000, readonly: bool = False) -> None:
-        self.path = Path(path)
-        self.readonly = readonly
-        if readonly:
-            conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=busy_timeout_ms / 1000)
-        else:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(str(self.path), timeout=busy_timeout_ms / 1000)
-        self.db = sqlite_utils.Database(conn)
-        self.db.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
-        self.db.execute("PRAGMA foreign_keys = ON")
-        if not readonly:
-            with self.db.ensure_autocommit_on():
-                self.db.execute("PRAGMA journal_mode = WAL")
-                self.db.execute("PRAGMA synchronous = NORMAL")  # durable at checkpoints; safe in WAL
-            self.migrate()
+    MIGRATIONS = MIGRATIONS
 
     @classmethod
     def open(cls, config: Any, *, readonly: bool = False) -> "Store":
         return cls(config.db_path, busy_timeout_ms=config["monitor"]["busy_timeout_ms"], readonly=readonly)
 
-    def close(self) -> None:
-        self.db.close()
-
-    def __enter__(self) -> "Store":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    # -- transactions and schema --
-
-    @contextmanager
-    def transaction(self) -> Iterator["Store"]:
-        """One atomic write: ``BEGIN IMMEDIATE`` ... ``COMMIT``, rolled back on any exception."""
-        conn = self.db.conn
-        if conn.in_transaction:
-            raise StorageError("a write transaction is already open on this connection")
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-        except sqlite3.OperationalError as exc:
-            raise _storage_error(exc) from exc
-        try:
-            yield self
-            conn.execute("COMMIT")
-        except BaseException as exc:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            if isinstance(exc, sqlite3.OperationalError):
-                raise _storage_error(exc) from exc
-            raise
-
-    @property
-    def schema_version(self) -> int:
-        return self.db.execute("PRAGMA user_version").fetchone()[0]
-
-    def migrate(self) -> None:
-        if self.schema_version == SCHEMA_VERSION:
-            return  # the common case takes no write lock, so opening never waits for a running writer
-        with self.transaction():
-            current = self.schema_version
-            if current > SCHEMA_VERSION:
-                raise StorageError(f"{self.path} has schema version {current}, newer than this "
-                                   f"mkb-monitor knows ({SCHEMA_VERSION}): upgrade mkb-monitor")
-            for version in range(current + 1, SCHEMA_VERSION + 1):
-                MIGRATIONS[version - 1](self.db)
-                self.db.execute(f"PRAGMA user_version = {version}")
-
     def check(self) -> list[str]:
-        """Problems found by SQLite's integrity and foreign-key checks and our FTS sync check."""
-        problems = [row[0] for row in self.db.execute("PRAGMA integrity_check") if row[0] != "ok"]
-        problems += [f"foreign key: {row}" for row in self.db.execute("PRAGMA foreign_key_check")]
+        """Problems found by SQLite's integrity and foreign-key checks and FTS5's own sync check."""
+        problems = super().check()
         try:
             self.db.execute("INSERT INTO documents_fts(documents_fts, rank) VALUES('integrity-check', 1)")
         except sqlite3.DatabaseError as exc:
@@ -294,6 +229,8 @@ class Store:
 
     def start_run(self, source: str) -> int:
         with self.transaction():
+            # The caller holds the run lock, so a run still marked running was killed.
+            self.db.execute("UPDATE runs SET status = 'killed' WHERE source = ? AND status = 'running'", [source])
             self.db.execute("UPDATE sources SET last_run = ? WHERE name = ?", [utcnow(), source])
             return self.db["runs"].insert({"source": source, "started": utcnow(), "status": "running"}).last_pk
 
@@ -368,9 +305,14 @@ class Store:
         return (row[0], row[1]) if row else None
 
     def put_robots(self, origin: str, body: bytes, fetched_at: float) -> None:
-        # robots.txt is not corpus state: it commits on its own, outside any run transaction.
-        with self.db.atomic():
-            self.db["robots"].upsert({"origin": origin, "body": body, "fetched_at": fetched_at}, pk="origin")
+        sql = ("INSERT INTO robots (origin, body, fetched_at) VALUES (?, ?, ?) ON CONFLICT(origin) "
+               "DO UPDATE SET body = excluded.body, fetched_at = excluded.fetched_at")
+        if self.db.conn.in_transaction:
+            self.db.execute(sql, [origin, body, fetched_at])
+            return
+        # robots.txt is not corpus state: outside a batch it commits on its own.
+        with self.transaction():
+            self.db.execute(sql, [origin, body, fetched_at])
 
     # -- documents --
 
@@ -609,15 +551,6 @@ class Store:
 
     def last_change_seq(self) -> int:
         return self.db.execute("SELECT coalesce(max(seq), 0) FROM changes").fetchone()[0]
-
-
-def _storage_error(exc: sqlite3.OperationalError) -> StorageError:
-    message = str(exc)
-    if "locked" in message or "busy" in message:
-        return StorageBusy(f"the corpus is locked by another writer: {message}")
-    if "full" in message or "disk I/O" in message:
-        return StorageFull(f"the corpus could not be written: {message}")
-    return StorageError(message)
 
 
 def _figure_row(f: Any) -> dict[str, Any]:

@@ -19,15 +19,13 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import sqlite_utils
 
-from monitor.errors import StorageBusy, StorageError
+from monitor.errors import StorageError
+from monitor.store.sqlite import SQLiteFile
 
 SCHEMA_VERSION = 1
 STATUSES = ("pending", "sent", "retrying", "failed")
@@ -110,72 +108,15 @@ MIGRATIONS = [_migration_1]
 assert len(MIGRATIONS) == SCHEMA_VERSION
 
 
-class PrivateStore:
+class PrivateStore(SQLiteFile):
     """The private file. Open with :meth:`open`; use as a context manager to close it."""
 
-    def __init__(self, path: str | Path, *, busy_timeout_ms: int = 10000) -> None:
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(str(self.path), timeout=busy_timeout_ms / 1000)
-        self.db = sqlite_utils.Database(conn)
-        self.db.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
-        self.db.execute("PRAGMA foreign_keys = ON")
-        with self.db.ensure_autocommit_on():
-            self.db.execute("PRAGMA journal_mode = WAL")
-            self.db.execute("PRAGMA synchronous = FULL")  # a 'sent' mark must survive a power cut
-        self.migrate()
+    MIGRATIONS = MIGRATIONS
+    SYNCHRONOUS = "FULL"  # a 'sent' mark must survive a power cut
 
     @classmethod
-    def open(cls, config: Any) -> PrivateStore:
-        return cls(config.private_db_path, busy_timeout_ms=config["monitor"]["busy_timeout_ms"])
-
-    def close(self) -> None:
-        self.db.close()
-
-    def __enter__(self) -> PrivateStore:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    @contextmanager
-    def transaction(self) -> Iterator[PrivateStore]:
-        """One atomic write: ``BEGIN IMMEDIATE`` ... ``COMMIT``, rolled back on any exception."""
-        conn = self.db.conn
-        if conn.in_transaction:
-            raise StorageError("a write transaction is already open on the private database")
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-        except sqlite3.OperationalError as exc:
-            raise StorageBusy(f"the private database is locked: {exc}") from exc
-        try:
-            yield self
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
-
-    @property
-    def schema_version(self) -> int:
-        return self.db.execute("PRAGMA user_version").fetchone()[0]
-
-    def migrate(self) -> None:
-        if self.schema_version == SCHEMA_VERSION:
-            return
-        with self.transaction():
-            current = self.schema_version
-            if current > SCHEMA_VERSION:
-                raise StorageError(f"{self.path} has schema version {current}, newer than this "
-                                   f"mkb-monitor knows ({SCHEMA_VERSION}): upgrade mkb-monitor")
-            for version in range(current + 1, SCHEMA_VERSION + 1):
-                MIGRATIONS[version - 1](self.db)
-                self.db.execute(f"PRAGMA user_version = {version}")
-
-    def check(self) -> list[str]:
-        """Problems found by SQLite's integrity and foreign-key checks."""
-        problems = [row[0] for row in self.db.execute("PRAGMA integrity_check") if row[0] != "ok"]
-        return problems + [f"foreign key: {row}" for row in self.db.execute("PRAGMA foreign_key_check")]
+    def open(cls, config: Any, *, readonly: bool = False) -> PrivateStore:
+        return cls(config.private_db_path, busy_timeout_ms=config["monitor"]["busy_timeout_ms"], readonly=readonly)
 
     # -- the watermark and counters --
 

@@ -37,7 +37,8 @@ def encodings() -> None:
     feed = FEED.read_text("utf-8").replace("Talent van nieuwkomers", "Talent van nieuwkomers: één café")
     # The XML declaration says utf-8; the bytes are Windows-1252.
     (out / "feed_cp1252_declared_utf8.xml").write_bytes(feed.encode("cp1252"))
-    (out / "feed_utf16_with_bom.xml").write_bytes(feed.replace('encoding="utf-8"', 'encoding="utf-16"').encode("utf-16"))
+    utf16 = feed.replace('encoding="utf-8"', 'encoding="utf-16"')
+    (out / "feed_utf16_with_bom.xml").write_bytes(utf16.encode("utf-16"))
 
 
 def pdfs() -> None:

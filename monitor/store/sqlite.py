@@ -1,0 +1,113 @@
+"""What both database files share: opening, WAL, transactions that begin with a write, migrations.
+
+A subclass names its ``MIGRATIONS`` (append only: a released migration never changes; the index
+is the schema version it creates) and its ``SYNCHRONOUS`` level; everything else is here once.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import ClassVar, Self
+
+import sqlite_utils
+
+from monitor.errors import StorageBusy, StorageError, StorageFull
+
+
+class SQLiteFile:
+    MIGRATIONS: ClassVar[list[Callable[[sqlite_utils.Database], None]]] = []
+    SYNCHRONOUS: ClassVar[str] = "NORMAL"  # durable at WAL checkpoints; FULL syncs every commit
+
+    def __init__(self, path: str | Path, *, busy_timeout_ms: int = 10000, readonly: bool = False) -> None:
+        self.path = Path(path)
+        self.readonly = readonly
+        if readonly:
+            conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=busy_timeout_ms / 1000)
+        else:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(str(self.path), timeout=busy_timeout_ms / 1000)
+        self.db = sqlite_utils.Database(conn)
+        try:
+            self.db.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+            self.db.execute("PRAGMA foreign_keys = ON")
+            if not readonly:
+                if self.db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                    with self.db.ensure_autocommit_on():
+                        self.db.execute("PRAGMA journal_mode = WAL")
+                self.db.execute(f"PRAGMA synchronous = {self.SYNCHRONOUS}")
+        except sqlite3.OperationalError as exc:
+            self.db.close()
+            raise storage_error(exc) from exc
+        if not readonly:
+            self.migrate()
+
+    @classmethod
+    def open(cls, config: object, *, readonly: bool = False) -> Self:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[Self]:
+        """One atomic write: ``BEGIN IMMEDIATE`` ... ``COMMIT``, rolled back on any exception.
+
+        Taking the write lock before the first read is what makes a concurrent writer wait
+        (busy_timeout) instead of failing at once on a deferred upgrade (RELIABILITY I7)."""
+        conn = self.db.conn
+        if conn.in_transaction:
+            raise StorageError(f"a write transaction is already open on {self.path.name}")
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            raise storage_error(exc) from exc
+        try:
+            yield self
+            conn.execute("COMMIT")
+        except BaseException as exc:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.OperationalError):
+                raise storage_error(exc) from exc
+            raise
+
+    @property
+    def schema_version(self) -> int:
+        return self.db.execute("PRAGMA user_version").fetchone()[0]
+
+    def migrate(self) -> None:
+        latest = len(self.MIGRATIONS)
+        if self.schema_version == latest:
+            return  # the common case takes no write lock, so opening never waits for a running writer
+        with self.transaction():
+            current = self.schema_version
+            if current > latest:
+                raise StorageError(f"{self.path} has schema version {current}, newer than this "
+                                   f"mkb-monitor knows ({latest}): upgrade mkb-monitor")
+            for version in range(current + 1, latest + 1):
+                self.MIGRATIONS[version - 1](self.db)
+                self.db.execute(f"PRAGMA user_version = {version}")
+
+    def check(self) -> list[str]:
+        """Problems found by SQLite's integrity and foreign-key checks."""
+        problems = [row[0] for row in self.db.execute("PRAGMA integrity_check") if row[0] != "ok"]
+        return problems + [f"foreign key: {row}" for row in self.db.execute("PRAGMA foreign_key_check")]
+
+
+def storage_error(exc: sqlite3.OperationalError) -> StorageError:
+    """The storage error a SQLite failure means for the user."""
+    message = str(exc)
+    if "locked" in message or "busy" in message:
+        return StorageBusy(f"the database is locked by another writer: {message}")
+    if "full" in message or "disk I/O" in message:
+        return StorageFull(f"the database could not be written: {message}")
+    return StorageError(message)
