@@ -275,6 +275,29 @@ def _stale(sc: SourceConfig | None, st: dict[str, Any]) -> bool:
     return datetime.now(UTC) - seen > timedelta(hours=sc.stale_after_hours)
 
 
+@cli.command()
+@json_option
+@pass_ctx
+def check(ctx: Context, as_json: bool) -> None:
+    """Check both database files: SQLite integrity, foreign keys, and the search index in sync."""
+    from monitor.store.private import PrivateStore
+
+    problems: dict[str, list[str]] = {}
+    if not ctx.config.db_path.exists():
+        raise click.ClickException(f"no corpus at {ctx.config.db_path}")
+    with ctx.store() as store:  # FTS5's integrity-check is an INSERT command, refused on a read-only connection
+        problems[str(ctx.config.db_path)] = store.check()
+    if ctx.config.private_db_path.exists():
+        with PrivateStore.open(ctx.config, readonly=True) as private:
+            problems[str(ctx.config.private_db_path)] = private.check()
+    if as_json:
+        print_json(problems)
+    else:
+        for path, found in problems.items():
+            console.print(f"{path}: " + ("[green]ok[/]" if not found else "[red]" + "; ".join(found) + "[/]"))
+    sys.exit(1 if any(problems.values()) else 0)
+
+
 @cli.group()
 def feeds() -> None:
     """Candidate feeds: check one before you enable it."""

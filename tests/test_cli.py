@@ -99,6 +99,16 @@ def test_search_and_sources_on_an_imported_corpus(db):
     assert invoke(db, "sources").exit_code == 0
 
 
+def test_check_finds_an_index_out_of_sync(db):
+    imported(db)
+    assert invoke(db, "check").exit_code == 0
+    with Store(db) as s, s.transaction():  # a write that bypasses the FTS triggers (RELIABILITY P8)
+        s.db.execute("DROP TRIGGER documents_au")
+        s.db.execute("UPDATE documents SET title = 'ander' WHERE rowid = 1")
+    result = invoke(db, "check", "--json")
+    assert result.exit_code == 1 and "out of sync" in result.output
+
+
 def test_search_without_a_corpus_says_what_to_do(db):
     result = invoke(db, "search", "mkb")
     assert result.exit_code != 0 and "import" in result.output
