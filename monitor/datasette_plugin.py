@@ -22,7 +22,7 @@ from typing import Any
 
 from datasette import hookimpl
 from datasette.database import QueryInterrupted
-from datasette.facets import Facet
+from datasette.facets import ColumnFacet, Facet
 from datasette.filters import FilterArguments
 from datasette.utils import path_with_added_args, path_with_removed_args, tilde_encode
 from datasette.utils.asgi import Response
@@ -91,10 +91,33 @@ def filters_from_request(request: Any, database: str, table: str, datasette: Any
     return FilterArguments(where, params, said) if where else None
 
 
+# Above this many rows a facet is left out rather than left to time out: counting a column means
+# reading every row, about 5 us each when the file is in the page cache.
+FACET_MAX_ROWS = 10_000
+
+
+def too_many_rows(facet: Facet, max_rows: int) -> bool:
+    return facet.row_count is None or facet.row_count > max_rows
+
+
+class CountedColumnFacet(ColumnFacet):
+    """Datasette's column facet (``{counted: source}`` in metadata), shown as a column facet but
+    left out when the filtered rows exceed FACET_MAX_ROWS: on the unfiltered table of a million
+    documents it can only time out."""
+
+    type = "counted"
+
+    async def facet_results(self) -> tuple[list[dict[str, Any]], list[str]]:
+        if not self.get_configs() or too_many_rows(self, FACET_MAX_ROWS):
+            return [], []
+        results, timed_out = await super().facet_results()
+        return [{**result, "type": "column"} for result in results], timed_out
+
+
 class _CorpusFacet(Facet):
     """A facet computed by one SQL query over the filtered rows; subclasses give the SQL."""
 
-    max_rows: int | None = None  # above this many rows the facet is left out rather than left to time out
+    max_rows = FACET_MAX_ROWS
 
     async def suggest(self) -> list[dict[str, Any]]:
         return []
@@ -112,7 +135,7 @@ class _CorpusFacet(Facet):
         configs = self.get_configs()
         if not configs or self.database != CORPUS or self.table != DOCUMENTS:
             return [], []
-        if self.max_rows is not None and (self.row_count is None or self.row_count > self.max_rows):
+        if too_many_rows(self, self.max_rows):
             return [], []
         size = self.get_facet_size()
         try:
@@ -188,7 +211,7 @@ class OrganisationFacet(_CorpusFacet):
 
 @hookimpl
 def register_facet_classes() -> list[type[Facet]]:
-    return [YearFacet, OrganisationFacet]
+    return [CountedColumnFacet, YearFacet, OrganisationFacet]
 
 
 # --- search hits --------------------------------------------------------------------------------

@@ -184,6 +184,17 @@ def test_error_pages_work_when_monitor_serve_is_imported_first(db):
     assert result.stdout.strip() == "400", result.stderr[-2000:]
 
 
+def test_database_page_counts_small_tables_only(ds, monkeypatch):
+    from monitor import serve
+
+    counts = run(ds.get_database("monitor").table_counts())
+    assert counts["documents"] == 21 and counts["organisations"] == len(ORGANISATIONS)
+    monkeypatch.setattr(serve, "COUNT_UP_TO", 20)
+    counts = run(ds.get_database("monitor").table_counts())
+    assert counts["documents"] is None and counts["organisations"] == len(ORGANISATIONS)
+    assert "Many rows" in get(ds, "/monitor").text
+
+
 def test_plain_datasette_reads_the_same_file(db):
     """No project code: Datasette as any user would start it finds the FTS table by itself."""
     plain = Datasette(files=[str(db)])
@@ -215,13 +226,17 @@ def test_facets_on_source_kind_organisation_and_year(ds):
     assert get(ds, "/monitor/documents.json", _year="twenty").json()["rows"] == []
 
 
-def test_organisation_facet_is_left_out_above_its_row_limit(ds, monkeypatch):
-    from monitor.datasette_plugin import OrganisationFacet
+def test_facets_are_left_out_above_their_row_limit(ds, monkeypatch):
+    from monitor import datasette_plugin
 
-    monkeypatch.setattr(OrganisationFacet, "max_rows", 5)
-    assert "mentions" not in get(ds, "/monitor/documents.json").json()["facet_results"]
+    monkeypatch.setattr(datasette_plugin, "FACET_MAX_ROWS", 5)
+    monkeypatch.setattr(datasette_plugin.YearFacet, "max_rows", 5)
+    monkeypatch.setattr(datasette_plugin.OrganisationFacet, "max_rows", 5)
+    assert get(ds, "/monitor/documents.json").json()["facet_results"] == {}
     narrowed = get(ds, "/monitor/documents.json", _q="Koophandel").json()
-    assert narrowed["filtered_table_rows_count"] <= 5 and narrowed["facet_results"]["mentions"]["results"]
+    assert narrowed["filtered_table_rows_count"] <= 5
+    assert set(narrowed["facet_results"]) == {"source", "kind", "mentions", "published"}
+    assert narrowed["facet_results"]["source"]["type"] == "column"
 
 
 def test_documents_are_newest_first(ds):
@@ -273,8 +288,8 @@ def test_one_organisation_by_month_and_two_together(ds, corpus):
     assert len(both) == 2 and {r["document_id"] for r in together} == both
     recent = get(ds, "/monitor/organisation_by_month.json", organisation="kvk", compare_with="", since="",
                  _shape="objects").json()["rows"]
-    three_years_ago = (date.today() - timedelta(days=3 * 365 + 1)).isoformat()[:7]
-    assert recent and all(r["month"] >= three_years_ago for r in recent)
+    half_a_year_ago = (date.today() - timedelta(days=184)).isoformat()[:7]
+    assert recent and all(r["month"] >= half_a_year_ago for r in recent)
     assert len(recent) < len([r for r in months if r["organisation"] == "Kamer van Koophandel"])
 
 
