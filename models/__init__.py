@@ -3,15 +3,51 @@
     >>> from models import extract
     >>> extract("Ruim 11.000 ondernemers deden mee.").figures[0].value
     11000.0
+
+The pipeline's names are loaded on first use (PEP 562), so `import models.records`, which the
+store and the CLI need on every start, does not load spaCy.
 """
 
-# Recorded with every extraction: raise it whenever a rule, lexicon or gazetteer change can
-# change what is extracted, so stored results can be told apart and re-run.
-PIPELINE_VERSION = "2026.11.1"
+from __future__ import annotations
 
-from .pipeline import build, extract, extract_many, load, pipeline  # noqa: E402
-from .records import Extraction, Figure, Mention  # noqa: E402
+import hashlib
+from functools import lru_cache
+from importlib import import_module
+from pathlib import Path
+from typing import Any
 
-__version__ = PIPELINE_VERSION
-__all__ = ["PIPELINE_VERSION", "Extraction", "Figure", "Mention", "build", "extract", "extract_many",
-           "load", "pipeline"]
+from .records import Extraction, Figure, Mention
+
+# Raise it whenever a rule change can change what is extracted. The version recorded with every
+# extraction also carries a hash of the data files (gazetteer, lexicon), so a changed gazetteer
+# marks stored extractions stale without anyone remembering to raise this.
+RULES_VERSION = "2026.11.1"
+DATA = Path(__file__).parent / "data"
+
+_PIPELINE_NAMES = ("build", "extract", "extract_many", "load", "pipeline")
+
+
+@lru_cache(maxsize=1)
+def version() -> str:
+    """RULES_VERSION with a short hash of models/data ("2026.11.1+3f2a9c1e", a PEP 440 local
+    version): what `models.PIPELINE_VERSION` and every `Extraction.pipeline_version` hold."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in DATA.rglob("*") if p.is_file()):
+        digest.update(path.relative_to(DATA).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    return f"{RULES_VERSION}+{digest.hexdigest()[:8]}"
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("PIPELINE_VERSION", "__version__"):
+        return version()
+    if name in _PIPELINE_NAMES:
+        # Importing the submodule binds `models.pipeline` to it; the function of that name is
+        # the public one, so all pipeline names are bound here, once.
+        module = import_module(".pipeline", __name__)
+        globals().update({n: getattr(module, n) for n in _PIPELINE_NAMES})
+        return globals()[name]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+__all__ = ["PIPELINE_VERSION", "RULES_VERSION", "Extraction", "Figure", "Mention", "build", "extract",
+           "extract_many", "load", "pipeline", "version"]

@@ -301,8 +301,8 @@ def render_cell(row: Any, value: Any, column: str, table: str | None, database: 
 
 
 @hookimpl
-def extra_css_urls(database: str | None) -> list[str]:
-    return ["/mkb-static/mkb.css"]
+def extra_css_urls(datasette: Any) -> list[str]:
+    return [datasette.urls.path("/mkb-static/mkb.css")]
 
 
 # --- Atom feeds --------------------------------------------------------------------------------

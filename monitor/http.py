@@ -297,8 +297,11 @@ class Client:
         self._sleep = sleep
         self._now = now
         self._rng = rng or random.Random()
+        transport = transport or default_transport(settings)
+        # A recording keeps the readings of the run's clock with the exchanges (see now()).
+        self._recorded_clock: Callable[[float], float] | None = getattr(transport, "clock", None)
         self._http = httpx.Client(
-            transport=transport or default_transport(settings),
+            transport=transport,
             follow_redirects=False,
             headers={"User-Agent": settings.user_agent, "Accept-Encoding": ACCEPT_ENCODING},
             timeout=httpx.Timeout(settings.read_timeout, connect=settings.connect_timeout),
@@ -320,6 +323,14 @@ class Client:
 
     def close(self) -> None:
         self._http.close()
+
+    def now(self) -> datetime:
+        """The run's time, for the date windows a source puts into its URLs. A recording keeps
+        each reading and a replay gives it back, so a replayed run asks the same URLs."""
+        now = self._now()
+        if self._recorded_clock is not None:
+            now = self._recorded_clock(now)
+        return datetime.fromtimestamp(now, timezone.utc)
 
     @property
     def stats(self) -> dict[str, dict[str, int]]:

@@ -46,6 +46,10 @@ Each line of ``index.jsonl`` has these keys:
 ``recorded_at``
     When the exchange ended, ISO 8601 in UTC.
 
+A line ``{"clock": <epoch seconds>, "recorded_at": ...}`` records a reading of the run's clock
+(``Client.now()``): a source that asks for "the last 14 days" puts the time into its URLs, so a
+replay gives the readings back in order and the replayed run asks exactly the recorded URLs.
+
 Replay
 ------
 
@@ -104,6 +108,17 @@ class RecordingTransport(httpx.BaseTransport):
     def close(self) -> None:
         self.inner.close()
 
+    def clock(self, now: float) -> float:
+        """Record a reading of the run's clock and pass it on."""
+        self._append({"clock": now})
+        return now
+
+    def _append(self, entry: dict[str, Any]) -> None:
+        entry["recorded_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+        with open(self.directory / INDEX, "a", encoding="utf-8") as index:
+            fcntl.flock(index, fcntl.LOCK_EX)  # released on close; keeps lines whole across writers
+            index.write(json.dumps(entry, ensure_ascii=False) + "\n")
+
     def _write(self, request: httpx.Request, response: httpx.Response | None, *, body: bytes = b"",
                complete: bool = False, error: Exception | None = None) -> None:
         entry: dict[str, Any] = {"method": request.method, "url": str(request.url), "status": None,
@@ -120,12 +135,9 @@ class RecordingTransport(httpx.BaseTransport):
             digest = hashlib.sha256(body).hexdigest()
             entry.update(status=response.status_code, headers=headers, body=f"{BODIES}/{digest}",
                          sha256=digest, size=len(body))
-        entry["recorded_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
         if entry["body"] is not None:
             _write_once(self.directory / entry["body"], body)
-        with open(self.directory / INDEX, "a", encoding="utf-8") as index:
-            fcntl.flock(index, fcntl.LOCK_EX)  # released on close; keeps lines whole across writers
-            index.write(json.dumps(entry, ensure_ascii=False) + "\n")
+        self._append(entry)
 
 
 def _decoded(body: bytes, encoding: str, url: str) -> bytes | None:
@@ -180,16 +192,28 @@ class ReplayTransport(httpx.BaseTransport):
         if not index.is_file():
             raise ConfigError(f"{self.directory} is not a recording (it has no {INDEX})")
         self._answers: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        self._clock: list[float] = []
         with open(index, encoding="utf-8") as lines:
             for number, line in enumerate(lines, 1):
                 try:
                     entry = json.loads(line)
+                    if "clock" in entry:
+                        self._clock.append(float(entry["clock"]))
+                        continue
                     key = (entry["method"].upper(), _match_key(entry["url"]))
                 except (ValueError, KeyError, AttributeError) as exc:
                     raise ConfigError(f"{index}:{number}: not a recorded exchange ({exc})") from None
                 self._answers.setdefault(key, []).append(entry)
         self._served: dict[tuple[str, str], int] = {}
         self._lock = threading.Lock()
+
+    def clock(self, now: float) -> float:
+        """The recorded readings of the run's clock, in order; the last one again after that,
+        and ``now`` itself for a recording made before clocks were recorded."""
+        with self._lock:
+            if not self._clock:
+                return now
+            return self._clock.pop(0) if len(self._clock) > 1 else self._clock[0]
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         key = (request.method.upper(), _match_key(str(request.url)))

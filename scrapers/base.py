@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from datetime import datetime
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol, runtime_checkable
@@ -61,6 +62,11 @@ class Fetcher(Protocol):
         for this URL, and a 304 comes back as ``Response(not_modified=True)``. Raises a
         ``monitor.errors.FetchError`` subclass on any failure, never returns an error page
         as if it were content (a non-2xx status raises ``HTTPStatus``)."""
+        ...
+
+    def now(self) -> datetime:
+        """The run's time (timezone-aware). Sources take "today" and "the last 14 days" from
+        here, not from the system clock, so a recorded run replays with the same URLs."""
         ...
 
 

@@ -29,6 +29,7 @@ from lxml import etree
 
 from monitor.errors import APIError, ConfigError, ParseError, SourceChanged
 from scrapers.base import Batch, Document, Fetcher, Item, Response
+from scrapers.dates import AMSTERDAM
 from scrapers.filetext import document_text
 from scrapers.xmlsafe import parse_xml
 
@@ -98,7 +99,7 @@ class KoopSource:
         since = (committed - timedelta(days=self.options.overlap_days) if committed
                  else date.fromisoformat(self.options.start_date))
         newest = committed
-        today = date.today()
+        today = fetcher.now().astimezone(AMSTERDAM).date()  # dt.modified is a Dutch date
         for first, last in date_windows(since, today, self.options.window_days):
             for items, window_done in self._pages(fetcher, self.query(first, last)):
                 for item in items:

@@ -109,7 +109,7 @@ class RijksoverheidSource:
 
     def discover(self, fetcher: Fetcher, cursor: str | None) -> Iterator[Batch]:
         state = json.loads(cursor) if cursor else {"v": 1, "api": None, "sitemap": None}
-        now = datetime.now(timezone.utc).replace(microsecond=0)
+        now = fetcher.now().astimezone(timezone.utc).replace(microsecond=0)
         since = parse_date(state["api"]) if state["api"] else None
         start = since - timedelta(hours=self.options.overlap_hours) if since else \
             now - timedelta(days=self.options.first_run_days)

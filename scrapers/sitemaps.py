@@ -122,12 +122,12 @@ class SitemapSource:
         entries, complete = self._entries(fetcher, mark)
         if entries is None:
             return
-        yield from self.batches(entries, mark, complete=complete)
+        yield from self.batches(entries, mark, now=fetcher.now(), complete=complete)
 
-    def batches(self, entries: list[Entry], mark: tuple[datetime, str] | None, *,
+    def batches(self, entries: list[Entry], mark: tuple[datetime, str] | None, *, now: datetime,
                 complete: bool = True) -> Iterator[Batch]:
         """New entries since ``mark``, oldest first, in batches whose cursor covers them."""
-        floor = datetime.now(timezone.utc) - timedelta(days=self.options.first_run_days)
+        floor = now - timedelta(days=self.options.first_run_days)
         dated, undated = [], []
         for entry in entries:
             if self.options.url_contains not in entry.loc:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
@@ -39,10 +40,14 @@ class Reply:
 class MockFetcher:
     """Implements ``scrapers.base.Fetcher``; ``requests`` lists every request it was asked."""
 
-    def __init__(self, routes: Mapping[str, Reply]) -> None:
+    def __init__(self, routes: Mapping[str, Reply], *, now: datetime | None = None) -> None:
         self.routes = dict(routes)
         self.requests: list[httpx.Request] = []
         self._client = httpx.Client(transport=httpx.MockTransport(self._answer))
+        self._now = now
+
+    def now(self) -> datetime:
+        return self._now or datetime.now(timezone.utc)
 
     def get(self, url: str, *, params: Mapping[str, str] | None = None,
             headers: Mapping[str, str] | None = None, conditional: bool = False,

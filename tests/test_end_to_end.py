@@ -176,3 +176,42 @@ def test_a_source_error_is_recorded_and_the_cursor_stays(config, site, tmp_path)
         assert store.cursor("tweedekamer") == before
         row = store.db.execute("SELECT last_error_code FROM sources WHERE name = 'tweedekamer'").fetchone()
         assert row == ("fetch.status",)
+
+
+def test_an_edited_article_becomes_a_version_not_a_second_document(config, site, tmp_path):
+    db = tmp_path / "monitor.db"
+    run(config, db)
+    feed = (FIXTURES / "feeds/mkb-nederland_rss_nieuws_excerpt.xml").read_bytes()
+    # The publisher edits the item. Its page has too little text to be an article (the constructed
+    # page holds only the feed's description), so the feed's description is the stored text.
+    serve(site, "/rss/nieuws-mkb-nederland", feed.replace(b"praktische steun", b"praktische en financi\xc3\xable steun"),
+          "application/rss+xml; charset=utf-8", ETag='"mkb-feed-2"')
+    code, report = run(config, db)
+    assert by_source(report)["mkb-nederland"]["changed"] == 1 and report["totals"]["new"] == 0
+    with Store(db) as store:
+        doc_id = store.db.execute("SELECT document_id FROM document_sources WHERE source = 'mkb-nederland'").fetchone()[0]
+        assert store.document(doc_id)["version"] == 2
+        old = store.db.execute("SELECT text FROM document_versions WHERE document_id = ?", [doc_id]).fetchone()[0]
+        assert "praktische steun" in old
+        assert "praktische en financiële steun" in store.document(doc_id)["text"]
+        assert store.db.execute("SELECT count(*) FROM document_sources WHERE source = 'mkb-nederland'").fetchone()[0] == 1
+
+
+def test_a_recorded_run_replays_without_the_server(config, site, tmp_path):
+    recording = tmp_path / "recording"
+    code, live = run_with(config, tmp_path / "live.db", "--record", str(recording))
+    assert code == 0 and (recording / "index.jsonl").is_file()
+    site.stop()  # from here on, nothing answers on the loopback port
+    code, replayed = run_with(config, tmp_path / "replayed.db", "--replay", str(recording))
+    assert code == 0, [(s["source"], s["error"], s["failures"][:2]) for s in replayed["sources"]]
+    with Store(tmp_path / "live.db") as a, Store(tmp_path / "replayed.db") as b:
+        rows = "SELECT id, content_hash, published FROM documents ORDER BY id"
+        assert a.db.execute(rows).fetchall() == b.db.execute(rows).fetchall()
+    again = CliRunner().invoke(cli, ["--config", str(config), "--db", str(tmp_path / "x.db"), "run", "--record",
+                                     str(recording)])
+    assert again.exit_code == 2 and "new or empty directory" in again.output
+
+
+def run_with(config, db, *extra):
+    result = CliRunner().invoke(cli, ["--config", str(config), "--db", str(db), "run", "--json", "--no-extract", *extra])
+    return result.exit_code, json.loads(result.output)

@@ -165,3 +165,19 @@ def test_a_damaged_recording_is_a_clear_error(recording, tmp_path):
     with Client(settings(), transport=ReplayTransport(directory), sleep=no_sleep) as client:
         with pytest.raises(ConfigError, match="does not match its sha256"):
             client.get(entry["url"])
+
+
+def test_the_runs_clock_is_recorded_and_replayed(tmp_path, faultd):
+    """A source's date window is part of its URL: a replay must read the same clock."""
+    from monitor import config as config_module
+    from monitor.http import Client, HttpSettings, default_transport
+    from monitor.recording import RecordingTransport, ReplayTransport
+
+    settings = HttpSettings.from_config(config_module.load()["http"])
+    readings = iter([1_790_000_000.0, 1_790_000_060.0])
+    with Client(settings, transport=RecordingTransport(default_transport(settings), tmp_path),
+                now=lambda: next(readings)) as live:
+        recorded = [live.now(), live.now()]
+    with Client(settings, transport=ReplayTransport(tmp_path)) as replayed:
+        assert [replayed.now(), replayed.now(), replayed.now()] == [*recorded, recorded[-1]]
+    assert recorded[1].timestamp() - recorded[0].timestamp() == 60
