@@ -2,8 +2,8 @@
 
 Built like spaCy's EntityRuler: the words it knows (units, scale words, qualifiers, blockers)
 are data in `data/figure_lexicon.json`, saved with the pipeline by `to_disk` and read back by
-`from_disk`. The rules only run where a token holds a digit or a Dutch number word: lexeme
-flags, computed once per word type, mark those tokens in one array read, so the cost over
+`from_disk`. The rules only run where a token holds a digit or a Dutch number word: word
+facts, computed once per word type (models/columns.py), mark those tokens, so the cost over
 plain tokenisation stays small (a token Matcher over every token costs five times the
 tokenizer, NLP-NOTES §1.5).
 
@@ -21,11 +21,12 @@ from pathlib import Path
 from typing import Any, Iterable
 
 import numpy
-from spacy.attrs import IS_CURRENCY, NORM, ORTH, SENT_START
+from spacy.attrs import IDX, IS_CURRENCY, NORM, ORTH, SENT_START
 from spacy.language import Language
 from spacy.tokens import Doc
 from spacy.util import ensure_path
 
+from .columns import PerWord, bitmask, doc_text
 from .numbers import ENGLISH_DECIMAL, group_value, parse_digits, word_value
 from .records import Figure
 
@@ -46,6 +47,9 @@ _NOUNISH = re.compile(r"[^\W\d_][\w'’\-]*", re.UNICODE)
 
 FIGURES_ATTR = "figures"
 _NORMS = ("mkb_figures", "norms")
+# Bits of a word's facts (FigureRecognizer.words): it may start a figure, it is "een", it may
+# follow "een" in a number ("een miljoen"), it is a currency sign.
+_CANDIDATE, _EEN, _AFTER_EEN, _CURRENCY = 1, 2, 4, 8
 if not Doc.has_extension(FIGURES_ATTR):
     Doc.set_extension(FIGURES_ATTR, default=None)
 
@@ -170,10 +174,11 @@ class _Sentences:
     """Sentence bounds of one doc, read once from the SENT_START array: `Token.sent` checks the
     whole doc's annotation on every call."""
 
-    def __init__(self, doc: Doc, sent_starts: numpy.ndarray) -> None:
+    def __init__(self, doc: Doc, sent_starts: numpy.ndarray, idx: numpy.ndarray) -> None:
         self.doc = doc
         self.texts: dict[int, str] = {}
         self.starts = [0] + [i for i in numpy.flatnonzero(sent_starts == 1).tolist() if i > 0]
+        self.idx = idx
 
     def bounds(self, i: int) -> tuple[int, int]:
         n = bisect_right(self.starts, i)
@@ -186,8 +191,9 @@ class _Sentences:
 
     def text(self, i: int) -> str:
         start, end = self.bounds(i)
-        if start not in self.texts:  # a Span joins its own tokens; Doc.text would join them all
-            self.texts[start] = self.doc[start:end].text.strip()
+        if start not in self.texts:  # a slice of the text: a Span would join its tokens anew
+            text = doc_text(self.doc)
+            self.texts[start] = text[int(self.idx[start]):int(self.idx[end]) if end < len(self.doc) else len(text)].strip()
         return self.texts[start]
 
 
@@ -197,11 +203,12 @@ class FigureRecognizer:
     def __init__(self, nlp: Language, name: str = "mkb_figures", lexicon_path: str | None = None) -> None:
         self.name = name
         self.lexicon = _Lexicon.from_path(Path(lexicon_path) if lexicon_path else LEXICON_PATH)
-        # Lexeme flags are computed once per word type and read for a whole doc in one array, so
-        # the tokens that cannot start a figure cost nothing in Python.
-        self.flags = [nlp.vocab.add_flag(lambda word: self.lexicon.is_candidate(word)),
-                      nlp.vocab.add_flag(lambda word: self.lexicon.is_een(word)),
-                      nlp.vocab.add_flag(lambda word: self.lexicon.after_een_word(word))]
+        self.strings = PerWord(nlp.vocab.strings)
+        # A word's facts are computed once per word type (by its hash), so the tokens that
+        # cannot start a figure cost nothing in Python beyond one dict lookup.
+        self.words = PerWord(nlp.vocab.strings, bitmask([
+            lambda word: self.lexicon.is_candidate(word), lambda word: self.lexicon.is_een(word),
+            lambda word: self.lexicon.after_een_word(word), nlp.vocab.lex_attr_getters[IS_CURRENCY]]))
 
     # -- spaCy component protocol -------------------------------------------------------------
     def __call__(self, doc: Doc) -> Doc:
@@ -216,6 +223,7 @@ class FigureRecognizer:
 
     def from_disk(self, path: str | Path, *, exclude: Iterable[str] = ()) -> "FigureRecognizer":
         self.lexicon = _Lexicon.from_path(ensure_path(path) / "lexicon.json")
+        self.words.clear()  # the facts came from the old lexicon
         return self
 
     def to_bytes(self, *, exclude: Iterable[str] = ()) -> bytes:
@@ -223,6 +231,7 @@ class FigureRecognizer:
 
     def from_bytes(self, data: bytes, *, exclude: Iterable[str] = ()) -> "FigureRecognizer":
         self.lexicon = _Lexicon(json.loads(data))
+        self.words.clear()
         return self
 
     # -- recognition --------------------------------------------------------------------------
@@ -231,18 +240,20 @@ class FigureRecognizer:
         if len(doc) == 0:
             return []
         # One array read for all the per-token facts the rules need (each doc[i] builds a Token).
-        columns = doc.to_array([*self.flags, NORM, ORTH, IS_CURRENCY, SENT_START])
-        candidate, een, after_een = columns[:, 0], columns[:, 1], columns[:, 2]
-        een[:-1] &= after_een[1:]  # "een miljoen", "een derde", "een op de tien"
-        een[-1] = 0
-        starts = numpy.flatnonzero(candidate | een).tolist()
+        columns = doc.to_array([ORTH, NORM, SENT_START, IDX])
+        orths = columns[:, 0].tolist()
+        words = numpy.fromiter(map(self.words.__getitem__, orths), dtype=numpy.int64, count=len(orths))
+        een = words & _EEN != 0
+        een[:-1] &= words[1:] & _AFTER_EEN != 0  # "een miljoen", "een derde", "een op de tien"
+        een[-1] = False
+        starts = numpy.flatnonzero((words & _CANDIDATE != 0) | een).tolist()
         if not starts:
             return []
         # The norms live in user_data while this runs, so the many small helpers reach them
         # through the doc they already take; they are removed before the doc moves on.
-        doc.user_data[_NORMS] = _norm_list(doc, columns[:, 3:6])
+        doc.user_data[_NORMS] = _norm_list(self.strings, orths, columns[:, 1].tolist(), (words & _CURRENCY).tolist())
         try:
-            return self._find(doc, starts, _Sentences(doc, columns[:, 6].astype(numpy.int64)))
+            return self._find(doc, starts, _Sentences(doc, columns[:, 2].astype(numpy.int64), columns[:, 3]))
         finally:
             del doc.user_data[_NORMS]
 
@@ -630,13 +641,11 @@ def _norm(doc: Doc, i: int) -> str:
     return norms[i] if 0 <= i < len(norms) else ""
 
 
-def _norm_list(doc: Doc, columns: numpy.ndarray) -> list[str]:
+def _norm_list(strings: PerWord, orths: list[int], norms: list[int], currency: list[int]) -> list[str]:
     """Every token's norm, read from arrays: the rules look norms up tens of thousands of
     times, and each `doc[i]` builds a Token object. Currency signs keep their own text, since
     spaCy's base norms make "€" "$"."""
-    strings = doc.vocab.strings
-    return [strings[orth] if currency else strings[norm]
-            for norm, orth, currency in columns.tolist()]
+    return [strings[orth] if sign else strings[norm] for orth, norm, sign in zip(orths, norms, currency)]
 
 
 def _is_ratio(a: float, b: float, link: tuple[str, ...]) -> bool:

@@ -21,7 +21,9 @@ cheap, and keeps the longest non-overlapping candidates in order of trust:
 
 Canonical names follow the document date (``doc._.published``, set by the pipeline): the same
 lineage is "Ministerie van Economische Zaken en Klimaat" in 2020 and "Ministerie van Economische
-Zaken" in 2025. Passes 2 to 5 only look at tokens with a capital letter.
+Zaken" in 2025. Passes 2 to 5 only look at tokens with a capital letter, and read the facts
+they test (a head word, a connector, ...) as bits computed once per word type, with the token
+offsets from one array read (models/columns.py), never from Token objects.
 """
 
 from __future__ import annotations
@@ -31,11 +33,12 @@ from bisect import bisect_right
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from spacy.attrs import IS_DIGIT, IS_LOWER, IS_PUNCT, IS_SPACE
+from spacy.attrs import IDX, IS_DIGIT, IS_LOWER, IS_PUNCT, IS_SPACE, IS_TITLE, ORTH, SENT_START, SPACY
 from spacy.language import Language
 from spacy.matcher import PhraseMatcher
 from spacy.tokens import Doc, Span, Token
 
+from models.columns import PerWord, bitmask, doc_text
 from models.gazetteer import Gazetteer, Organisation, load, normalise
 from models.records import Mention
 
@@ -89,6 +92,11 @@ BRANCH_SUFFIX = re.compile(r" Nederland\b")
 GLUE = re.compile(r"[-‐‑/'’]")
 ACRONYM = re.compile(r"^[A-Z][A-Za-z0-9&]{1,9}$")
 
+# The word tests the passes make, as bits of one number per word type (Columns.masks).
+(LOWER, DIGIT, PUNCT, SPACE, TITLE, NAME_WORD, HEAD, CONNECTOR, DETERMINER, APPOSITION_NOUN, VAN_VOOR,
+ GLUED_WORD, OFFICE_NAME, ACRONYM_WORD, SHORT_FORM) = (1 << k for k in range(15))
+NO_CAPITAL = LOWER | DIGIT | PUNCT | SPACE
+
 # Trust order when candidates overlap at equal length.
 GAZETTEER, GLUED, DEFINED, UNKNOWN, SHORT = range(5)
 
@@ -121,18 +129,47 @@ def case_matches(written: str, alias: str) -> bool:
     return len(pairs) > 1 and all(w[:1].isupper() or not a[:1].isupper() for w, a in pairs[1:])
 
 
-def sentence_starts(doc: Doc, text: str) -> list[int]:
+def sentence_starts(columns: Columns) -> list[int]:
     """Character offsets where sentences start: the pipeline's sentences, or else a cut after
     every ".", "!", "?" and line break."""
-    if doc.has_annotation("SENT_START"):
-        return [sent.start_char for sent in doc.sents]
-    return [0, *(m.end() for m in re.finditer(r"[.!?]\s+|\n", text))]
+    if columns.doc.has_annotation("SENT_START"):  # as Doc.sents reads them, without the Spans
+        return [0, *(columns.idx[i] for i in range(1, columns.n) if columns.sent_start[i] == 1)]
+    return [0, *(m.end() for m in re.finditer(r"[.!?]\s+|\n", columns.text))]
 
 
 def sentence_of(text: str, starts: list[int], position: int) -> str:
     i = bisect_right(starts, position)
     end = starts[i] if i < len(starts) else len(text)
     return text[starts[i - 1]:end].strip()
+
+
+class Columns:
+    """One Doc as the passes read it: offsets, sentence starts and word-test bits as lists."""
+
+    def __init__(self, doc: Doc, masks: PerWord) -> None:
+        self.doc = doc
+        self.n = len(doc)
+        self.text = doc_text(doc)
+        array = doc.to_array([ORTH, SENT_START, IDX, SPACY]).reshape(self.n, 4)
+        orths, sent_start, self.idx, self.space = array.T.tolist()
+        self.masks: list[int] = list(map(masks.__getitem__, orths))
+        self.sent_start = [s == 1 for s in sent_start]  # SENT_START -1 reads as 2**64 - 1
+        # The tokens that may hold a capital (not lower case, digits, punctuation or space).
+        self.caps = [i for i, mask in enumerate(self.masks) if not mask & NO_CAPITAL]
+
+    def caps_with(self, bit: int) -> list[int]:
+        masks = self.masks
+        return [i for i in self.caps if masks[i] & bit]
+
+    def end_char(self, i: int) -> int:
+        """Where token i's text ends (its trailing space is one character)."""
+        return (self.idx[i + 1] if i + 1 < self.n else len(self.text)) - self.space[i]
+
+    def word(self, i: int) -> str:
+        return self.text[self.idx[i]:self.end_char(i)]
+
+    def lower(self, i: int) -> str:
+        return self.word(i).lower()
 
 
 class OrganisationRecogniser:
@@ -159,6 +196,20 @@ class OrganisationRecogniser:
                                 if org.kind in ("municipality", "province")}
         if not Doc.has_extension("org_mentions"):
             Doc.set_extension("org_mentions", default=None)
+        # The word tests, in the order of their bits; a word's answers are computed once, the
+        # first time it is seen. A lexeme's lower form is its text lower-cased.
+        getters = nlp.vocab.lex_attr_getters
+        tests = [getters[IS_LOWER], getters[IS_DIGIT], getters[IS_PUNCT], getters[IS_SPACE], getters[IS_TITLE],
+                 name_word, head_word,
+                 lambda word: getters[IS_LOWER](word) and word.lower() in CONNECTORS,
+                 lambda word: word.lower() in DETERMINERS,
+                 lambda word: APPOSITION.search(word.lower()) is not None,
+                 lambda word: word.lower() in ("van", "voor"),
+                 lambda word: GLUE.search(word) is not None,
+                 lambda word: word in self.office_names,
+                 lambda word: bool(ACRONYM.match(word)) and sum(c.isupper() for c in word) >= 2,
+                 lambda word: word in SHORT_FORMS]
+        self.masks = PerWord(nlp.vocab.strings, bitmask(tests))
 
     def __call__(self, doc: Doc) -> Doc:
         doc._.org_mentions = list(self.mentions(doc))
@@ -169,22 +220,22 @@ class OrganisationRecogniser:
     def mentions(self, doc: Doc) -> Iterator[Mention]:
         published = doc._.published if Doc.has_extension("published") else None
         local: dict[str, Candidate] = {}  # acronyms defined in this document
-        caps = capital_tokens(doc)
-        found = [*self.gazetteer_matches(doc), *self.glued(caps), *self.office_names_after_van(caps)]
-        text = doc.text  # Doc.text joins every token anew: read it once
+        columns = Columns(doc, self.masks)
+        text = columns.text
+        found = [*self.gazetteer_matches(doc), *self.glued(columns), *self.office_names_after_van(columns)]
         found += self.national_branches(text, found)
-        found += self.bracket_definitions(caps, found, local)
-        found += self.local_acronyms(caps, local)
+        found += self.bracket_definitions(columns, found, local)
+        found += self.local_acronyms(columns, local)
         known = Occupied((c.start, c.end) for c in found)
         # A name outside the gazetteer may start with a known one ("Digitale Werkplaats
         # Fryslân"), but never swallows one from the left ("De Kamer van Koophandel").
-        found += [c for c in self.unknown(doc, caps)
+        found += [c for c in self.unknown(columns)
                   if all(s == c.start and extends_name(text[e:c.end])
                          for s, e in known.overlapping(c.start, c.end))]
         chosen = select(found)
         chosen = select([*chosen, *repeated_unknowns(text, chosen)])
-        chosen = select([*chosen, *self.short_forms(caps, chosen)])
-        starts = sentence_starts(doc, text) if chosen else []
+        chosen = select([*chosen, *self.short_forms(columns, chosen)])
+        starts = sentence_starts(columns) if chosen else []
         for c in sorted(chosen, key=lambda c: c.start):
             if c.org is not None:
                 canonical = c.org.name_on(published, text[c.start:c.end])
@@ -217,13 +268,11 @@ class OrganisationRecogniser:
                     and (branch := BRANCH_SUFFIX.match(text, c.end)):
                 yield Candidate(c.start, branch.end(), None, None, GLUED)
 
-    def glued(self, caps: list[Token]) -> Iterator[Candidate]:
+    def glued(self, columns: Columns) -> Iterator[Candidate]:
         """An alias at the start of a compound token: "PVV-fractie", "GroenLinks-PvdA-fractie",
         "KVK's", "MKB-Nederland/VNO-NCW" (both)."""
-        for token in caps:
-            text = token.text
-            if not GLUE.search(text):
-                continue
+        for i in columns.caps_with(GLUED_WORD):
+            text = columns.word(i)
             for segment_start, segment in segments(text):
                 cuts = [m.start() for m in GLUE.finditer(segment)]
                 if len(segment) < len(text):
@@ -231,7 +280,7 @@ class OrganisationRecogniser:
                 for cut in sorted(cuts, reverse=True):
                     org = self.alias_exact(segment[:cut])
                     if org is not None:
-                        start = token.idx + segment_start
+                        start = columns.idx[i] + segment_start
                         yield Candidate(start, start + cut, org, None, GLUED)
                         break
 
@@ -241,52 +290,53 @@ class OrganisationRecogniser:
                 return org
         return None
 
-    def office_names_after_van(self, caps: list[Token]) -> Iterator[Candidate]:
+    def office_names_after_van(self, columns: Columns) -> Iterator[Candidate]:
         """One-word ministry names are ordinary words too ("Defensie", "Financiën"): only after
         "minister van", "ministerie van", "staatssecretaris van" are they the ministry."""
-        for token in caps:
-            org = self.office_names.get(token.text)
-            if org and token.i >= 2 and token.nbor(-1).lower_ == "van" \
-                    and token.nbor(-2).lower_ in OFFICES:
-                yield Candidate(token.idx, token.idx + len(token), org, None, GAZETTEER)
+        for i in columns.caps_with(OFFICE_NAME):
+            org = self.office_names[columns.word(i)]
+            if i >= 2 and columns.lower(i - 1) == "van" and columns.lower(i - 2) in OFFICES:
+                yield Candidate(columns.idx[i], columns.end_char(i), org, None, GAZETTEER)
 
-    def bracket_definitions(self, caps: list[Token], found: list[Candidate],
+    def bracket_definitions(self, columns: Columns, found: list[Candidate],
                             local: dict[str, Candidate]) -> list[Candidate]:
         """ "Long Form (ACR)": ACR names the long form's organisation in the rest of the text."""
         ends = {c.end: c for c in found}
         new = []
-        for token in caps:
-            if not (0 < token.i < len(token.doc) - 1
-                    and token.nbor(-1).text == "(" and token.nbor(1).text == ")"
-                    and ACRONYM.match(token.text) and sum(c.isupper() for c in token.text) >= 2):
+        for i in columns.caps_with(ACRONYM_WORD):
+            if not (0 < i < columns.n - 1 and columns.word(i - 1) == "(" and columns.word(i + 1) == ")"):
                 continue
-            before = token.nbor(-1)
-            previous = ends.get(before.idx - 1) or ends.get(before.idx)
+            acronym, bracket = columns.word(i), columns.idx[i - 1]
+            previous = ends.get(bracket - 1) or ends.get(bracket)
             if previous is not None:
-                local.setdefault(token.text, previous)
+                local.setdefault(acronym, previous)
                 continue
-            long_form = defined_long_form(token.doc[:before.i], token.text)
+            long_form = defined_long_form(columns.doc[:i - 1], acronym)
             if long_form is not None:
                 candidate = Candidate(long_form.start_char, long_form.end_char, None,
                                       long_form.text, DEFINED)
                 new.append(candidate)
-                local.setdefault(token.text, candidate)
+                local.setdefault(acronym, candidate)
         return new
 
-    def local_acronyms(self, caps: list[Token], local: dict[str, Candidate]) -> Iterator[Candidate]:
+    def local_acronyms(self, columns: Columns, local: dict[str, Candidate]) -> Iterator[Candidate]:
         if not local:
             return
-        for token in caps:
-            for segment_start, segment in segments(token.text):
+        for i in columns.caps:
+            for segment_start, segment in segments(columns.word(i)):
                 head = GLUE.split(segment, maxsplit=1)[0]
                 defined = local.get(head)
                 if defined is not None and self.alias_exact(head) is None:
-                    start = token.idx + segment_start
+                    start = columns.idx[i] + segment_start
                     yield Candidate(start, start + len(head), defined.org, defined.canonical,
                                     DEFINED)
 
-    def unknown(self, doc: Doc, caps: list[Token]) -> Iterator[Candidate]:
-        for run in capitalised_runs(doc, caps):
+    def unknown(self, columns: Columns) -> Iterator[Candidate]:
+        doc, masks = columns.doc, columns.masks
+        for start, end in capitalised_runs(columns):
+            if not any(masks[k] & HEAD for k in range(start, end)):
+                continue  # without a head word or a legal form, a run is no name (below)
+            run = doc[start:end]
             if run[0].is_sent_start and not is_head(run[0]) and len(run) > 1:
                 run = run[1:]  # "Zoals de Rabobank": a capital that only opens the sentence
             while run and run[0].lower_ in CONNECTORS:
@@ -301,53 +351,44 @@ class OrganisationRecogniser:
                   and run[0].lower_ not in GENERIC_BODIES and is_head(run[0])):
                 # Mid-sentence, only names are capitalised: "(Industriecoalitie)".
                 yield Candidate(run.start_char, run.end_char, None, run.text, UNKNOWN)
-        for following in caps:
-            if (not following.is_title or following.is_sent_start
-                    or following.lower_ in DETERMINERS or not follows_apposition(following)):
+        for i in columns.caps:
+            if (not masks[i] & TITLE or columns.sent_start[i] or masks[i] & DETERMINER
+                    or not follows_apposition(columns, i)):
                 continue
-            end = following.i + 1
-            while end < len(doc) and doc[end].is_title and end - following.i < 3:
+            end = i + 1
+            while end < columns.n and masks[end] & TITLE and end - i < 3:
                 end += 1
-            span = doc[following.i:end]
-            if span.text not in self.places:
-                yield Candidate(span.start_char, span.end_char, None, span.text, UNKNOWN)
+            start_char, end_char = columns.idx[i], columns.end_char(end - 1)
+            name = columns.text[start_char:end_char]
+            if name not in self.places:
+                yield Candidate(start_char, end_char, None, name, UNKNOWN)
 
-    def short_forms(self, caps: list[Token], chosen: list[Candidate]) -> Iterator[Candidate]:
+    def short_forms(self, columns: Columns, chosen: list[Candidate]) -> Iterator[Candidate]:
         taken = Occupied((c.start, c.end) for c in chosen)
         by_end = sorted(chosen, key=lambda c: c.end)
         ends = [c.end for c in by_end]
-        for token in caps:
-            if token.text not in SHORT_FORMS or token.i == 0 \
-                    or token.nbor(-1).lower_ not in DETERMINERS:
+        for i in columns.caps_with(SHORT_FORM):
+            if i == 0 or not columns.masks[i - 1] & DETERMINER:
                 continue
-            if taken.overlaps(token.idx, token.idx + len(token)):
+            start, end = columns.idx[i], columns.end_char(i)
+            if taken.overlaps(start, end):
                 continue
-            earlier = by_end[:bisect_right(ends, token.idx)]
-            referent = resolve_short_form(token.text, earlier, self.gazetteer)
+            earlier = by_end[:bisect_right(ends, start)]
+            referent = resolve_short_form(columns.word(i), earlier, self.gazetteer)
             if referent is not None:
-                yield Candidate(token.idx, token.idx + len(token), referent.org,
-                                referent.canonical, SHORT)
+                yield Candidate(start, end, referent.org, referent.canonical, SHORT)
 
 
-def capital_tokens(doc: Doc) -> list[Token]:
-    """The tokens that may hold a capital (not lower case, digits, punctuation or space): the
-    only places the passes after the PhraseMatcher look at. One vectorised read of the Doc."""
-    if not len(doc):
-        return []
-    flags = doc.to_array([IS_LOWER, IS_DIGIT, IS_PUNCT, IS_SPACE])
-    return [doc[int(i)] for i in (~flags.any(axis=1)).nonzero()[0]]
-
-
-def follows_apposition(token: Token) -> bool:
-    """Whether a noun that says what the name is stands right before it ("techbedrijf Bird"),
-    or before a short "voor"/"van" phrase ("kennisplatform voor e-commerce Twinkle")."""
-    doc, i = token.doc, token.i
-    if i >= 1 and APPOSITION.search(doc[i - 1].lower_):
+def follows_apposition(columns: Columns, i: int) -> bool:
+    """Whether a noun that says what the name is stands right before token i ("techbedrijf
+    Bird"), or before a short "voor"/"van" phrase ("kennisplatform voor e-commerce Twinkle")."""
+    masks = columns.masks
+    if i >= 1 and masks[i - 1] & APPOSITION_NOUN:
         return True
     for j in range(i - 1, max(i - 5, 0), -1):
-        if doc[j].lower_ in ("voor", "van"):
-            return APPOSITION.search(doc[j - 1].lower_) is not None
-        if not doc[j].is_lower:
+        if masks[j] & VAN_VOOR:
+            return bool(masks[j - 1] & APPOSITION_NOUN)
+        if not masks[j] & LOWER:
             return False
     return False
 
@@ -377,34 +418,38 @@ def segments(text: str) -> Iterator[tuple[int, str]]:
         offset += len(part) + 1
 
 
-def capitalised_runs(doc: Doc, caps: list[Token]) -> Iterator[Span]:
-    """Maximal runs of title-case words, joined by connectors ("Raad voor de Rechtspraak")."""
+def capitalised_runs(columns: Columns) -> Iterator[tuple[int, int]]:
+    """(start, end) token ranges of maximal runs of title-case words, joined by connectors
+    ("Raad voor de Rechtspraak")."""
+    n, masks = columns.n, columns.masks
     after = 0  # the end of the last run: runs do not overlap
-    for token in caps:
-        i = token.i
-        if i < after or not is_name_word(token):
+    for i in columns.caps:
+        if i < after or not masks[i] & NAME_WORD:
             continue
         end = i + 1
-        while end < len(doc):
-            if is_name_word(doc[end]):
+        while end < n:
+            if masks[end] & NAME_WORD:
                 end += 1
                 continue
             j = end
-            while j < len(doc) and doc[j].lower_ in CONNECTORS and doc[j].is_lower:
+            while j < n and masks[j] & CONNECTOR:
                 j += 1
             # "Bird en Stichting X", "Kamer van Koophandel en het Ondernemersplein": two names.
-            if j > end and j < len(doc) and is_name_word(doc[j]) and doc[end].lower_ != "en":
+            if j > end and j < n and masks[j] & NAME_WORD and columns.word(end) != "en":
                 end = j
                 continue
             break
-        yield doc[i:end]
+        yield i, end
         after = end
 
 
-def is_name_word(token: Token) -> bool:
-    text = token.text
-    return (token.is_alpha or "-" in text or "." in text) and text[:1].isupper() and (
+def name_word(text: str) -> bool:
+    return (text.isalpha() or "-" in text or "." in text) and text[:1].isupper() and (
         not text.isupper() or len(text) <= 5)
+
+
+def is_name_word(token: Token) -> bool:
+    return name_word(token.text)
 
 
 def defined_long_form(before: Span, acronym: str) -> Span | None:
@@ -428,11 +473,15 @@ def defined_long_form(before: Span, acronym: str) -> Span | None:
     return before.doc[words[0].i:words[-1].i + 1]
 
 
-def is_head(token: Token) -> bool:
-    lower = token.lower_
-    last_part = token.text.rsplit("-", 1)[-1]  # "ICT-dienst" is a service, not a Dienst
-    return (lower in HEAD_WORDS or token.text in LEGAL_FORMS
+def head_word(text: str) -> bool:
+    lower = text.lower()
+    last_part = text.rsplit("-", 1)[-1]  # "ICT-dienst" is a service, not a Dienst
+    return (lower in HEAD_WORDS or text in LEGAL_FORMS
             or (last_part[:1].isupper() and lower.endswith(HEAD_SUFFIXES)))
+
+
+def is_head(token: Token) -> bool:
+    return head_word(token.text)
 
 
 def spells(initials: str, words: list[str]) -> bool:
