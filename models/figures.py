@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 import numpy
-from spacy.attrs import IDX, IS_CURRENCY, NORM, ORTH, SENT_START
+from spacy.attrs import IDX, IS_CURRENCY, NORM, ORTH, SENT_START, SPACY
 from spacy.language import Language
 from spacy.tokens import Doc
 from spacy.util import ensure_path
@@ -46,7 +46,7 @@ _PLURAL = re.compile(r"[^\W\d_][\w'\-]*(?:en|ën|s|-)")  # "micro-" in "micro-, 
 _NOUNISH = re.compile(r"[^\W\d_][\w'’\-]*", re.UNICODE)
 
 FIGURES_ATTR = "figures"
-_NORMS = ("mkb_figures", "norms")
+_NORMS = "mkb_figures.norms"  # a str key: its hash is cached, a tuple's is not
 # Bits of a word's facts (FigureRecognizer.words): it may start a figure, it is "een", it may
 # follow "een" in a number ("een miljoen"), it is a currency sign.
 _CANDIDATE, _EEN, _AFTER_EEN, _CURRENCY = 1, 2, 4, 8
@@ -171,14 +171,20 @@ class _Phrases:
 
 
 class _Sentences:
-    """Sentence bounds of one doc, read once from the SENT_START array: `Token.sent` checks the
-    whole doc's annotation on every call."""
+    """Sentence bounds and character offsets of one doc, read once from arrays: `Token.sent`
+    checks the whole doc's annotation on every call, and each `doc[i]` builds a Token."""
 
-    def __init__(self, doc: Doc, sent_starts: numpy.ndarray, idx: numpy.ndarray) -> None:
+    def __init__(self, doc: Doc, sent_starts: numpy.ndarray, idx: list[int], space: list[int]) -> None:
         self.doc = doc
+        self.doc_text = doc_text(doc)
         self.texts: dict[int, str] = {}
         self.starts = [0] + [i for i in numpy.flatnonzero(sent_starts == 1).tolist() if i > 0]
         self.idx = idx
+        self.space = space
+
+    def end_char(self, i: int) -> int:
+        """Where token i's text ends (its trailing space is one character)."""
+        return (self.idx[i + 1] if i + 1 < len(self.idx) else len(self.doc_text)) - self.space[i]
 
     def bounds(self, i: int) -> tuple[int, int]:
         n = bisect_right(self.starts, i)
@@ -192,8 +198,7 @@ class _Sentences:
     def text(self, i: int) -> str:
         start, end = self.bounds(i)
         if start not in self.texts:  # a slice of the text: a Span would join its tokens anew
-            text = doc_text(self.doc)
-            self.texts[start] = text[int(self.idx[start]):int(self.idx[end]) if end < len(self.doc) else len(text)].strip()
+            self.texts[start] = self.doc_text[self.idx[start]:self.end_char(end - 1)].strip()
         return self.texts[start]
 
 
@@ -240,7 +245,7 @@ class FigureRecognizer:
         if len(doc) == 0:
             return []
         # One array read for all the per-token facts the rules need (each doc[i] builds a Token).
-        columns = doc.to_array([ORTH, NORM, SENT_START, IDX])
+        columns = doc.to_array([ORTH, NORM, SENT_START, IDX, SPACY])
         orths = columns[:, 0].tolist()
         words = numpy.fromiter(map(self.words.__getitem__, orths), dtype=numpy.int64, count=len(orths))
         een = words & _EEN != 0
@@ -253,7 +258,8 @@ class FigureRecognizer:
         # through the doc they already take; they are removed before the doc moves on.
         doc.user_data[_NORMS] = _norm_list(self.strings, orths, columns[:, 1].tolist(), (words & _CURRENCY).tolist())
         try:
-            return self._find(doc, starts, _Sentences(doc, columns[:, 2].astype(numpy.int64), columns[:, 3]))
+            sents = _Sentences(doc, columns[:, 2].astype(numpy.int64), columns[:, 3].tolist(), columns[:, 4].tolist())
+            return self._find(doc, starts, sents)
         finally:
             del doc.user_data[_NORMS]
 
@@ -275,11 +281,10 @@ class FigureRecognizer:
                     parse.subject = previous_subject[1]
             if parse.subject and parse.unit in ("count", "percent") and _norm(doc, parse.start - 1) != "per":
                 previous_subject = (sentence_start, parse.subject)
-            first = doc[parse.start].idx
-            char_start = parse.char_start if parse.char_start is not None else first
-            char_end = doc[parse.end - 1].idx + len(doc[parse.end - 1].text)
+            char_start = parse.char_start if parse.char_start is not None else sents.idx[parse.start]
+            char_end = sents.end_char(parse.end - 1)
             figures.append(Figure(
-                start=char_start, end=char_end, text=doc[parse.start:parse.end].text[char_start - first:],
+                start=char_start, end=char_end, text=sents.doc_text[char_start:char_end],
                 value=parse.value, value_max=parse.value_max, unit=parse.unit,
                 subject=parse.subject if parse.unit in ("count", "percent") else None,
                 qualifier=parse.qualifier, sentence=sents.text(parse.start),
@@ -549,7 +554,7 @@ class FigureRecognizer:
 
     def _from_to(self, doc: Doc, start: int) -> bool:
         for k in range(max(0, start - 10), start - 1):
-            if doc[k].norm_ == "van" and self._core(doc, k + 1) is not None:
+            if _norm(doc, k) == "van" and self._core(doc, k + 1) is not None:
                 return True
         return False
 
@@ -583,7 +588,6 @@ class FigureRecognizer:
                 return None
             found = lex.multiword_subjects.at(doc, j)
             if found:
-                last = doc[j + len(found[0]) - 1]
                 return doc[j:j + len(found[0])].text
             tok = doc[j]
             norm = tok.norm_
@@ -620,7 +624,7 @@ class FigureRecognizer:
         """The counted noun named earlier in the sentence: "het aantal starters ... met 8%"."""
         lex = self.lexicon
         for k in range(parse.start - 1, sents.bounds(parse.start)[0] - 1, -1):
-            norm = doc[k].norm_
+            norm = _norm(doc, k)  # the currency signs it keeps as written head no subject
             if norm in lex.subject_heads:
                 found = lex.subject_links.at(doc, k + 1)
                 link = found[0] if found else ()
