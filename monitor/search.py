@@ -245,7 +245,7 @@ class _Filters:
         if ids is not None:
             rest.append(f"d.id IN ({_names('i', ids, params) or 'NULL'})")
         if dossier:
-            rest.append("EXISTS (SELECT 1 FROM json_each(d.dossiers) WHERE json_each.value = :dossier)")
+            rest.append("d.id IN (SELECT document_id FROM document_dossiers WHERE dossier = :dossier)")
             params["dossier"] = dossier
         # Correlated EXISTS: one index probe per candidate, never a list of every document an
         # organisation or source has (tens of thousands for the common ones).

@@ -201,3 +201,31 @@ def test_normalise_published(raw, expected):
 def test_content_hash_ignores_white_space_only():
     assert content_hash("a", "b  c\n") == content_hash("a", "b c")
     assert content_hash("a", "b c") != content_hash("a", "b d")
+
+
+def test_dossiers_are_rows_merged_across_sources(store):
+    put(store, doc(source="tweedekamer", source_key="g", id="kst-32637-428", url=None, dossiers=["32637"]))
+    put(store, doc(source="koop", source_key="kst-32637-428", id="kst-32637-428", url=None, dossiers=["32637", "26643"]))
+    rows = store.db.execute("SELECT dossier, document_id FROM document_dossiers ORDER BY dossier").fetchall()
+    assert rows == [("26643", "kst-32637-428"), ("32637", "kst-32637-428")]
+
+
+def test_a_corpus_of_an_older_schema_is_migrated_with_its_data(tmp_path):
+    """Migration 3 turns the dossiers JSON of existing documents into rows."""
+    import sqlite_utils
+
+    from monitor.store.corpus import MIGRATIONS
+
+    path = tmp_path / "old.db"
+    old = sqlite_utils.Database(path)
+    for version, migration in enumerate(MIGRATIONS[:2], start=1):
+        migration(old)
+        old.execute(f"PRAGMA user_version = {version}")
+    old["documents"].insert({"id": "kst-32637-428", "kind": "kamerbrief", "title": "t", "text": "x",
+                             "content_hash": "h", "version": 1, "dossiers": '["32637"]'})
+    old.conn.commit()
+    old.close()
+    with Store(path) as s:
+        assert s.schema_version == SCHEMA_VERSION
+        assert s.db.execute("SELECT dossier FROM document_dossiers").fetchall() == [("32637",)]
+        assert s.check() == []
