@@ -256,7 +256,7 @@ class FigureRecognizer:
             return []
         # The norms live in user_data while this runs, so the many small helpers reach them
         # through the doc they already take; they are removed before the doc moves on.
-        doc.user_data[_NORMS] = _norm_list(self.strings, orths, columns[:, 1].tolist(), (words & _CURRENCY).tolist())
+        doc.user_data[_NORMS] = _norm_list(self.strings, orths, columns[:, 1].tolist(), numpy.flatnonzero(words & _CURRENCY))
         try:
             sents = _Sentences(doc, columns[:, 2].astype(numpy.int64), columns[:, 3].tolist(), columns[:, 4].tolist())
             return self._find(doc, starts, sents)
@@ -645,11 +645,14 @@ def _norm(doc: Doc, i: int) -> str:
     return norms[i] if 0 <= i < len(norms) else ""
 
 
-def _norm_list(strings: PerWord, orths: list[int], norms: list[int], currency: list[int]) -> list[str]:
+def _norm_list(strings: PerWord, orths: list[int], norms: list[int], currency: numpy.ndarray) -> list[str]:
     """Every token's norm, read from arrays: the rules look norms up tens of thousands of
-    times, and each `doc[i]` builds a Token object. Currency signs keep their own text, since
-    spaCy's base norms make "€" "$"."""
-    return [strings[orth] if sign else strings[norm] for orth, norm, sign in zip(orths, norms, currency)]
+    times, and each `doc[i]` builds a Token object. Currency signs (at `currency`) keep their
+    own text, since spaCy's base norms make "€" "$"."""
+    found = list(map(strings.__getitem__, norms))
+    for i in currency.tolist():
+        found[i] = strings[orths[i]]
+    return found
 
 
 def _is_ratio(a: float, b: float, link: tuple[str, ...]) -> bool:

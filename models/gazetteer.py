@@ -32,6 +32,7 @@ _ARTICLE = re.compile(r"^(de|het|the)\s+", re.IGNORECASE)
 _NON_WORD = re.compile(r"[^\w&]+")
 
 
+@lru_cache(maxsize=65_536)  # called for every mention: canonical names compare normalised forms
 def normalise(name: str) -> str:
     """The form aliases are compared in: case, accents, "&"/"en", a leading article, spacing and
     punctuation do not matter ("de Minister van Economische Zaken & Klimaat" ~ "... en ...")."""

@@ -33,6 +33,7 @@ from bisect import bisect_right
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
+import numpy
 from spacy.attrs import IDX, IS_DIGIT, IS_LOWER, IS_PUNCT, IS_SPACE, IS_TITLE, ORTH, SENT_START, SPACY
 from spacy.language import Language
 from spacy.matcher import PhraseMatcher
@@ -151,11 +152,12 @@ class Columns:
         self.n = len(doc)
         self.text = doc_text(doc)
         array = doc.to_array([ORTH, SENT_START, IDX, SPACY]).reshape(self.n, 4)
-        orths, sent_start, self.idx, self.space = array.T.tolist()
-        self.masks: list[int] = list(map(masks.__getitem__, orths))
-        self.sent_start = [s == 1 for s in sent_start]  # SENT_START -1 reads as 2**64 - 1
+        # SENT_START is 1 at a sentence start (-1 reads as 2**64 - 1 here, 0 is unknown).
+        orths, self.sent_start, self.idx, self.space = array.T.tolist()
+        words = numpy.fromiter(map(masks.__getitem__, orths), dtype=numpy.int64, count=self.n)
+        self.masks: list[int] = words.tolist()
         # The tokens that may hold a capital (not lower case, digits, punctuation or space).
-        self.caps = [i for i, mask in enumerate(self.masks) if not mask & NO_CAPITAL]
+        self.caps: list[int] = numpy.flatnonzero(words & NO_CAPITAL == 0).tolist()
 
     def caps_with(self, bit: int) -> list[int]:
         masks = self.masks
@@ -222,7 +224,7 @@ class OrganisationRecogniser:
         local: dict[str, Candidate] = {}  # acronyms defined in this document
         columns = Columns(doc, self.masks)
         text = columns.text
-        found = [*self.gazetteer_matches(doc), *self.glued(columns), *self.office_names_after_van(columns)]
+        found = [*self.gazetteer_matches(columns), *self.glued(columns), *self.office_names_after_van(columns)]
         found += self.national_branches(text, found)
         found += self.bracket_definitions(columns, found, local)
         found += self.local_acronyms(columns, local)
@@ -246,18 +248,20 @@ class OrganisationRecogniser:
                           kind=c.org.kind if c.org else None,
                           sentence=sentence_of(text, starts, c.start))
 
-    def gazetteer_matches(self, doc: Doc) -> Iterator[Candidate]:
+    def gazetteer_matches(self, columns: Columns) -> Iterator[Candidate]:
+        doc = columns.doc
         for key, start, end in self.matcher(doc):
-            span = doc[start:end]
+            start_char, end_char = columns.idx[start], columns.end_char(end - 1)
+            written = columns.text[start_char:end_char]
             candidates = self.by_lower[doc.vocab.strings[key]]
-            if span.text in WORDS_IN_CAPITALS and in_capitals(span):
+            if written in WORDS_IN_CAPITALS and in_capitals(doc[start:end]):
                 continue  # "KANSEN OM TE GROEIEN" is a heading, not the Openbaar Ministerie
             for alias, org in candidates:
-                if case_matches(span.text, alias.replace(" en ", " & ") if "&" in span.text else alias):
-                    if org.kind == "ministry" and start >= 2 and doc[start - 1].lower_ == "van" \
-                            and doc[start - 2].lower_ == "ministerie":
-                        span = doc[start - 2:end]  # "ministerie van EZK" is the ministry's name
-                    yield Candidate(span.start_char, span.end_char, org, None, GAZETTEER)
+                if case_matches(written, alias.replace(" en ", " & ") if "&" in written else alias):
+                    if org.kind == "ministry" and start >= 2 and columns.lower(start - 1) == "van" \
+                            and columns.lower(start - 2) == "ministerie":
+                        start_char = columns.idx[start - 2]  # "ministerie van EZK" is the ministry's name
+                    yield Candidate(start_char, end_char, org, None, GAZETTEER)
                     break
 
     @staticmethod
@@ -352,7 +356,7 @@ class OrganisationRecogniser:
                 # Mid-sentence, only names are capitalised: "(Industriecoalitie)".
                 yield Candidate(run.start_char, run.end_char, None, run.text, UNKNOWN)
         for i in columns.caps:
-            if (not masks[i] & TITLE or columns.sent_start[i] or masks[i] & DETERMINER
+            if (not masks[i] & TITLE or columns.sent_start[i] == 1 or masks[i] & DETERMINER
                     or not follows_apposition(columns, i)):
                 continue
             end = i + 1

@@ -29,7 +29,7 @@ from spacy.util import compile_infix_regex, registry
 from . import PIPELINE_VERSION
 from . import figures as _figures  # registers the mkb_figures factory
 from . import organisations as _organisations  # noqa: F401  (registers mkb_organisations)
-from .columns import TEXT_KEY
+from .columns import TEXT_KEY, doc_text
 from .records import Extraction, Figure, Mention
 
 ORG_ATTR = "org_mentions"
@@ -225,7 +225,7 @@ def _extract_group(nlp: Language, items: list[tuple[str, str | None]], batch_siz
         figures: list[Figure] = doc._.get(_figures.FIGURES_ATTR) or []
         mentions: list[Mention] = (doc._.get(ORG_ATTR) if Doc.has_extension(ORG_ATTR) else None) or []
         # Only joined wrapped lines make the Doc's text differ from the chunk.
-        seen = join_wrapped_lines(chunk) if "\n" in chunk and (figures or mentions) else chunk
+        seen = doc_text(doc) if "\n" in chunk and (figures or mentions) else chunk
         if seen != chunk:
             figures = [_as_written(f, seen, chunk) for f in figures]
             mentions = [_as_written(m, seen, chunk) for m in mentions]

@@ -1,9 +1,17 @@
+import re
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 import spacy
 
 import models
 from models import PIPELINE_VERSION, Extraction, build, extract, extract_many, load
+from models.columns import PerWord, doc_text
 from models.pipeline import CHUNK_CHARS, chunks, pipeline
+
+pipeline_module = sys.modules["models.pipeline"]  # `models.pipeline` is the function
 
 TEXT = ("Ruim 11.000 ondernemers (o.a. bakkers, bijv. in Utrecht) kregen ca. 300 euro, zegt dat. "
         "De KVK zag in 2023 91% van de mkb’ers groeien.\n\nZie nr. 5 en art. 3 van de wet.")
@@ -114,3 +122,62 @@ def test_ten_thousand_capitalised_words_finish():
     text = " ".join(words[n % len(words)] + str(n % 7 or "") for n in range(10_000))
     [result] = extract_many([(text, None)])
     _check(text, result)
+
+
+def test_importing_the_records_or_the_package_does_not_load_spacy():
+    # The store and every CLI command import models.records; spaCy costs seconds to load.
+    code = ("import sys, models.records, monitor.store, models\n"
+            "assert models.PIPELINE_VERSION.startswith(models.RULES_VERSION)\n"
+            "assert 'spacy' not in sys.modules, 'spacy loaded'\n"
+            "assert callable(models.extract) and 'spacy' in sys.modules\n")
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).parents[1])
+
+
+def test_the_package_names_are_the_pipeline_functions():
+    assert models.pipeline is pipeline_module.pipeline and models.extract_many is pipeline_module.extract_many
+    with pytest.raises(AttributeError):
+        models.no_such_name  # noqa: B018
+
+
+def test_the_version_changes_with_the_data_files(tmp_path, monkeypatch):
+    version = models.version()
+    assert re.fullmatch(re.escape(models.RULES_VERSION) + r"\+[0-9a-f]{8}", version)
+    for path in models.DATA.iterdir():
+        (tmp_path / path.name).write_bytes(path.read_bytes())
+    monkeypatch.setattr(models, "DATA", tmp_path)
+    models.version.cache_clear()
+    try:
+        assert models.version() == version  # the same files, the same version
+        models.version.cache_clear()
+        with (tmp_path / "organisations_curated.jsonl").open("a", encoding="utf-8") as f:
+            f.write('{"id": "org:new", "name": "Nieuw", "kind": "company"}\n')
+        assert models.version() != version  # a gazetteer line more: stored extractions are stale
+    finally:
+        models.version.cache_clear()
+
+
+def test_the_tokenizer_leaves_the_text_it_tokenised():
+    text = "Een tweetal\nmoties van de Kamer."
+    doc = pipeline()(text)
+    assert doc_text(doc) == doc.text != text  # the wrapped line joined
+    assert doc_text(spacy.blank("nl")(text)) == text
+
+
+def test_the_vocabulary_stops_growing_once_warm(monkeypatch):
+    texts = [(f"Bedrijf{n} en Stichting Woord{n} kregen {n} euro.", None) for n in range(40)]
+    nlp = build()
+    monkeypatch.setattr(pipeline_module, "WARM_WORDS", 0)  # every group in a memory zone
+    size = len(nlp.vocab)
+    assert len(list(extract_many(texts, nlp=nlp, zone_size=8))) == 40
+    assert len(nlp.vocab) == size
+    monkeypatch.setattr(pipeline_module, "WARM_WORDS", 10_000)  # room: the words stay, cached
+    list(extract_many(texts, nlp=nlp, zone_size=8))
+    assert len(nlp.vocab) >= size + 80
+
+
+def test_word_facts_are_cached_by_hash_and_bounded():
+    store = spacy.blank("nl").vocab.strings
+    lengths = PerWord(store, len, limit=2)
+    keys = [store.add(word) for word in ("een", "twee", "drie")]
+    assert [lengths[k] for k in keys] == [3, 4, 4]
+    assert len(lengths) <= 2
