@@ -133,8 +133,8 @@ class Pipeline:
             close = getattr(fetcher, "close", None)
             if close is not None:
                 close()
-        error = None if report.status in ("ok", "partial") else _RecordedError(report.error_code, report.error)
-        self.store.finish_run(run_id, sc.name, status=report.status, counts=report.counts(), error=error,
+        self.store.finish_run(run_id, sc.name, status=report.status, counts=report.counts(),
+                              error_code=report.error_code, error=report.error,
                               http=stats if isinstance(stats, dict) else None)
         self.progress("done", name=sc.name, report=report)
         return report
@@ -234,15 +234,6 @@ class Pipeline:
             if cursor is not None:
                 crashpoint("mid_cursor_advance")
                 self.store.set_cursor(sc.name, cursor)
-
-
-@dataclass(frozen=True)
-class _RecordedError(Exception):
-    code: str | None
-    message: str | None
-
-    def __str__(self) -> str:
-        return self.message or ""
 
 
 def fetcher_factory(config: Config, *, record: str | Path | None = None, replay: str | Path | None = None,

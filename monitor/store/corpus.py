@@ -87,7 +87,7 @@ def _migration_1(db: sqlite_utils.Database) -> None:
     db["sources"].create({
         "name": str, "kind": str, "cursor": str, "cursor_updated": str,
         "last_run": str, "last_success": str, "last_new": str, "last_error": str,
-        "last_error_code": str, "last_error_at": str, "deferred_until": str,
+        "last_error_code": str, "last_error_at": str,
         "runs_ok": int, "runs_failed": int,
     }, pk="name", not_null={"kind"}, defaults={"runs_ok": 0, "runs_failed": 0})
     db["documents"].create({
@@ -250,28 +250,27 @@ class Store(SQLiteFile):
             return self.db["runs"].insert({"source": source, "started": utcnow(), "status": "running"}).last_pk
 
     def finish_run(self, run_id: int, source: str, *, status: str, counts: dict[str, int],
-                   error: BaseException | None = None, http: dict[str, Any] | None = None,
-                   deferred_until: str | None = None) -> None:
+                   error_code: str | None = None, error: str | None = None,
+                   http: dict[str, Any] | None = None) -> None:
         """Record a run's end. ``status`` is ok, partial, failed or deferred."""
         now = utcnow()
-        code = getattr(error, "code", type(error).__name__) if error else None
         with self.transaction():
             self.db["runs"].update(run_id, {
-                "finished": now, "status": status, "error_code": code,
-                "error": str(error) if error else None, "http": json.dumps(http or {}),
+                "finished": now, "status": status, "error_code": error_code, "error": error,
+                "http": json.dumps(http or {}),
                 **{k: counts.get(k, 0) for k in ("discovered", "fetched", "new", "changed", "unchanged",
                                                  "skipped", "failed", "not_modified")},
             })
             if status in ("ok", "partial"):
                 self.db.execute(
-                    "UPDATE sources SET last_success = ?, runs_ok = runs_ok + 1, deferred_until = NULL, "
+                    "UPDATE sources SET last_success = ?, runs_ok = runs_ok + 1, "
                     "last_new = CASE WHEN ? > 0 THEN ? ELSE last_new END WHERE name = ?",
                     [now, counts.get("new", 0), now, source])
-            if error is not None:
+            else:
                 self.db.execute(
                     "UPDATE sources SET last_error = ?, last_error_code = ?, last_error_at = ?, "
-                    "runs_failed = runs_failed + ?, deferred_until = ? WHERE name = ?",
-                    [str(error), code, now, int(status == "failed"), deferred_until, source])
+                    "runs_failed = runs_failed + ? WHERE name = ?",
+                    [error, error_code, now, int(status == "failed"), source])
 
     def record_failure(self, source: str, item_key: str, *, url: str | None, stage: str,
                        error: BaseException, run_id: int | None) -> int:
