@@ -249,18 +249,22 @@ def sources(ctx: Context, as_json: bool) -> None:
     if as_json:
         print_json(rows)
         return
-    table = Table()
-    for column in ("source", "kind", "on", "documents", "last success", "last new", "state", "cursor"):
-        table.add_column(column)
+    table = Table(caption="kinds, cursors and errors in full: --json", caption_justify="left")
+    for column in ("source", "on", "docs", "last success", "state"):
+        table.add_column(column, no_wrap=True, min_width=len(column), justify="right" if column == "docs" else "left")
     for r in rows:
         state = Text("stale", style="yellow") if r["stale"] else Text("fresh", style="green")
         if r["last_error"] and (not r["last_success"] or (r["last_error_at"] or "") > r["last_success"]):
-            state = Text(f"error: {r['last_error_code']}: {r['last_error'][:60]}", style="red")
-        if not r["last_success"] and not r["last_error"]:
-            state = Text("never run", style="dim")
-        table.add_row(r["name"], r["kind"] or "", "yes" if r["enabled"] else "no", str(r["documents"]),
-                      (r["last_success"] or "")[:16], (r["last_new"] or "")[:16], state, (r["cursor"] or "")[:40])
+            state = Text(f"error: {r['last_error_code']}", style="red")
+        elif not r["last_success"]:
+            state = Text("imported" if r["documents"] else "never run", style="dim")
+        table.add_row(r["name"], "yes" if r["enabled"] else "no", str(r["documents"]),
+                      _minutes(r["last_success"]), state)
     console.print(table)
+
+
+def _minutes(stamp: str | None) -> str:
+    return (stamp or "")[:16].replace("T", " ")
 
 
 def _stale(sc: SourceConfig | None, st: dict[str, Any]) -> bool:
