@@ -256,9 +256,11 @@ class FigureRecognizer:
             return []
         # The norms live in user_data while this runs, so the many small helpers reach them
         # through the doc they already take; they are removed before the doc moves on.
-        doc.user_data[_NORMS] = _norm_list(self.strings, orths, columns[:, 1].tolist(), numpy.flatnonzero(words & _CURRENCY))
+        currency = numpy.flatnonzero(words & _CURRENCY)
+        doc.user_data[_NORMS] = _norm_list(self.strings, orths, columns[:, 1].tolist(), currency)
         try:
-            sents = _Sentences(doc, columns[:, 2].astype(numpy.int64), columns[:, 3].tolist(), columns[:, 4].tolist())
+            sents = _Sentences(doc, columns[:, 2].astype(numpy.int64), columns[:, 3].tolist(),
+                               columns[:, 4].tolist())
             return self._find(doc, starts, sents)
         finally:
             del doc.user_data[_NORMS]
@@ -624,7 +626,7 @@ class FigureRecognizer:
         """The counted noun named earlier in the sentence: "het aantal starters ... met 8%"."""
         lex = self.lexicon
         for k in range(parse.start - 1, sents.bounds(parse.start)[0] - 1, -1):
-            norm = _norm(doc, k)  # the currency signs it keeps as written head no subject
+            norm = _norm(doc, k)  # (a currency sign's norm is the sign here; no sign heads a subject)
             if norm in lex.subject_heads:
                 found = lex.subject_links.at(doc, k + 1)
                 link = found[0] if found else ()
