@@ -19,6 +19,7 @@ import sqlite3
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import parse_qsl, urlencode
 
 from datasette import hookimpl
 from datasette.database import QueryInterrupted
@@ -37,7 +38,7 @@ DOCUMENTS = "documents"
 # first and only then are they turned into <mark>, so stored HTML can never become markup.
 _OPEN, _CLOSE = "\ue000", "\ue001"
 SNIPPET_TOKENS = 40
-SEARCH_ARG = "_q"  # our search: bounded, with snippets (Datasette's own _search stays for the API)
+SEARCH_ARG = "_q"  # our search: bounded, with snippets (Datasette's own _search is sent here)
 MAX_MATCHES = 2_000
 
 
@@ -62,6 +63,34 @@ def startup(datasette: Any) -> None:
 
 
 # --- search, year filter and facets -------------------------------------------------------------
+
+
+@hookimpl
+def asgi_wrapper(datasette: Any) -> Any:
+    """Send Datasette's own ``_search`` on the documents table to the bounded search.
+
+    Datasette orders every match of ``_search`` before it returns a page: a word in most of a
+    million documents runs past the SQL time limit. The same request as ``_q`` answers in ~0.1 s
+    (the newest matches), so a bookmarked or hand-typed ``_search`` URL still works."""
+    table_paths = {f"/{CORPUS}/{DOCUMENTS}" + suffix for suffix in ("", ".json", ".csv", ".atom")}
+
+    def wrap(app: Any) -> Any:
+        async def redirect_search(scope: dict[str, Any], receive: Any, send: Any) -> None:
+            if scope["type"] == "http" and scope["path"] in table_paths:
+                query = parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
+                if any(key == "_search" for key, _ in query):
+                    moved = [(SEARCH_ARG if key == "_search" else key, value) for key, value in query]
+                    location = scope["path"] + "?" + urlencode(moved)
+                    await send({"type": "http.response.start", "status": 302,
+                                "headers": [(b"location", location.encode("latin-1")),
+                                            (b"content-length", b"0")]})
+                    await send({"type": "http.response.body", "body": b""})
+                    return
+            await app(scope, receive, send)
+
+        return redirect_search
+
+    return wrap
 
 
 @hookimpl

@@ -48,7 +48,7 @@ def run(coro):
 
 
 def get(ds: Datasette, path: str, **params: Any):
-    return run(ds.client.get(path, params=params or None))
+    return run(ds.client.get(path, params=params or None, follow_redirects=True))
 
 
 @pytest.fixture(scope="module")
@@ -196,10 +196,23 @@ def test_database_page_counts_small_tables_only(ds, monkeypatch):
 
 
 def test_plain_datasette_reads_the_same_file(db):
-    """No project code: Datasette as any user would start it finds the FTS table by itself."""
-    plain = Datasette(files=[str(db)])
-    response = get(plain, f"/{db.stem}/documents.json", _search="mkb", _shape="array")
-    assert response.status_code == 200 and len(response.json()) > 0
+    """No project code: Datasette as any user would start it, in a process that never imported
+    mkb-monitor, finds the FTS table by itself."""
+    script = ("import asyncio, json, sys; from datasette.app import Datasette\n"
+              "ds = Datasette(files=[sys.argv[1]])\n"
+              "r = asyncio.run(ds.client.get(f'/{sys.argv[2]}/documents.json?_search=mkb&_shape=array'))\n"
+              "assert not {'monitor', 'scrapers', 'models'} & set(sys.modules), 'project code was imported'\n"
+              "print(r.status_code, len(r.json()))")
+    done = subprocess.run([sys.executable, "-c", script, str(db), db.stem], capture_output=True, text=True,
+                          timeout=120, cwd=db.parent)
+    status, rows = done.stdout.split()
+    assert done.returncode == 0 and status == "200" and int(rows) > 0, done.stderr
+
+
+def test_datasettes_own_search_goes_to_the_bounded_search(ds):
+    response = run(ds.client.get("/monitor/documents.json", params={"_search": "werkplaatsen", "_shape": "objects"}))
+    assert response.status_code == 302
+    assert response.headers["location"] == "/monitor/documents.json?_q=werkplaatsen&_shape=objects"
 
 
 # --- facets -----------------------------------------------------------------------------------
