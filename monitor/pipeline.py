@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import scrapers
 from models.records import Extraction
@@ -40,6 +40,10 @@ class Extractor(Protocol):
 
     def __call__(self, docs: Sequence[Document]) -> list[Extraction]: ...
 
+    def organisations(self) -> Iterable[dict[str, Any]]:
+        """The organisations mentions link to (id, canonical, kind, aliases, validity)."""
+        ...
+
 
 class ModelExtractor:
     """The ``models`` pipeline behind the Extractor seam (spaCy is loaded on first use)."""
@@ -54,6 +58,12 @@ class ModelExtractor:
         import models
 
         return list(models.extract_many(((d.text, d.published) for d in docs), batch_size=self.batch_size))
+
+    def organisations(self) -> Iterable[dict[str, Any]]:
+        from models import gazetteer
+
+        return ({"id": o.id, "canonical": o.name, "kind": o.kind, "aliases": list(o.aliases),
+                 "valid_from": o.valid_from, "valid_to": o.valid_to} for o in gazetteer.load())
 
 
 class AfterCommit(Protocol):
@@ -95,6 +105,11 @@ class Pipeline:
     def run(self, names: Iterable[str] | None = None, *, sources: Sequence[tuple[SourceConfig, Source]] = ()) -> RunReport:
         """Run the named configured sources (all enabled ones by default), or the given instances."""
         todo = list(sources) or [(sc, build_source(sc)) for sc in self._selected(names)]
+        if self.extractor is not None:
+            # The gazetteer, with its aliases and validity, for the corpus's readers (Datasette):
+            # the mentions this run stores link to these rows.
+            with self.store.transaction():
+                self.store.sync_organisations(self.extractor.organisations())
         report = RunReport()
         for sc, source in todo:
             report.sources.append(self.run_source(sc, source))

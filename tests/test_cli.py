@@ -160,3 +160,16 @@ def test_sqlite_utils_reads_and_searches_the_same_file(db):
     assert proc.returncode == 0, proc.stderr
     rows = json.loads(proc.stdout)
     assert rows and all(r["id"].startswith("web-") for r in rows)
+
+
+def test_a_run_with_extraction_keeps_the_gazetteer_in_the_corpus(db, tmp_path):
+    """Datasette readers see each organisation with its aliases, not only the names mentioned."""
+    one = json.loads(GOVERNMENT.read_text("utf-8").splitlines()[0])
+    path = tmp_path / "one.jsonl"
+    path.write_text(json.dumps(one, ensure_ascii=False) + "\n", "utf-8")
+    assert invoke(db, "import", str(path)).exit_code == 0
+    with Store(db) as s:
+        row = s.db.execute("SELECT canonical, aliases, in_gazetteer FROM organisations WHERE id = 'org:ncvo'").fetchone()
+        assert row[0] == "Nederlands Comité voor Ondernemerschap" and row[2] == 1
+        assert "Comité van Ondernemerschap" in json.loads(row[1])
+        assert s.db.execute("SELECT count(*) FROM organisations WHERE in_gazetteer = 1").fetchone()[0] > 900

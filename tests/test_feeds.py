@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 
 from monitor.config import load
 from monitor.errors import MonitorError, NotAFeed, NotAnArticle
-from scrapers import source_class
-from scrapers.base import Batch, Response, options_from
+from monitor.pipeline import build_source
+from scrapers.base import Batch, Response
 from scrapers.feeds import FeedSource, check_feed, parse_feed
 from tests.fakes import MockFetcher, Reply
 
@@ -27,9 +27,7 @@ RO_HOME = FIXTURES / "articles" / "rijksoverheid_homepage_2018_shortened.html"
 
 def make_source(**overrides: object) -> FeedSource:
     config = load(overrides={"sources": {"mkb-nederland": overrides}} if overrides else None)
-    sc = config.source("mkb-nederland")
-    cls = source_class(sc.kind)
-    return cls(sc.name, options_from(cls.Options, sc.name, sc.options))
+    return build_source(config.source("mkb-nederland"))
 
 
 def run(source: FeedSource, fetcher: MockFetcher, cursor: str | None = None) -> list[Batch]:

@@ -64,6 +64,9 @@ class CountingExtractor:
             raise RuntimeError("extractor crashed")
         return [Extraction(figures=[Figure(0, 3, "Het", 1.0, None, "count", None, None, d.text)]) for d in docs]
 
+    def organisations(self):
+        return []
+
 
 SC = SourceConfig(name="scripted", kind="jsonl", enabled=True, allowed_hosts=[], relevance=False,
                   stale_after_hours=24, options={})

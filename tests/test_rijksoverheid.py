@@ -13,8 +13,8 @@ import pytest
 
 from monitor.config import load
 from monitor.errors import HTTPStatus, SourceChanged
-from scrapers import source_class
-from scrapers.base import Batch, options_from
+from monitor.pipeline import build_source
+from scrapers.base import Batch
 from scrapers.dates import parse_date
 from scrapers.rijksoverheid import RijksoverheidSource, build_query
 from tests.fakes import MockFetcher, Reply
@@ -31,9 +31,7 @@ PAKKETJES = "https://www.rijksoverheid.nl/actueel/nieuws/2026/09/22/europese-toe
 
 def make_source(**overrides: object) -> RijksoverheidSource:
     config = load(overrides={"sources": {"rijksoverheid": overrides}} if overrides else None)
-    sc = config.source("rijksoverheid")
-    cls = source_class(sc.kind)
-    return cls(sc.name, options_from(cls.Options, sc.name, sc.options))
+    return build_source(config.source("rijksoverheid"))
 
 
 def run(source: RijksoverheidSource, fetcher: MockFetcher, cursor: str | None = None) -> list[Batch]:

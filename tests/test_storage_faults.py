@@ -190,6 +190,9 @@ class PoisonedExtractor:
                 raise RuntimeError(f"extraction blew up on {doc.source_key}")
         return [Extraction(pipeline_version=self.version) for _ in docs]
 
+    def organisations(self):
+        return []
+
 
 def test_a_poison_document_is_quarantined_and_the_rest_goes_on(replay, clean, tmp_path):
     db = tmp_path / "monitor.db"
