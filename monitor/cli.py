@@ -109,14 +109,17 @@ def run_progress(enabled: bool) -> Iterator[Callable[..., None]]:
                 tasks[info["name"]] = progress.add_task(f"{info['name']}", total=None)
             elif event == "item" and info["name"] in tasks:
                 progress.advance(tasks[info["name"]])
-            elif event == "start":
-                tasks["*"] = progress.add_task(info.get("label", "working"), total=info["total"])
+            elif event == "start":  # a stage with a known total (reprocess): one bar each
+                tasks["*"] = progress.add_task(info["label"], total=info["total"])
             elif event == "advance":
                 progress.advance(tasks["*"], info.get("n", 1))
             elif event == "done" and info["name"] in tasks:
                 progress.update(tasks[info["name"]], total=progress.tasks[tasks[info["name"]]].completed)
 
         yield on_event
+
+
+SUMMARY_COUNTS = ("new", "changed", "unchanged", "skipped", "failed")
 
 
 def print_run_report(report: RunReport) -> None:
@@ -135,9 +138,6 @@ def print_run_report(report: RunReport) -> None:
             err.print(f"  … and {len(s.failures) - 5} more failures in {s.source} (see the item_failures table)")
     if report.alerts:
         console.print("alerts: " + ", ".join(f"{k} {v}" for k, v in report.alerts.items()))
-
-
-SUMMARY_COUNTS = ("new", "changed", "unchanged", "skipped", "failed")
 
 
 def _finish(report: RunReport, as_json: bool) -> None:

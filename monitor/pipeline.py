@@ -297,12 +297,14 @@ def reprocess(store: Store, config: Config, extractor: Extractor | None, *, sour
     counts = {"parsed": 0, "changed": 0, "unchanged": 0, "failed": 0}
     configured = {sc.name: sc for sc in config.sources()}
     built: dict[str, Source] = {}
-    for doc_id, source_name, item in list(store.items_for_reprocess(sources)):
+    sightings = list(store.items_for_reprocess(sources))
+    progress("start", total=len(sightings), label="re-parse")
+    for doc_id, source_name, item in sightings:
         sc = configured.get(source_name)
         if sc is None:
             continue
         source = built.setdefault(source_name, build_source(sc))
-        progress("item", name=source_name, key=item.key)
+        progress("advance")
         try:
             responses = store.raw_responses(doc_id, source_name)
             doc = source.parse(item, responses)
@@ -325,7 +327,7 @@ def reextract(store: Store, extractor: Extractor, *, everything: bool = False, b
     """Recompute figures and mentions of documents extracted by another model version (or all)."""
     counts = {"extracted": 0, "failed": 0}
     rows = list(store.texts_for_extraction(stale_only=not everything, version=extractor.version))
-    progress("start", total=len(rows))
+    progress("start", total=len(rows), label="re-extract")
     for start in range(0, len(rows), batch_size):
         chunk = rows[start:start + batch_size]
         docs = [Document(source="", source_key=i, url=None, title="", text=t, kind="", published=p)

@@ -9,6 +9,8 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from monitor.errors import ConfigError
+
 KINDS: dict[str, str] = {
     "jsonl": "scrapers.jsonl:JsonlSource",
     "koop_sru": "scrapers.koop:KoopSource",
@@ -21,8 +23,6 @@ KINDS: dict[str, str] = {
 
 
 def source_class(kind: str) -> Any:
-    from monitor.errors import ConfigError
-
     try:
         module_name, _, attr = KINDS[kind].partition(":")
     except KeyError:

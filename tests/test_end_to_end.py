@@ -215,3 +215,15 @@ def test_a_recorded_run_replays_without_the_server(config, site, tmp_path):
 def run_with(config, db, *extra):
     result = CliRunner().invoke(cli, ["--config", str(config), "--db", str(db), "run", "--json", "--no-extract", *extra])
     return result.exit_code, json.loads(result.output)
+
+
+def test_reprocess_parses_again_from_the_stored_responses_without_the_network(config, site, tmp_path):
+    db = tmp_path / "monitor.db"
+    code, report = run(config, db)
+    stored = report["totals"]["new"]
+    site.stop()  # reprocess must not need the sources
+    result = CliRunner().invoke(cli, ["--config", str(config), "--db", str(db), "reprocess", "--json"])
+    assert result.exit_code == 0, result.output
+    counts = json.loads(result.output)
+    assert counts["parse"] == {"parsed": stored, "changed": 0, "unchanged": stored, "failed": 0}
+    assert counts["extract"]["failed"] == 0
