@@ -346,14 +346,16 @@ class Store(SQLiteFile):
         its text is stored (new, changed or upgraded)."""
         now = utcnow()
         keys = self._keys(doc)
+        doc_hash = content_hash(doc.title, doc.text)
         existing_id = self.resolve(keys)
         if existing_id is None and doc.id is None and doc.text.strip():
             # Only a web page may be recognised by its text alone: an official identifier is
             # authoritative, and two Kamerstukken may well share a text (a PDF cover letter).
             row = self.db.execute("SELECT id FROM documents WHERE content_hash = ? AND deleted = 0 LIMIT 1",
-                                  [content_hash(doc.title, doc.text)]).fetchone()
+                                  [doc_hash]).fetchone()
             existing_id = row[0] if row else None
-        doc_hash = content_hash(doc.title, doc.text)
+        if doc.deleted:
+            return self._withdraw(existing_id, doc, now, run_id)
         fields = {
             "kind": doc.kind, "title": doc.title, "url": doc.url, "published": normalise_published(doc.published),
             "published_raw": doc.published_raw or doc.published, "modified": doc.modified,
@@ -361,8 +363,6 @@ class Store(SQLiteFile):
             "language": doc.language, "dossiers": json.dumps(sorted(set(doc.dossiers))),
             "meta": json.dumps(doc.meta, ensure_ascii=False, sort_keys=True, default=str),
         }
-        if doc.deleted:
-            return self._withdraw(existing_id, doc, now, run_id)
         if existing_id is None:
             doc_id = doc.id or (web_id(doc.url) if doc.url else f"{doc.source}-{_short_hash(doc.source_key)}")
             self.db["documents"].insert({"id": doc_id, **fields, "first_seen": now, "updated": now, "version": 1,
