@@ -2,17 +2,23 @@
 
 Each `doc[i]`, `Doc.text` and `Span.text` builds Python objects token by token, and each string
 read from the StringStore is decoded anew: over every token of every document that costs more
-than tokenising. The components read a few per-token columns with one `Doc.to_array`, the word
-tests as bits computed once per word type (`PerWord` + `bitmask`, keyed by the ORTH column), and
-token strings through `PerWord` too. (Lexeme flags would do the word tests as well, but
-`Doc.to_array` reads each flag column token by token: ten flags cost more than the tests.)
+than tokenising. So a Doc is read once, by whichever component comes first, into `Columns`: a
+few per-token columns from one `Doc.to_array`, and every component's word tests as bits of one
+number per token. A word's answers are computed once per word type (`WordFacts`, keyed by the
+ORTH hash) and shared by the components, so a token costs one dict lookup for all of them.
+(Lexeme flags would do the word tests as well, but `Doc.to_array` reads each flag column token
+by token: ten flags cost more than the tests.)
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from typing import Any
+from weakref import WeakKeyDictionary, ref
 
+import numpy
+from spacy.attrs import IDX, NORM, ORTH, SENT_START, SPACY
+from spacy.language import Language
 from spacy.strings import StringStore
 from spacy.tokens import Doc
 
@@ -49,3 +55,126 @@ class PerWord(dict):
 def bitmask(tests: Sequence[Callable[[str], bool]]) -> Callable[[str], int]:
     """A function giving a word's answers to `tests` as bits: bit k is tests[k]."""
     return lambda word: sum(1 << k for k, test in enumerate(tests) if test(word))
+
+
+class WordFacts:
+    """The word tests of one pipeline's components, answered once per word type.
+
+    Each component adds its tests and gets back the shift of its bits in the shared answer;
+    `Columns.bits(shift, width)` gives a component its own bits, bit k being its test k.
+    The answers are kept twice: in a dict (`by_word`) as they are computed, and, for the
+    lookup of a whole document at once, in sorted arrays rebuilt from it now and then, so a
+    document's tokens are looked up by one `searchsorted` and no Python call per token.
+    """
+
+    def __init__(self, strings: StringStore) -> None:
+        self.tests: list[Callable[[str], Any]] = []
+        self.by_word = PerWord(strings, bitmask(self.tests))
+        self.forget()
+
+    def add(self, tests: Sequence[Callable[[str], Any]]) -> int:
+        if len(self.tests) + len(tests) > 63:
+            raise ValueError("a pipeline's word tests fit in 63 bits")
+        shift = len(self.tests)
+        self.tests.extend(tests)
+        self.forget()
+        return shift
+
+    def forget(self) -> None:
+        """Drop the answers, after a component's data (and so its tests' answers) changed."""
+        self.by_word.clear()
+        self.keys = numpy.empty(0, dtype=numpy.uint64)
+        self.values = numpy.empty(0, dtype=numpy.int64)
+
+    def of(self, orths: numpy.ndarray) -> numpy.ndarray:
+        """The answers for a document's ORTH column."""
+        if len(self.keys):
+            at = self.keys.searchsorted(orths)
+            at[at == len(self.keys)] = 0
+            answers = self.values[at]
+            new = self.keys[at] != orths
+        else:
+            answers = numpy.empty(len(orths), dtype=numpy.int64)
+            new = numpy.ones(len(orths), dtype=bool)
+        if new.any():
+            answers[new] = [self.by_word[orth] for orth in orths[new].tolist()]
+            # Rebuilt when the words outside the arrays reach a quarter of those in them, so
+            # rebuilding costs a constant per word; and at once when the dict was emptied.
+            if not len(self.keys) <= len(self.by_word) < len(self.keys) * 1.25 + 256:
+                self.keys = numpy.fromiter(self.by_word.keys(), dtype=numpy.uint64, count=len(self.by_word))
+                self.values = numpy.fromiter(self.by_word.values(), dtype=numpy.int64, count=len(self.by_word))
+                order = self.keys.argsort()
+                self.keys, self.values = self.keys[order], self.values[order]
+        return answers
+
+
+_facts: WeakKeyDictionary[Language, WordFacts] = WeakKeyDictionary()
+
+
+def word_facts(nlp: Language) -> WordFacts:
+    """The pipeline's shared word tests (one set per pipeline)."""
+    if nlp not in _facts:
+        _facts[nlp] = WordFacts(nlp.vocab.strings)
+    return _facts[nlp]
+
+
+class Columns:
+    """One Doc as the components read it: token offsets, norms and word-test bits as lists and
+    arrays, read once. Valid while the tokens stay as they are (no component retokenises)."""
+
+    def __init__(self, doc: Doc, facts: WordFacts) -> None:
+        self._doc = ref(doc)  # not the Doc itself: the cache below would keep every Doc alive
+        self.facts = facts
+        self.n = len(doc)
+        self.text = doc_text(doc)
+        array = doc.to_array([IDX, SPACY, ORTH, NORM]).reshape(self.n, 4)
+        # Offsets as lists, since the components index them one by one; the hashes stay arrays,
+        # since a hash becomes a Python int slowly and only the figures read a few of them.
+        self.idx, self.space = array[:, :2].T.tolist()
+        self.orth: numpy.ndarray = array[:, 2]
+        self.norm: numpy.ndarray = array[:, 3]
+        self.words = facts.of(self.orth)
+        self._sent_start: numpy.ndarray | None = None
+
+    @property
+    def doc(self) -> Doc:
+        doc = self._doc()
+        assert doc is not None, "read while the Doc lives"
+        return doc
+
+    def bits(self, shift: int, width: int) -> numpy.ndarray:
+        """A component's word-test bits per token (see WordFacts.add)."""
+        return (self.words >> shift) & ((1 << width) - 1)
+
+    @property
+    def sent_start(self) -> numpy.ndarray:
+        """1 where a sentence starts, -1 where none does, 0 where unknown."""
+        if self._sent_start is None:
+            self._sent_start = self.doc.to_array(SENT_START).astype(numpy.int64).reshape(self.n)
+        return self._sent_start
+
+    @sent_start.setter
+    def sent_start(self, starts: numpy.ndarray) -> None:
+        """The sentence starts a component has just set on the Doc."""
+        self._sent_start = starts
+
+    def end_char(self, i: int) -> int:
+        """Where token i's text ends (its trailing space is one character)."""
+        return (self.idx[i + 1] if i + 1 < self.n else len(self.text)) - self.space[i]
+
+    def word(self, i: int) -> str:
+        return self.text[self.idx[i]:self.end_char(i)]
+
+    def lower(self, i: int) -> str:
+        return self.word(i).lower()
+
+
+_read: WeakKeyDictionary[Doc, Columns] = WeakKeyDictionary()
+
+
+def read(doc: Doc, facts: WordFacts) -> Columns:
+    """The Doc's columns, read on the first call and shared by the components after it."""
+    columns = _read.get(doc)
+    if columns is None or columns.facts is not facts or columns.n != len(doc):
+        columns = _read[doc] = Columns(doc, facts)
+    return columns

@@ -34,12 +34,13 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import numpy
-from spacy.attrs import IDX, IS_DIGIT, IS_LOWER, IS_PUNCT, IS_SPACE, IS_TITLE, ORTH, SENT_START, SPACY
+from spacy.attrs import IS_DIGIT, IS_LOWER, IS_PUNCT, IS_SPACE, IS_TITLE
 from spacy.language import Language
 from spacy.matcher import PhraseMatcher
 from spacy.tokens import Doc, Span, Token
 
-from models.columns import PerWord, bitmask, doc_text
+from models.columns import Columns, read, word_facts
+from models.component import BatchedComponent
 from models.gazetteer import Gazetteer, Organisation, load, normalise
 from models.records import Mention
 
@@ -95,7 +96,7 @@ ACRONYM = re.compile(r"^[A-Z][A-Za-z0-9&]{1,9}$")
 
 # The word tests the passes make, as bits of one number per word type (Columns.masks).
 (LOWER, DIGIT, PUNCT, SPACE, TITLE, NAME_WORD, HEAD, CONNECTOR, DETERMINER, APPOSITION_NOUN, VAN_VOOR,
- GLUED_WORD, OFFICE_NAME, ACRONYM_WORD, SHORT_FORM) = (1 << k for k in range(15))
+ GLUED_WORD, OFFICE_NAME, ACRONYM_WORD, SHORT_FORM, CONNECTOR_WORD) = (1 << k for k in range(16))
 NO_CAPITAL = LOWER | DIGIT | PUNCT | SPACE
 
 # Trust order when candidates overlap at equal length.
@@ -130,11 +131,11 @@ def case_matches(written: str, alias: str) -> bool:
     return len(pairs) > 1 and all(w[:1].isupper() or not a[:1].isupper() for w, a in pairs[1:])
 
 
-def sentence_starts(columns: Columns) -> list[int]:
+def sentence_starts(columns: OrgColumns) -> list[int]:
     """Character offsets where sentences start: the pipeline's sentences, or else a cut after
     every ".", "!", "?" and line break."""
     if columns.doc.has_annotation("SENT_START"):  # as Doc.sents reads them, without the Spans
-        return [0, *(columns.idx[i] for i in range(1, columns.n) if columns.sent_start[i] == 1)]
+        return [0, *(columns.idx[i] for i in columns.sentence_starts if i > 0)]
     return [0, *(m.end() for m in re.finditer(r"[.!?]\s+|\n", columns.text))]
 
 
@@ -144,37 +145,24 @@ def sentence_of(text: str, starts: list[int], position: int) -> str:
     return text[starts[i - 1]:end].strip()
 
 
-class Columns:
-    """One Doc as the passes read it: offsets, sentence starts and word-test bits as lists."""
+class OrgColumns(Columns):
+    """The Doc's shared columns (models/columns.py) with this component's word bits as a list,
+    and the tokens that may hold a capital (not lower case, digits, punctuation or space)."""
 
-    def __init__(self, doc: Doc, masks: PerWord) -> None:
-        self.doc = doc
-        self.n = len(doc)
-        self.text = doc_text(doc)
-        array = doc.to_array([ORTH, SENT_START, IDX, SPACY]).reshape(self.n, 4)
-        # SENT_START is 1 at a sentence start (-1 reads as 2**64 - 1 here, 0 is unknown).
-        orths, self.sent_start, self.idx, self.space = array.T.tolist()
-        words = numpy.fromiter(map(masks.__getitem__, orths), dtype=numpy.int64, count=self.n)
-        self.masks: list[int] = words.tolist()
-        # The tokens that may hold a capital (not lower case, digits, punctuation or space).
-        self.caps: list[int] = numpy.flatnonzero(words & NO_CAPITAL == 0).tolist()
+    def __init__(self, shared: Columns, shift: int, width: int) -> None:
+        vars(self).update(vars(shared))  # the same lists, not copies
+        bits = shared.bits(shift, width)
+        self.masks: list[int] = bits.tolist()
+        self.caps: list[int] = numpy.flatnonzero(bits & NO_CAPITAL == 0).tolist()
+        self.sentence_starts: list[int] = numpy.flatnonzero(self.sent_start == 1).tolist()
+        self.opens_sentence = set(self.sentence_starts).__contains__
 
     def caps_with(self, bit: int) -> list[int]:
         masks = self.masks
         return [i for i in self.caps if masks[i] & bit]
 
-    def end_char(self, i: int) -> int:
-        """Where token i's text ends (its trailing space is one character)."""
-        return (self.idx[i + 1] if i + 1 < self.n else len(self.text)) - self.space[i]
 
-    def word(self, i: int) -> str:
-        return self.text[self.idx[i]:self.end_char(i)]
-
-    def lower(self, i: int) -> str:
-        return self.word(i).lower()
-
-
-class OrganisationRecogniser:
+class OrganisationRecogniser(BatchedComponent):
     """The ``mkb_organisations`` component. See the module docstring for the passes."""
 
     def __init__(self, nlp: Language, name: str = "mkb_organisations",
@@ -210,8 +198,10 @@ class OrganisationRecogniser:
                  lambda word: GLUE.search(word) is not None,
                  lambda word: word in self.office_names,
                  lambda word: bool(ACRONYM.match(word)) and sum(c.isupper() for c in word) >= 2,
-                 lambda word: word in SHORT_FORMS]
-        self.masks = PerWord(nlp.vocab.strings, bitmask(tests))
+                 lambda word: word in SHORT_FORMS,
+                 lambda word: word.lower() in CONNECTORS]  # in any case: "Van", "De"
+        self.facts = word_facts(nlp)
+        self.shift, self.width = self.facts.add(tests), len(tests)
 
     def __call__(self, doc: Doc) -> Doc:
         doc._.org_mentions = list(self.mentions(doc))
@@ -222,7 +212,7 @@ class OrganisationRecogniser:
     def mentions(self, doc: Doc) -> Iterator[Mention]:
         published = doc._.published if Doc.has_extension("published") else None
         local: dict[str, Candidate] = {}  # acronyms defined in this document
-        columns = Columns(doc, self.masks)
+        columns = OrgColumns(read(doc, self.facts), self.shift, self.width)
         text = columns.text
         found = [*self.gazetteer_matches(columns), *self.glued(columns), *self.office_names_after_van(columns)]
         found += self.national_branches(text, found)
@@ -248,7 +238,7 @@ class OrganisationRecogniser:
                           kind=c.org.kind if c.org else None,
                           sentence=sentence_of(text, starts, c.start))
 
-    def gazetteer_matches(self, columns: Columns) -> Iterator[Candidate]:
+    def gazetteer_matches(self, columns: OrgColumns) -> Iterator[Candidate]:
         doc = columns.doc
         for key, start, end in self.matcher(doc):
             start_char, end_char = columns.idx[start], columns.end_char(end - 1)
@@ -272,7 +262,7 @@ class OrganisationRecogniser:
                     and (branch := BRANCH_SUFFIX.match(text, c.end)):
                 yield Candidate(c.start, branch.end(), None, None, GLUED)
 
-    def glued(self, columns: Columns) -> Iterator[Candidate]:
+    def glued(self, columns: OrgColumns) -> Iterator[Candidate]:
         """An alias at the start of a compound token: "PVV-fractie", "GroenLinks-PvdA-fractie",
         "KVK's", "MKB-Nederland/VNO-NCW" (both)."""
         for i in columns.caps_with(GLUED_WORD):
@@ -294,7 +284,7 @@ class OrganisationRecogniser:
                 return org
         return None
 
-    def office_names_after_van(self, columns: Columns) -> Iterator[Candidate]:
+    def office_names_after_van(self, columns: OrgColumns) -> Iterator[Candidate]:
         """One-word ministry names are ordinary words too ("Defensie", "Financiën"): only after
         "minister van", "ministerie van", "staatssecretaris van" are they the ministry."""
         for i in columns.caps_with(OFFICE_NAME):
@@ -302,7 +292,7 @@ class OrganisationRecogniser:
             if i >= 2 and columns.lower(i - 1) == "van" and columns.lower(i - 2) in OFFICES:
                 yield Candidate(columns.idx[i], columns.end_char(i), org, None, GAZETTEER)
 
-    def bracket_definitions(self, columns: Columns, found: list[Candidate],
+    def bracket_definitions(self, columns: OrgColumns, found: list[Candidate],
                             local: dict[str, Candidate]) -> list[Candidate]:
         """ "Long Form (ACR)": ACR names the long form's organisation in the rest of the text."""
         ends = {c.end: c for c in found}
@@ -323,7 +313,7 @@ class OrganisationRecogniser:
                 local.setdefault(acronym, candidate)
         return new
 
-    def local_acronyms(self, columns: Columns, local: dict[str, Candidate]) -> Iterator[Candidate]:
+    def local_acronyms(self, columns: OrgColumns, local: dict[str, Candidate]) -> Iterator[Candidate]:
         if not local:
             return
         for i in columns.caps:
@@ -335,39 +325,46 @@ class OrganisationRecogniser:
                     yield Candidate(start, start + len(head), defined.org, defined.canonical,
                                     DEFINED)
 
-    def unknown(self, columns: Columns) -> Iterator[Candidate]:
-        doc, masks = columns.doc, columns.masks
+    def unknown(self, columns: OrgColumns) -> Iterator[Candidate]:
+        masks, opens_sentence = columns.masks, columns.opens_sentence
         for start, end in capitalised_runs(columns):
             if not any(masks[k] & HEAD for k in range(start, end)):
                 continue  # without a head word or a legal form, a run is no name (below)
-            run = doc[start:end]
-            if run[0].is_sent_start and not is_head(run[0]) and len(run) > 1:
-                run = run[1:]  # "Zoals de Rabobank": a capital that only opens the sentence
-            while run and run[0].lower_ in CONNECTORS:
-                run = run[1:]
-            words = [t for t in run if t.lower_ not in CONNECTORS]
+            if opens_sentence(start) and not masks[start] & HEAD and end - start > 1:
+                start += 1  # "Zoals de Rabobank": a capital that only opens the sentence
+            while start < end and masks[start] & CONNECTOR_WORD:
+                start += 1
+            if start == end:
+                continue
+            words = sum(1 for k in range(start, end) if not masks[k] & CONNECTOR_WORD)
             # The head stands before any "van"/"voor": "Kamer van Koophandel", "Vereniging van
             # Banken"; in "Douanewetboek van de Unie" it only names what the law belongs to.
-            lead = next((run[:k] for k, t in enumerate(run) if t.lower_ in CONNECTORS), run)
-            if len(words) >= 2 and (any(is_head(w) for w in lead) or run[-1].text in LEGAL_FORMS):
-                yield Candidate(run.start_char, run.end_char, None, run.text, UNKNOWN)
-            elif (len(run) == 1 and not run[0].is_sent_start and run[0].lower_ not in HEAD_WORDS
-                  and run[0].lower_ not in GENERIC_BODIES and is_head(run[0])):
+            lead = next((k for k in range(start, end) if masks[k] & CONNECTOR_WORD), end)
+            if words >= 2 and (any(masks[k] & HEAD for k in range(start, lead))
+                               or columns.word(end - 1) in LEGAL_FORMS):
+                yield self.unknown_name(columns, start, end)
+            elif (end - start == 1 and not opens_sentence(start) and masks[start] & HEAD
+                  and columns.lower(start) not in HEAD_WORDS and columns.lower(start) not in GENERIC_BODIES):
                 # Mid-sentence, only names are capitalised: "(Industriecoalitie)".
-                yield Candidate(run.start_char, run.end_char, None, run.text, UNKNOWN)
+                yield self.unknown_name(columns, start, end)
         for i in columns.caps:
-            if (not masks[i] & TITLE or columns.sent_start[i] == 1 or masks[i] & DETERMINER
+            if (not masks[i] & TITLE or opens_sentence(i) or masks[i] & DETERMINER
                     or not follows_apposition(columns, i)):
                 continue
             end = i + 1
             while end < columns.n and masks[end] & TITLE and end - i < 3:
                 end += 1
-            start_char, end_char = columns.idx[i], columns.end_char(end - 1)
-            name = columns.text[start_char:end_char]
-            if name not in self.places:
-                yield Candidate(start_char, end_char, None, name, UNKNOWN)
+            candidate = self.unknown_name(columns, i, end)
+            if candidate.canonical not in self.places:
+                yield candidate
 
-    def short_forms(self, columns: Columns, chosen: list[Candidate]) -> Iterator[Candidate]:
+    @staticmethod
+    def unknown_name(columns: OrgColumns, start: int, end: int) -> Candidate:
+        """Tokens start to end as the name of an organisation outside the gazetteer."""
+        start_char, end_char = columns.idx[start], columns.end_char(end - 1)
+        return Candidate(start_char, end_char, None, columns.text[start_char:end_char], UNKNOWN)
+
+    def short_forms(self, columns: OrgColumns, chosen: list[Candidate]) -> Iterator[Candidate]:
         taken = Occupied((c.start, c.end) for c in chosen)
         by_end = sorted(chosen, key=lambda c: c.end)
         ends = [c.end for c in by_end]
@@ -383,7 +380,7 @@ class OrganisationRecogniser:
                 yield Candidate(start, end, referent.org, referent.canonical, SHORT)
 
 
-def follows_apposition(columns: Columns, i: int) -> bool:
+def follows_apposition(columns: OrgColumns, i: int) -> bool:
     """Whether a noun that says what the name is stands right before token i ("techbedrijf
     Bird"), or before a short "voor"/"van" phrase ("kennisplatform voor e-commerce Twinkle")."""
     masks = columns.masks
@@ -422,7 +419,7 @@ def segments(text: str) -> Iterator[tuple[int, str]]:
         offset += len(part) + 1
 
 
-def capitalised_runs(columns: Columns) -> Iterator[tuple[int, int]]:
+def capitalised_runs(columns: OrgColumns) -> Iterator[tuple[int, int]]:
     """(start, end) token ranges of maximal runs of title-case words, joined by connectors
     ("Raad voor de Rechtspraak")."""
     n, masks = columns.n, columns.masks

@@ -1,7 +1,7 @@
 """The Dutch extraction pipeline: spacy.blank("nl") with the project's tokenizer fixes and
 components, and the functions that turn texts into plain `Extraction` records.
 
-Order: tokenizer (Dutch fixes, wrapped lines joined) -> sentencizer -> mkb_line_breaks ->
+Order: tokenizer (Dutch fixes, wrapped lines joined) -> mkb_sentences ->
 mkb_organisations -> mkb_figures. Each document's date goes in as `doc._.published` before the
 components run; records come out as plain `Extraction`s (models/records.py).
 """
@@ -9,7 +9,6 @@ components run; records come out as plain `Extraction`s (models/records.py).
 from __future__ import annotations
 
 import re
-from dataclasses import replace
 from contextlib import nullcontext
 from functools import lru_cache
 from itertools import islice
@@ -19,9 +18,10 @@ from weakref import WeakKeyDictionary
 
 import numpy
 import spacy
-from spacy.attrs import IS_SPACE, NORM, SENT_START
+from spacy.attrs import IS_PUNCT, NORM, SENT_START
 from spacy.language import Language, create_tokenizer
 from spacy.symbols import ORTH
+from spacy.pipeline import Sentencizer
 from spacy.tokenizer import Tokenizer
 from spacy.tokens import Doc
 from spacy.util import compile_infix_regex, registry
@@ -29,7 +29,8 @@ from spacy.util import compile_infix_regex, registry
 from . import PIPELINE_VERSION
 from . import figures as _figures  # registers the mkb_figures factory
 from . import organisations as _organisations  # noqa: F401  (registers mkb_organisations)
-from .columns import TEXT_KEY, doc_text
+from .columns import TEXT_KEY, doc_text, read, word_facts
+from .component import BatchedComponent
 from .records import Extraction, Figure, Mention
 
 ORG_ATTR = "org_mentions"
@@ -62,22 +63,24 @@ _EXTRA_ABBREVIATIONS = ("incl.", "excl.", "mw.", "o.b.v.", "o.l.v.", "m.u.v.", "
 _INNER_APOSTROPHE = re.compile(r"^[^\W_]+[’‘][^\W_]+$")
 _NORM_CHARACTERS = str.maketrans({"’": "'", "‘": "'", "–": "-", "‑": "-", "‐": "-", "−": "-"})
 # A lone line break between two longer lines wraps running text ("een tweetal\nmoties"); as a
-# token it would sit between a number and its noun, so the tokenizer reads it as a space.
+# token it would sit between a number and its noun, so the tokenizer reads it as a space. It
+# does not when the line before is short or ends a sentence or clause, or the line after is
+# short or opens a list item: a lone number, a page number, a heading.
 _SHORT_LINE = 8
-_WRAPPED_LINE = re.compile(r"(?<=[^\s.:;!?])\n(?=[^\s•·*\-–])")
+_LINE_END = frozenset(".:;!?")
+_ITEM_MARK = frozenset("•·*-–")
 
 
 def join_wrapped_lines(text: str) -> str:
     """`text` with the line breaks of hard-wrapped running text made spaces (same length)."""
-    return _WRAPPED_LINE.sub(lambda m: " " if _wrapped(text, m.start()) else "\n", text)
-
-
-def _wrapped(text: str, at: int) -> bool:
-    """Whether the line break at `at` wraps running text: both lines are longer than a lone
-    number, a page number or a short heading would be."""
-    before = at - (text.rfind("\n", 0, at) + 1)
-    after = text.find("\n", at + 1)
-    return before > _SHORT_LINE and (after < 0 and len(text) - at > _SHORT_LINE or after - at > _SHORT_LINE)
+    lines = text.split("\n")
+    joined = [lines[0]]
+    for before, after in zip(lines, lines[1:]):
+        wrapped = (len(before) > _SHORT_LINE and len(after) >= _SHORT_LINE
+                   and not before[-1].isspace() and before[-1] not in _LINE_END
+                   and not after[0].isspace() and after[0] not in _ITEM_MARK)
+        joined += (" " if wrapped else "\n", after)
+    return "".join(joined)
 
 
 class DutchTokenizer:
@@ -137,31 +140,70 @@ def create_dutch_tokenizer():
     return make
 
 
-@Language.component("mkb_line_breaks")
-def line_breaks(doc: Doc) -> Doc:
-    """A line break (one left after wrapped lines are joined) ends a sentence: headings and
-    list items carry no final period."""
-    if len(doc) < 2:
+class SentenceSplitter(BatchedComponent):
+    """The ``mkb_sentences`` component: spaCy's sentencizer rule, and a line break (one left
+    after wrapped lines are joined) ends a sentence, since headings and list items carry no
+    final period.
+
+    The rule is the sentencizer's (a sentence starts at the first token after a sentence-final
+    character that is neither punctuation nor such a character), computed on arrays: the
+    sentencizer builds a Token object for every token, which costs a tenth of tokenising.
+    """
+
+    def __init__(self, nlp: Language, name: str = "mkb_sentences") -> None:
+        self.name = name
+        self.facts = word_facts(nlp)
+        is_punct = nlp.vocab.lex_attr_getters[IS_PUNCT]
+        self.shift = self.facts.add([
+            lambda word: word in Sentencizer.default_punct_chars,
+            lambda word: bool(is_punct(word)) or word in Sentencizer.default_punct_chars,
+            lambda word: word.isspace() and "\n" in word])
+
+    def __call__(self, doc: Doc) -> Doc:
+        if len(doc) == 0:
+            return doc
+        columns = read(doc, self.facts)
+        words = columns.bits(self.shift, 3)
+        ends = numpy.cumsum(words & _SENTENCE_END != 0)
+        words_at = numpy.flatnonzero(words & _PUNCT == 0)  # the tokens that may start a sentence
+        # A word starts a sentence when a sentence-final character stands between it and the
+        # word before it (the tokens in between are all punctuation).
+        before = numpy.concatenate(([0], ends[words_at[:-1]])) if len(words_at) else words_at
+        starts = numpy.full(len(doc), -1, dtype=numpy.int64)
+        starts[words_at[ends[words_at] > before]] = 1
+        breaks = numpy.flatnonzero(words[:-1] & _LINE_BREAK)
+        starts[breaks + 1] = 1
+        starts[breaks[breaks > 0]] = -1  # the break ends the sentence before it
+        starts[0] = 1
+        doc.from_array([SENT_START], starts.reshape(-1, 1).astype(numpy.uint64))
+        columns.sent_start = starts
         return doc
-    # Through arrays: setting Token.is_sent_start checks the whole doc's annotation each time.
-    columns = doc.to_array([IS_SPACE, SENT_START]).astype(numpy.int64)
-    starts = columns[:, 1]
-    breaks = [i for i in numpy.flatnonzero(columns[:-1, 0]).tolist() if "\n" in doc[i].text]
-    if not breaks:
-        return doc
-    at = numpy.array(breaks)
-    starts[at + 1] = 1
-    starts[at[at > 0]] = -1  # the break ends the sentence before it
-    starts[0] = 1
-    doc.from_array([SENT_START], starts.reshape(-1, 1).astype(numpy.uint64))
-    return doc
+
+    def to_bytes(self, *, exclude: Iterable[str] = ()) -> bytes:
+        return b""
+
+    def from_bytes(self, data: bytes, *, exclude: Iterable[str] = ()) -> "SentenceSplitter":
+        return self
+
+    def to_disk(self, path: str | Path, *, exclude: Iterable[str] = ()) -> None:
+        pass
+
+    def from_disk(self, path: str | Path, *, exclude: Iterable[str] = ()) -> "SentenceSplitter":
+        return self
+
+
+_SENTENCE_END, _PUNCT, _LINE_BREAK = 1, 2, 4
+
+
+@Language.factory("mkb_sentences")
+def make_sentence_splitter(nlp: Language, name: str) -> SentenceSplitter:
+    return SentenceSplitter(nlp, name)
 
 
 def build() -> Language:
     """A fresh pipeline."""
     nlp = spacy.blank("nl", config={"nlp": {"tokenizer": {"@tokenizers": "mkb.dutch_tokenizer.v1"}}})
-    nlp.add_pipe("sentencizer")
-    nlp.add_pipe("mkb_line_breaks")
+    nlp.add_pipe("mkb_sentences")
     nlp.add_pipe("mkb_organisations")
     nlp.add_pipe("mkb_figures")
     nlp.meta["name"] = "mkb_extraction"
@@ -226,37 +268,35 @@ def _extract_group(nlp: Language, items: list[tuple[str, str | None]], batch_siz
         mentions: list[Mention] = (doc._.get(ORG_ATTR) if Doc.has_extension(ORG_ATTR) else None) or []
         # Only joined wrapped lines make the Doc's text differ from the chunk.
         seen = doc_text(doc) if "\n" in chunk and (figures or mentions) else chunk
-        if seen != chunk:
-            figures = [_as_written(f, seen, chunk) for f in figures]
-            mentions = [_as_written(m, seen, chunk) for m in mentions]
-        results[n].figures.extend(_shift(f, offset) for f in figures)
-        results[n].mentions.extend(_shift(m, offset) for m in mentions)
+        rewritten = seen != chunk
+        for record in (*figures, *mentions):  # fresh records of this doc: changed in place
+            if rewritten:
+                _as_written(record, seen, chunk)
+            record.start += offset
+            record.end += offset
+        results[n].figures.extend(figures)
+        results[n].mentions.extend(mentions)
     yield from results
 
 
-def _as_written(record, seen: str, given: str):
-    """A record with its text and sentence as the source writes them (same offsets)."""
-    changes: dict[str, Any] = {"text": given[record.start:record.end]}
+def _as_written(record: Figure | Mention, seen: str, given: str) -> None:
+    """Give a record its text, sentence and subject as the source writes them (same offsets)."""
+    record.text = given[record.start:record.end]
     at = seen.rfind(record.sentence, 0, record.start + len(record.sentence)) if record.sentence else -1
     if at >= 0:
-        changes["sentence"] = given[at:at + len(record.sentence)]
-    if getattr(record, "subject", None):
+        record.sentence = given[at:at + len(record.sentence)]
+    if isinstance(record, Figure) and record.subject:
         at = seen.find(record.subject, record.end)
         if at < 0 or at > record.end + 200:
             at = seen.rfind(record.subject, 0, record.start)
         if at >= 0:
-            changes["subject"] = given[at:at + len(record.subject)]
-    return replace(record, **changes)
+            record.subject = given[at:at + len(record.subject)]
 
 
 def _make_doc(nlp: Language, text: str, published: str | None) -> Doc:
     doc = nlp.make_doc(text)
     doc._.set(PUBLISHED_ATTR, published)
     return doc
-
-
-def _shift(record, offset: int):
-    return record if offset == 0 else replace(record, start=record.start + offset, end=record.end + offset)
 
 
 _BREAKS = (re.compile(r"\n\s*\n"), re.compile(r"\n"), re.compile(r"[.!?]\s"), re.compile(r"\s"))

@@ -1,5 +1,8 @@
 """The records extraction yields: plain data, no spaCy objects, so they cross process and
-storage boundaries freely. Offsets are Python string indices into the text as given."""
+storage boundaries freely. Offsets are Python string indices into the text as given.
+
+Not frozen: a frozen dataclass sets each field through `object.__setattr__`, which made
+building the records (some forty per document) cost a tenth of tokenising."""
 
 from __future__ import annotations
 
@@ -10,7 +13,7 @@ UNITS = ("percent", "EUR", "count", "duration", "other")
 QUALIFIERS = ("approx", "more_than", "less_than", "at_least", "at_most")
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Figure:
     start: int
     end: int
@@ -26,7 +29,7 @@ class Figure:
         return asdict(self)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Mention:
     start: int
     end: int

@@ -1,6 +1,9 @@
+import gc
+import json
 import re
 import subprocess
 import sys
+import weakref
 from pathlib import Path
 
 import pytest
@@ -8,7 +11,7 @@ import spacy
 
 import models
 from models import PIPELINE_VERSION, Extraction, build, extract, extract_many, load
-from models.columns import PerWord, doc_text
+from models.columns import PerWord, doc_text, word_facts
 from models.pipeline import CHUNK_CHARS, chunks, pipeline
 
 pipeline_module = sys.modules["models.pipeline"]  # `models.pipeline` is the function
@@ -20,7 +23,7 @@ TEXT = ("Ruim 11.000 ondernemers (o.a. bakkers, bijv. in Utrecht) kregen ca. 300
 def test_the_pipeline_is_versioned_and_named():
     nlp = pipeline()
     assert models.__version__ == PIPELINE_VERSION == nlp.meta["version"]
-    assert nlp.pipe_names == ["sentencizer", "mkb_line_breaks", "mkb_organisations", "mkb_figures"]
+    assert nlp.pipe_names == ["mkb_sentences", "mkb_organisations", "mkb_figures"]
     assert extract(TEXT).pipeline_version == PIPELINE_VERSION
 
 
@@ -47,6 +50,58 @@ def test_sentences_respect_dutch_abbreviations_and_paragraphs():
         "De KVK zag in 2023 91% van de mkb’ers groeien.",
         "Zie nr. 5 en art. 3 van de wet.",
     ]
+
+
+def gold_texts() -> list[str]:
+    path = Path(__file__).parent / "fixtures" / "gold_government.jsonl"
+    return [json.loads(line)["text"] for line in path.read_text(encoding="utf8").splitlines()]
+
+
+def test_sentences_are_the_sentencizers_and_line_breaks_end_them():
+    """mkb_sentences computes spaCy's sentencizer rule on arrays; on text without line breaks it
+    must set exactly the sentencizer's starts, and a line break must end a sentence."""
+    nlp = build()
+    sentencizer = spacy.blank("nl").add_pipe("sentencizer")
+    texts = [text.replace("\n", " ") for text in gold_texts()] + [
+        "", ".", ". . Hallo", "Ja!? (Nee.) 'Zo.' dan... Klaar", "Eén zin zonder punt"]
+    for text in texts:
+        ours, theirs = nlp(text), sentencizer(nlp.make_doc(text))
+        assert [t.is_sent_start for t in ours] == [t.is_sent_start for t in theirs], text
+    doc = nlp("Kop\nDe tekst begint hier. En gaat door:\n- een punt")
+    assert [s.text.strip() for s in doc.sents] == ["Kop", "De tekst begint hier.", "En gaat door:", "- een punt"]
+
+
+def test_batched_components_give_what_one_by_one_gives():
+    texts = gold_texts()
+    nlp = build()
+    batched = [(d._.figures, d._.org_mentions) for d in nlp.pipe(texts, batch_size=7)]
+    one_by_one = []
+    for text in texts:
+        doc = nlp.make_doc(text)
+        for _, component in nlp.pipeline:
+            doc = component(doc)
+        one_by_one.append((doc._.figures, doc._.org_mentions))
+    assert batched == one_by_one and any(figures for figures, _ in batched)
+
+
+def test_the_columns_cache_does_not_keep_documents_alive():
+    nlp = build()
+    docs = [weakref.ref(doc) for doc in nlp.pipe(gold_texts())]
+    gc.collect()
+    assert not any(ref() is not None for ref in docs)
+
+
+def test_word_facts_from_the_arrays_are_those_of_the_dict():
+    nlp = build()
+    facts = word_facts(nlp)
+    for text in gold_texts() * 2:  # the second round reads the rebuilt arrays
+        doc = nlp.make_doc(text)
+        orths = doc.to_array("ORTH")
+        assert facts.of(orths).tolist() == [facts.by_word[orth] for orth in orths.tolist()]
+    assert len(facts.keys) > 256  # rebuilt at least once
+    facts.by_word.clear()  # as PerWord does at its limit
+    doc = nlp.make_doc(gold_texts()[0])
+    assert facts.of(doc.to_array("ORTH")).tolist() == [facts.by_word[o] for o in doc.to_array("ORTH").tolist()]
 
 
 def test_curly_apostrophes_keep_words_whole_and_offsets_true():
