@@ -5,9 +5,9 @@ read from the StringStore is decoded anew: over every token of every document th
 than tokenising. So a Doc is read once, by whichever component comes first, into `Columns`: a
 few per-token columns from one `Doc.to_array`, and every component's word tests as bits of one
 number per token. A word's answers are computed once per word type (`WordFacts`, keyed by the
-ORTH hash) and shared by the components, so a token costs one dict lookup for all of them.
-(Lexeme flags would do the word tests as well, but `Doc.to_array` reads each flag column token
-by token: ten flags cost more than the tests.)
+ORTH hash) and shared by the components; a document's tokens are looked up all at once, in
+arrays, with no Python call per token. (Lexeme flags would do the word tests as well, but
+`Doc.to_array` reads each flag column token by token: ten flags cost more than the tests.)
 """
 
 from __future__ import annotations
@@ -54,7 +54,13 @@ class PerWord(dict):
 
 def bitmask(tests: Sequence[Callable[[str], bool]]) -> Callable[[str], int]:
     """A function giving a word's answers to `tests` as bits: bit k is tests[k]."""
-    return lambda word: sum(1 << k for k, test in enumerate(tests) if test(word))
+    def answers(word: str) -> int:
+        bits = 0
+        for k, test in enumerate(tests):
+            if test(word):
+                bits |= 1 << k
+        return bits
+    return answers
 
 
 class WordFacts:
@@ -129,7 +135,7 @@ class Columns:
         self.text = doc_text(doc)
         array = doc.to_array([IDX, SPACY, ORTH, NORM]).reshape(self.n, 4)
         # Offsets as lists, since the components index them one by one; the hashes stay arrays,
-        # since a hash becomes a Python int slowly and only the figures read a few of them.
+        # since a hash becomes a Python int slowly and WordFacts looks them up as one.
         self.idx, self.space = array[:, :2].T.tolist()
         self.orth: numpy.ndarray = array[:, 2]
         self.norm: numpy.ndarray = array[:, 3]

@@ -256,7 +256,10 @@ class FigureRecognizer(BatchedComponent):
         starts = numpy.flatnonzero((words & _CANDIDATE != 0) | een).tolist()
         if not starts:
             return []
-        return self._find(_Tokens(self.strings, columns, words.tolist()), starts, _Sentences(columns))
+        # A currency sign's norm is its own text, since spaCy's base norms make "€" "$".
+        norms = numpy.where(words & _CURRENCY != 0, columns.orth, columns.norm).tolist()
+        return self._find(_Tokens(map(self.strings.__getitem__, norms), columns, words.tolist()), starts,
+                          _Sentences(columns))
 
     def _find(self, tokens: _Tokens, starts: list[int], sents: _Sentences) -> list[Figure]:
         figures: list[Figure] = []
@@ -629,23 +632,16 @@ class FigureRecognizer(BatchedComponent):
 
 class _Tokens(dict):
     """One doc's tokens as the rules read them, without building Token objects (each `doc[i]`
-    does): index -> norm ("" outside the doc), read on first use, since the rules look only at
-    the few tokens around each number; the word-test bits; text and layout. A currency sign's
-    norm is its own text, since spaCy's base norms make "€" "$"."""
+    does): index -> norm ("" outside the doc), the word-test bits, text and layout."""
 
-    def __init__(self, strings: PerWord, columns: Columns, bits: list[int]) -> None:
-        super().__init__()
-        self.strings = strings
+    def __init__(self, norms: Iterable[str], columns: Columns, bits: list[int]) -> None:
+        super().__init__(enumerate(norms))
         self.columns = columns
         self.n = columns.n
         self.bits = bits
 
     def __missing__(self, i: int) -> str:
-        if not 0 <= i < self.n:
-            return ""
-        columns = self.columns
-        norm = self[i] = self.strings[int(columns.orth[i] if self.bits[i] & _CURRENCY else columns.norm[i])]
-        return norm
+        return ""  # outside the doc
 
     def has(self, i: int, bits: int) -> bool:
         """Whether token i has any of the word-test `bits` (False outside the doc)."""

@@ -52,6 +52,16 @@ class DatedName:
     def covers(self, day: str) -> bool:
         return (self.valid_from or "") <= day and (self.valid_to is None or day < self.valid_to)
 
+    def written_as(self, written: str) -> bool:
+        """Whether a text writes this name: in full, without "Ministerie van", or an alias."""
+        return normalise(written) in _normal_forms(self)
+
+
+@lru_cache(maxsize=None)  # a few hundred dated names; asked for every mention without a date
+def _normal_forms(dated: DatedName) -> frozenset[str]:
+    return frozenset(normalise(form) for form in
+                     (dated.name, dated.name.removeprefix("Ministerie van "), *dated.aliases))
+
 
 @dataclass(frozen=True)
 class Organisation:
@@ -75,10 +85,8 @@ class Organisation:
                 if dated.covers(day[:10]):
                     return dated.name
         elif written:
-            normal = normalise(written)
             for dated in self.names:
-                forms = (dated.name, dated.name.removeprefix("Ministerie van "), *dated.aliases)
-                if normal in {normalise(f) for f in forms}:
+                if dated.written_as(written):
                     return dated.name
         return self.name
 

@@ -20,8 +20,8 @@ import numpy
 import spacy
 from spacy.attrs import IS_PUNCT, NORM, SENT_START
 from spacy.language import Language, create_tokenizer
-from spacy.symbols import ORTH
 from spacy.pipeline import Sentencizer
+from spacy.symbols import ORTH
 from spacy.tokenizer import Tokenizer
 from spacy.tokens import Doc
 from spacy.util import compile_infix_regex, registry
@@ -140,6 +140,11 @@ def create_dutch_tokenizer():
     return make
 
 
+# The word tests of mkb_sentences, as bits: a sentence-final character ("." "!" "?", ...),
+# punctuation (or such a character), whitespace holding a line break.
+_SENTENCE_END, _PUNCT, _LINE_BREAK = 1, 2, 4
+
+
 class SentenceSplitter(BatchedComponent):
     """The ``mkb_sentences`` component: spaCy's sentencizer rule, and a line break (one left
     after wrapped lines are joined) ends a sentence, since headings and list items carry no
@@ -165,12 +170,12 @@ class SentenceSplitter(BatchedComponent):
         columns = read(doc, self.facts)
         words = columns.bits(self.shift, 3)
         ends = numpy.cumsum(words & _SENTENCE_END != 0)
-        words_at = numpy.flatnonzero(words & _PUNCT == 0)  # the tokens that may start a sentence
-        # A word starts a sentence when a sentence-final character stands between it and the
-        # word before it (the tokens in between are all punctuation).
-        before = numpy.concatenate(([0], ends[words_at[:-1]])) if len(words_at) else words_at
+        openers = numpy.flatnonzero(words & _PUNCT == 0)  # the tokens that may start a sentence
+        # One starts a sentence when a sentence-final character stands between it and the
+        # opener before it (the tokens in between are all punctuation).
+        before = numpy.concatenate(([0], ends[openers[:-1]])) if len(openers) else openers
         starts = numpy.full(len(doc), -1, dtype=numpy.int64)
-        starts[words_at[ends[words_at] > before]] = 1
+        starts[openers[ends[openers] > before]] = 1
         breaks = numpy.flatnonzero(words[:-1] & _LINE_BREAK)
         starts[breaks + 1] = 1
         starts[breaks[breaks > 0]] = -1  # the break ends the sentence before it
@@ -178,21 +183,6 @@ class SentenceSplitter(BatchedComponent):
         doc.from_array([SENT_START], starts.reshape(-1, 1).astype(numpy.uint64))
         columns.sent_start = starts
         return doc
-
-    def to_bytes(self, *, exclude: Iterable[str] = ()) -> bytes:
-        return b""
-
-    def from_bytes(self, data: bytes, *, exclude: Iterable[str] = ()) -> "SentenceSplitter":
-        return self
-
-    def to_disk(self, path: str | Path, *, exclude: Iterable[str] = ()) -> None:
-        pass
-
-    def from_disk(self, path: str | Path, *, exclude: Iterable[str] = ()) -> "SentenceSplitter":
-        return self
-
-
-_SENTENCE_END, _PUNCT, _LINE_BREAK = 1, 2, 4
 
 
 @Language.factory("mkb_sentences")
