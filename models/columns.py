@@ -91,6 +91,7 @@ class WordFacts:
         self.by_word.clear()
         self.keys = numpy.empty(0, dtype=numpy.uint64)
         self.values = numpy.empty(0, dtype=numpy.int64)
+        self.misses = 0
 
     def of(self, orths: numpy.ndarray) -> numpy.ndarray:
         """The answers for a document's ORTH column."""
@@ -103,14 +104,18 @@ class WordFacts:
             answers = numpy.empty(len(orths), dtype=numpy.int64)
             new = numpy.ones(len(orths), dtype=bool)
         if new.any():
-            answers[new] = [self.by_word[orth] for orth in orths[new].tolist()]
-            # Rebuilt when the words outside the arrays reach a quarter of those in them, so
-            # rebuilding costs a constant per word; and at once when the dict was emptied.
-            if not len(self.keys) <= len(self.by_word) < len(self.keys) * 1.25 + 256:
+            misses = orths[new].tolist()
+            answers[new] = [self.by_word[orth] for orth in misses]
+            # Rebuilt when the tokens looked up in the dict since the last time reach a quarter
+            # of the words in the arrays, so that rebuilding costs a constant per miss; and at
+            # once when the dict was emptied (PerWord's limit).
+            self.misses += len(misses)
+            if self.misses > len(self.keys) // 4 + 256 or len(self.by_word) < len(self.keys):
                 self.keys = numpy.fromiter(self.by_word.keys(), dtype=numpy.uint64, count=len(self.by_word))
                 self.values = numpy.fromiter(self.by_word.values(), dtype=numpy.int64, count=len(self.by_word))
                 order = self.keys.argsort()
                 self.keys, self.values = self.keys[order], self.values[order]
+                self.misses = 0
         return answers
 
 

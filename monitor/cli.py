@@ -455,9 +455,12 @@ def orgs(ctx: Context, unknown: bool, limit: int, as_json: bool) -> None:
 @click.option("--source", "sources", multiple=True, help="Re-parse only this source (repeatable).")
 @click.option("--extract-only", is_flag=True, help="Do not re-parse; only re-extract documents of an older model.")
 @click.option("--all", "everything", is_flag=True, help="Re-extract every document, not only stale ones.")
+@click.option("--processes", type=click.IntRange(min=1), default=None,
+              help="Worker processes for the extraction (default: [nlp] processes in the config).")
 @json_option
 @pass_ctx
-def reprocess(ctx: Context, sources: tuple[str, ...], extract_only: bool, everything: bool, as_json: bool) -> None:
+def reprocess(ctx: Context, sources: tuple[str, ...], extract_only: bool, everything: bool,
+              processes: int | None, as_json: bool) -> None:
     """Parse and extract again from the stored raw responses, after a parser or model fix (no network)."""
     extractor = pipeline.ModelExtractor(ctx.config["nlp"]["batch_size"])
     with lock.exclusive(ctx.config.lock_path), ctx.store() as store, \
@@ -467,7 +470,8 @@ def reprocess(ctx: Context, sources: tuple[str, ...], extract_only: bool, everyt
             counts["parse"] = pipeline.reprocess(store, ctx.config, extractor, sources=sources or None,
                                                  progress=progress)
         counts["extract"] = pipeline.reextract(store, extractor, everything=everything, progress=progress,
-                                               batch_size=ctx.config["nlp"]["batch_size"])
+                                               batch_size=ctx.config["nlp"]["batch_size"],
+                                               processes=processes or ctx.config["nlp"]["processes"])
     if as_json:
         print_json(counts)
     else:

@@ -17,8 +17,13 @@ failure at each stage means:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+import multiprocessing
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
+from itertools import chain, islice
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -323,18 +328,19 @@ def reprocess(store: Store, config: Config, extractor: Extractor | None, *, sour
 
 
 def reextract(store: Store, extractor: Extractor, *, everything: bool = False, batch_size: int = 64,
-              progress: Progress = lambda event, **info: None) -> dict[str, int]:
-    """Recompute figures and mentions of documents extracted by another model version (or all)."""
+              processes: int = 1, progress: Progress = lambda event, **info: None) -> dict[str, int]:
+    """Recompute figures and mentions of documents extracted by another model version (or all).
+    With `processes` > 1 the extraction runs in that many worker processes; this process reads
+    and writes the corpus."""
     counts = {"extracted": 0, "failed": 0}
-    rows = list(store.texts_for_extraction(stale_only=not everything, version=extractor.version))
-    progress("start", total=len(rows), label="re-extract")
-    for start in range(0, len(rows), batch_size):
-        chunk = rows[start:start + batch_size]
-        docs = [Document(source="", source_key=i, url=None, title="", text=t, kind="", published=p)
-                for i, t, p in chunk]
-        try:
-            extractions = extractor(docs)
-        except Exception:
+    stale_only = not everything
+    progress("start", total=store.count_for_extraction(stale_only=stale_only, version=extractor.version),
+             label="re-extract")
+    rows = store.texts_for_extraction(stale_only=stale_only, version=extractor.version)
+    batches = ([Document(source="", source_key=i, url=None, title="", text=t, kind="", published=p)
+                for i, t, p in chunk] for chunk in iter(lambda: list(islice(rows, batch_size)), []))
+    for docs, extractions in _extracted(extractor, batches, processes):
+        if isinstance(extractions, Exception):  # find the document that fails, keep the others
             extractions = []
             for d in docs:
                 try:
@@ -342,11 +348,67 @@ def reextract(store: Store, extractor: Extractor, *, everything: bool = False, b
                 except Exception:
                     extractions.append(None)
         with store.transaction():
-            for (doc_id, _, _), extraction in zip(chunk, extractions, strict=True):
+            for doc, extraction in zip(docs, extractions, strict=True):
                 if extraction is None:
                     counts["failed"] += 1
                     continue
-                store.replace_extraction(doc_id, extraction, extractor.version)
+                store.replace_extraction(doc.source_key, extraction, extractor.version)
                 counts["extracted"] += 1
-        progress("advance", n=len(chunk))
+        progress("advance", n=len(docs))
     return counts
+
+
+_Landed = tuple[list[Document], list[Extraction] | Exception]  # a batch and what became of it
+
+
+def _extracted(extractor: Extractor, batches: Iterator[list[Document]], processes: int) -> Iterator[_Landed]:
+    """Each batch with its extractions, or the error extracting it, in order. With more than one
+    process, a pool of workers each holding a copy of the extractor returns plain records; at
+    most two batches per worker are in flight, and the batches are read here, in this thread,
+    never all at once. Should a worker die, the batches left are extracted here."""
+    if processes <= 1:
+        for docs in batches:
+            try:
+                yield docs, extractor(docs)
+            except Exception as error:
+                yield docs, error
+        return
+    # spawn: a forked child would share this process's SQLite connections
+    pool = ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=_start_worker, initargs=(extractor,))
+    flying: deque[tuple[list[Document], Future[list[Extraction]]]] = deque()
+    try:
+        for docs in batches:
+            try:
+                flying.append((docs, pool.submit(_extract_in_worker, docs)))
+            except BrokenProcessPool:
+                while flying:
+                    yield _landed(*flying.popleft())
+                yield from _extracted(extractor, chain([docs], batches), 1)
+                return
+            if len(flying) > 2 * processes:
+                yield _landed(*flying.popleft())
+        while flying:
+            yield _landed(*flying.popleft())
+    finally:
+        pool.shutdown(cancel_futures=True)
+
+
+def _landed(docs: list[Document], future: Future[list[Extraction]]) -> _Landed:
+    try:
+        return docs, future.result()
+    except Exception as error:  # the batch's error, or BrokenProcessPool: retried here
+        return docs, error
+
+
+_worker_extractor: Extractor | None = None
+
+
+def _start_worker(extractor: Extractor) -> None:
+    global _worker_extractor
+    _worker_extractor = extractor
+
+
+def _extract_in_worker(docs: list[Document]) -> list[Extraction]:
+    assert _worker_extractor is not None
+    return _worker_extractor(docs)

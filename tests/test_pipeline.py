@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import multiprocessing
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import ClassVar
 
 import pytest
@@ -12,7 +16,7 @@ from models.records import Extraction, Figure
 from monitor import config as config_module
 from monitor.config import SourceConfig
 from monitor.errors import APIError, Deferred, HTTPStatus, ParseError
-from monitor.pipeline import Pipeline, reextract
+from monitor.pipeline import ModelExtractor, Pipeline, reextract
 from monitor.store import Store
 from scrapers.base import Batch, Document, Item, Response
 
@@ -181,6 +185,84 @@ def test_relevance_threshold_skips_and_records(store):
     assert (report.new, report.skipped) == (0, 1)
     row = store.db.execute("SELECT item_key, reason, score FROM skipped_items").fetchone()
     assert row[0] == "a" and "relevance" in row[1] and row[2] is not None
+
+
+def test_reextract_reads_a_page_at_a_time_and_each_document_once(store):
+    run(store, ScriptedSource("scripted", [[f"d{n}" for n in range(7)]]), CountingExtractor())
+    newer = CountingExtractor()
+    newer.version = "test-2"
+    assert store.count_for_extraction(stale_only=True, version="test-2") == 7
+    pages = store.texts_for_extraction(stale_only=True, version="test-2", page=2)
+    first = [next(pages) for _ in range(3)]
+    with store.transaction():  # writes between pages, as reextract makes them
+        for doc_id, _, _ in first:
+            store.replace_extraction(doc_id, Extraction(), "test-2")
+    rest = list(pages)
+    assert sorted(d for d, _, _ in first + rest) == sorted(r[0] for r in store.db.execute("SELECT id FROM documents"))
+    events = []
+    assert reextract(store, newer, batch_size=3, progress=lambda event, **info: events.append((event, info))) == \
+        {"extracted": 4, "failed": 0}
+    assert events[0] == ("start", {"total": 4, "label": "re-extract"})
+    assert [info["n"] for event, info in events if event == "advance"] == [3, 1]
+
+
+class DyingExtractor(CountingExtractor):
+    """Kills the worker process it runs in (as the kernel's OOM killer would)."""
+
+    def __call__(self, docs):
+        if multiprocessing.parent_process() is not None:
+            os._exit(1)
+        return super().__call__(docs)
+
+
+class PidExtractor(CountingExtractor):
+    """Writes the id of the process it ran in as the figure's sentence."""
+
+    def __call__(self, docs):
+        return [Extraction(figures=[Figure(0, 3, "Het", 1.0, None, "count", None, None, str(os.getpid()))])
+                for _ in docs]
+
+
+def gold_texts_in(store, n):
+    texts = [json.loads(line)["text"] for line in
+             (Path(__file__).parent / "fixtures" / "gold_government.jsonl").read_text(encoding="utf8").splitlines()][:n]
+    run(store, ScriptedSource("scripted", [[f"d{k}" for k in range(len(texts))]]), CountingExtractor())
+    with store.transaction():
+        for (doc_id,), text in zip(store.db.execute("SELECT id FROM documents ORDER BY rowid").fetchall(), texts):
+            store.db.execute("UPDATE documents SET text = ? WHERE id = ?", [text, doc_id])
+
+
+def test_reextract_in_worker_processes_stores_what_one_process_stores(store):
+    gold_texts_in(store, 6)
+    extractor = ModelExtractor(batch_size=2)
+
+    def stored():
+        return (store.db.execute("SELECT document_id, start, end, text, value, unit, subject, qualifier, sentence "
+                                 "FROM figures ORDER BY document_id, start").fetchall(),
+                store.db.execute("SELECT document_id, organisation_id, start, end, sentence "
+                                 "FROM mentions ORDER BY document_id, start").fetchall())
+
+    assert reextract(store, extractor, batch_size=2) == {"extracted": 6, "failed": 0}
+    one_process = stored()
+    assert reextract(store, extractor, everything=True, batch_size=2, processes=2) == {"extracted": 6, "failed": 0}
+    assert stored() == one_process and one_process[0] and one_process[1]
+
+
+def test_reextract_in_worker_processes_extracts_there(store):
+    gold_texts_in(store, 6)
+    extractor = PidExtractor()
+    extractor.version = "test-2"
+    assert reextract(store, extractor, batch_size=1, processes=2) == {"extracted": 6, "failed": 0}
+    pids = {int(row[0]) for row in store.db.execute("SELECT sentence FROM figures")}
+    assert pids and os.getpid() not in pids
+
+
+def test_reextract_goes_on_in_this_process_when_a_worker_dies(store):
+    gold_texts_in(store, 5)
+    dying = DyingExtractor()
+    dying.version = "test-2"
+    assert reextract(store, dying, batch_size=2, processes=2) == {"extracted": 5, "failed": 0}
+    assert {r[0] for r in store.db.execute("SELECT extracted_with FROM documents")} == {"test-2"}
 
 
 def test_reextract_updates_stale_documents_only(store):

@@ -489,14 +489,25 @@ class Store(SQLiteFile):
                 f"SELECT document_id, source, item FROM document_sources {where} ORDER BY document_id", params):
             yield doc_id, source, Item.from_json(item)
 
-    def texts_for_extraction(self, *, stale_only: bool, version: str) -> Iterator[tuple[str, str, str | None]]:
-        """(id, text, published) of documents whose figures and mentions need (re)computing."""
-        sql = "SELECT id, text, published FROM documents WHERE deleted = 0"
-        params: list[Any] = []
-        if stale_only:
-            sql += " AND (extracted_with IS NULL OR extracted_with != ?)"
-            params.append(version)
-        yield from self.db.execute(sql + " ORDER BY rowid", params)
+    def count_for_extraction(self, *, stale_only: bool, version: str) -> int:
+        """How many documents `texts_for_extraction` will give."""
+        where, params = _extraction_filter(stale_only, version)
+        return self.db.execute(f"SELECT count(*) FROM documents WHERE {where}", params).fetchone()[0]
+
+    def texts_for_extraction(self, *, stale_only: bool, version: str,
+                             page: int = 256) -> Iterator[tuple[str, str, str | None]]:
+        """(id, text, published) of documents whose figures and mentions need (re)computing, in
+        rowid order. Read a page at a time, each page a query of its own: memory stays flat
+        over a million documents, and the caller may write between pages (a write to the table
+        a cursor still walks may make it skip or repeat rows)."""
+        where, params = _extraction_filter(stale_only, version)
+        after = 0
+        while rows := self.db.execute(
+                f"SELECT rowid, id, text, published FROM documents WHERE {where} AND rowid > ? "
+                "ORDER BY rowid LIMIT ?", [*params, after, page]).fetchall():
+            after = rows[-1][0]
+            for _, doc_id, text, published in rows:
+                yield doc_id, text, published
 
     # -- extraction results --
 
@@ -573,6 +584,12 @@ class Store(SQLiteFile):
 def _figure_row(f: Any) -> dict[str, Any]:
     return {k: getattr(f, k) for k in ("start", "end", "text", "value", "value_max", "unit", "subject",
                                        "qualifier", "sentence")}
+
+
+def _extraction_filter(stale_only: bool, version: str) -> tuple[str, list[Any]]:
+    if stale_only:
+        return "deleted = 0 AND (extracted_with IS NULL OR extracted_with != ?)", [version]
+    return "deleted = 0", []
 
 
 def _short_hash(text: str) -> str:
