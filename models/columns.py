@@ -68,10 +68,13 @@ class WordFacts:
 
     Each component adds its tests and gets back the shift of its bits in the shared answer;
     `Columns.bits(shift, width)` gives a component its own bits, bit k being its test k.
-    The answers are kept twice: in a dict (`by_word`) as they are computed, and, for the
-    lookup of a whole document at once, in sorted arrays rebuilt from it now and then, so a
-    document's tokens are looked up by one `searchsorted` and no Python call per token.
+    The answers are computed into a dict (`by_word`) and copied into a direct-mapped table of
+    arrays, slot = the low bits of the ORTH hash (a hash spreads them evenly), so a whole
+    document is looked up with a few array operations and no Python call per token. A word
+    whose slot another word holds is answered from the dict.
     """
+
+    SLOTS = 1 << 18  # 4 MB of keys and answers
 
     def __init__(self, strings: StringStore) -> None:
         self.tests: list[Callable[[str], Any]] = []
@@ -89,33 +92,20 @@ class WordFacts:
     def forget(self) -> None:
         """Drop the answers, after a component's data (and so its tests' answers) changed."""
         self.by_word.clear()
-        self.keys = numpy.empty(0, dtype=numpy.uint64)
-        self.values = numpy.empty(0, dtype=numpy.int64)
-        self.misses = 0
+        self.keys = numpy.zeros(self.SLOTS, dtype=numpy.uint64)  # 0 is the hash of "", no token
+        self.answers = numpy.zeros(self.SLOTS, dtype=numpy.int64)
 
     def of(self, orths: numpy.ndarray) -> numpy.ndarray:
         """The answers for a document's ORTH column."""
-        if len(self.keys):
-            at = self.keys.searchsorted(orths)
-            at[at == len(self.keys)] = 0
-            answers = self.values[at]
-            new = self.keys[at] != orths
-        else:
-            answers = numpy.empty(len(orths), dtype=numpy.int64)
-            new = numpy.ones(len(orths), dtype=bool)
+        slots = orths & numpy.uint64(self.SLOTS - 1)
+        answers = self.answers[slots]
+        new = self.keys[slots] != orths
         if new.any():
-            misses = orths[new].tolist()
-            answers[new] = [self.by_word[orth] for orth in misses]
-            # Rebuilt when the tokens looked up in the dict since the last time reach a quarter
-            # of the words in the arrays, so that rebuilding costs a constant per miss; and at
-            # once when the dict was emptied (PerWord's limit).
-            self.misses += len(misses)
-            if self.misses > len(self.keys) // 4 + 256 or len(self.by_word) < len(self.keys):
-                self.keys = numpy.fromiter(self.by_word.keys(), dtype=numpy.uint64, count=len(self.by_word))
-                self.values = numpy.fromiter(self.by_word.values(), dtype=numpy.int64, count=len(self.by_word))
-                order = self.keys.argsort()
-                self.keys, self.values = self.keys[order], self.values[order]
-                self.misses = 0
+            missed = orths[new]
+            found = numpy.array([self.by_word[orth] for orth in missed.tolist()], dtype=numpy.int64)
+            answers[new] = found
+            slots, free = slots[new], self.keys[slots[new]] == 0
+            self.keys[slots[free]], self.answers[slots[free]] = missed[free], found[free]
         return answers
 
 

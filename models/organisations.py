@@ -32,6 +32,7 @@ import re
 from bisect import bisect_right
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy
 from spacy.attrs import IS_DIGIT, IS_LOWER, IS_PUNCT, IS_SPACE, IS_TITLE
@@ -119,6 +120,7 @@ def in_capitals(span: Span) -> bool:
     return any(t.is_upper and t.is_alpha and len(t) > 1 for t in around)
 
 
+@lru_cache(maxsize=16_384)  # a few thousand (written, alias) pairs recur over a corpus
 def case_matches(written: str, alias: str) -> bool:
     """An acronym or one-word name as in the gazetteer (or all capitals, as in a heading). A
     longer name all in capitals, or with a capital wherever the alias has one after its first

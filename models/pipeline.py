@@ -159,9 +159,10 @@ class SentenceSplitter(BatchedComponent):
         self.name = name
         self.facts = word_facts(nlp)
         is_punct = nlp.vocab.lex_attr_getters[IS_PUNCT]
+        ends = frozenset(Sentencizer.default_punct_chars)  # a list of 131 there
         self.shift = self.facts.add([
-            lambda word: word in Sentencizer.default_punct_chars,
-            lambda word: bool(is_punct(word)) or word in Sentencizer.default_punct_chars,
+            lambda word: word in ends,
+            lambda word: bool(is_punct(word)) or word in ends,
             lambda word: word.isspace() and "\n" in word])
 
     def __call__(self, doc: Doc) -> Doc:
