@@ -159,17 +159,17 @@ class SentenceSplitter(BatchedComponent):
         self.name = name
         self.facts = word_facts(nlp)
         is_punct = nlp.vocab.lex_attr_getters[IS_PUNCT]
-        ends = frozenset(Sentencizer.default_punct_chars)  # a list of 131 there
-        self.shift = self.facts.add([
-            lambda word: word in ends,
-            lambda word: bool(is_punct(word)) or word in ends,
-            lambda word: word.isspace() and "\n" in word])
+        final = frozenset(Sentencizer.default_punct_chars)  # a list of 131 there
+        tests = [lambda word: word in final,
+                 lambda word: bool(is_punct(word)) or word in final,
+                 lambda word: word.isspace() and "\n" in word]
+        self.shift, self.width = self.facts.add(tests), len(tests)
 
     def __call__(self, doc: Doc) -> Doc:
         if len(doc) == 0:
             return doc
         columns = read(doc, self.facts)
-        words = columns.bits(self.shift, 3)
+        words = columns.bits(self.shift, self.width)
         ends = numpy.cumsum(words & _SENTENCE_END != 0)
         openers = numpy.flatnonzero(words & _PUNCT == 0)  # the tokens that may start a sentence
         # One starts a sentence when a sentence-final character stands between it and the
