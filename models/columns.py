@@ -136,6 +136,7 @@ class Columns:
         self.norm: numpy.ndarray = array[:, 3]
         self.words = facts.of(self.orth)
         self._sent_start: numpy.ndarray | None = None
+        self._sentence_starts: list[int] | None = None
 
     @property
     def doc(self) -> Doc:
@@ -157,7 +158,14 @@ class Columns:
     @sent_start.setter
     def sent_start(self, starts: numpy.ndarray) -> None:
         """The sentence starts a component has just set on the Doc."""
-        self._sent_start = starts
+        self._sent_start, self._sentence_starts = starts, None
+
+    @property
+    def sentence_starts(self) -> list[int]:
+        """The tokens that start a sentence, 0 first."""
+        if self._sentence_starts is None:
+            self._sentence_starts = [0, *(i for i in numpy.flatnonzero(self.sent_start == 1).tolist() if i > 0)]
+        return self._sentence_starts
 
     def end_char(self, i: int) -> int:
         """Where token i's text ends (its trailing space is one character)."""

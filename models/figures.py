@@ -182,7 +182,7 @@ class _Sentences:
         self.n = columns.n
         self.doc_text = columns.text
         self.texts: dict[int, str] = {}
-        self.starts = [0] + [i for i in numpy.flatnonzero(columns.sent_start == 1).tolist() if i > 0]
+        self.starts = columns.sentence_starts
         self.idx = columns.idx
         self.end_char = columns.end_char
 

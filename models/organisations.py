@@ -137,7 +137,7 @@ def sentence_starts(columns: OrgColumns) -> list[int]:
     """Character offsets where sentences start: the pipeline's sentences, or else a cut after
     every ".", "!", "?" and line break."""
     if columns.doc.has_annotation("SENT_START"):  # as Doc.sents reads them, without the Spans
-        return [0, *(columns.idx[i] for i in columns.sentence_starts if i > 0)]
+        return [0, *(columns.idx[i] for i in columns.sentence_starts[1:])]
     return [0, *(m.end() for m in re.finditer(r"[.!?]\s+|\n", columns.text))]
 
 
@@ -152,12 +152,11 @@ class OrgColumns(Columns):
     and the tokens that may hold a capital (not lower case, digits, punctuation or space)."""
 
     def __init__(self, shared: Columns, shift: int, width: int) -> None:
+        self.opens_sentence = set(shared.sentence_starts).__contains__  # read before the copy below
         vars(self).update(vars(shared))  # the same lists, not copies
         bits = shared.bits(shift, width)
         self.masks: list[int] = bits.tolist()
         self.caps: list[int] = numpy.flatnonzero(bits & NO_CAPITAL == 0).tolist()
-        self.sentence_starts: list[int] = numpy.flatnonzero(self.sent_start == 1).tolist()
-        self.opens_sentence = set(self.sentence_starts).__contains__
 
     def caps_with(self, bit: int) -> list[int]:
         masks = self.masks
