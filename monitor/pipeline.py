@@ -317,14 +317,17 @@ def fetcher_factory(config: Config, *, record: str | Path | None = None, replay:
 
 
 def for_config(config: Config, store: Store, *, extract: bool = True, record: str | Path | None = None,
-               replay: str | Path | None = None, progress: Progress | None = None) -> Pipeline:
+               replay: str | Path | None = None, progress: Progress | None = None,
+               holds_lock: bool = True) -> Pipeline:
     """The pipeline as ``mkb-monitor run`` and ``watch`` assemble it: the polite HTTP client (or a
-    recording of it), the models extractor, and alert matching and delivery after the commit."""
+    recording of it), the models extractor, and alert matching and delivery after the commit.
+    ``holds_lock``: whether the caller holds the run lock (``import`` does not; it then delivers
+    only if nobody else holds it)."""
     from monitor import alerts
 
     return Pipeline(config, store, fetcher_for=fetcher_factory(config, record=record, replay=replay, store=store),
                     extractor=ModelExtractor(config["nlp"]["batch_size"]) if extract else None,
-                    after_commit=alerts.after_commit(config),
+                    after_commit=alerts.after_commit(config, holds_lock=holds_lock),
                     progress=progress or (lambda event, **info: None))
 
 

@@ -121,12 +121,20 @@ def test_unknown_config_key_is_named(tmp_path, db):
     assert result.exit_code == 2 and "http.user_agnet" in result.output
 
 
-def test_run_while_another_run_holds_the_lock_exits_75(db, tmp_path):
+def test_run_while_another_run_holds_the_lock_exits_75_but_import_goes_ahead(db, tmp_path):
+    """`import` and `reprocess` write in the corpus's transactions, not under the run lock, so
+    they work while `watch` waits; the outbox is left to the lock's holder."""
     from monitor import lock
 
     with lock.exclusive(db.with_name("monitor.lock")):
-        result = invoke(db, "import", str(GOVERNMENT), "--no-extract")
-    assert result.exit_code == 75 and "already running" in result.output
+        ran = invoke(db, "run", "--no-extract")
+        imported_meanwhile = invoke(db, "import", str(GOVERNMENT), "--no-extract", "--json")
+        reprocessed = invoke(db, "reprocess", "--extract-only", "--json")
+    assert ran.exit_code == 75 and "already running" in ran.output
+    assert imported_meanwhile.exit_code == 0, imported_meanwhile.output
+    report = json.loads(imported_meanwhile.output)
+    assert report["totals"]["new"] == 20 and report["alerts"]["delivery"].startswith("left to the process")
+    assert reprocessed.exit_code == 0, reprocessed.output
 
 
 def test_killed_import_leaves_no_half_document_and_a_rerun_completes(db):

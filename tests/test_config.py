@@ -18,7 +18,8 @@ def write(tmp_path, text):
 def test_defaults_load_and_every_default_source_is_a_known_kind():
     c = config.load()
     assert c.db_path.as_posix() == "data/monitor.db"
-    assert c.private_db_path.as_posix() == "data/private.db"
+    assert c.private_db_path.as_posix() == "data/monitor.private.db"
+    assert c.lock_path.as_posix() == "data/monitor.lock"
     for sc in c.sources():
         assert sc.kind in KINDS, sc.name
 
@@ -65,5 +66,6 @@ def test_missing_file_and_unknown_source(tmp_path):
 
 def test_db_option_moves_the_private_file_and_the_lock_along(tmp_path):
     c = config.load(db=tmp_path / "x" / "corpus.db")
-    assert c.private_db_path == tmp_path / "x" / "private.db"
-    assert c.lock_path == tmp_path / "x" / "monitor.lock"
+    # named after the corpus, so two corpora in one folder share neither (issue 13)
+    assert c.private_db_path == tmp_path / "x" / "corpus.private.db"
+    assert c.lock_path == tmp_path / "x" / "corpus.lock"

@@ -651,6 +651,18 @@ class Store(SQLiteFile):
                   GROUP BY o.id ORDER BY mentions DESC, o.canonical LIMIT ?"""
         return [dict(r) for r in self.db.query(sql, [limit])]
 
+    def fts_matching(self, expression: str, ids: list[str]) -> list[str]:
+        """Those of ``ids`` whose title or text matches an FTS5 MATCH ``expression``, in the given
+        order. FTS5 is asked for rowid ranges around the documents only (one range for a run's
+        new documents, which are stored together), never for every match in the corpus."""
+        rowids = dict(self.db.execute("SELECT rowid, id FROM documents WHERE id IN (SELECT value FROM json_each(?))",
+                                      [json.dumps(ids)]).fetchall())
+        matching: set[str] = set()
+        sql = "SELECT rowid FROM documents_fts WHERE documents_fts MATCH ? AND rowid BETWEEN ? AND ?"
+        for low, high in _spans(sorted(rowids)):
+            matching.update(rowids[r] for (r,) in self.db.execute(sql, [expression, low, high]) if r in rowids)
+        return [i for i in ids if i in matching]
+
     # -- the change log (read by alerts) --
 
     def changes_since(self, seq: int, *, limit: int = 10000) -> list[dict[str, Any]]:
@@ -659,6 +671,17 @@ class Store(SQLiteFile):
 
     def last_change_seq(self) -> int:
         return self.db.execute("SELECT coalesce(max(seq), 0) FROM changes").fetchone()[0]
+
+
+def _spans(rowids: list[int], gap: int = 4096) -> list[tuple[int, int]]:
+    """Sorted rowids as few ranges as FTS5 can scan cheaply (neighbours closer than ``gap`` share one)."""
+    spans: list[tuple[int, int]] = []
+    for rowid in rowids:
+        if spans and rowid - spans[-1][1] <= gap:
+            spans[-1] = (spans[-1][0], rowid)
+        else:
+            spans.append((rowid, rowid))
+    return spans
 
 
 def _process_alive(pid: int | None, host: str | None) -> bool:
