@@ -40,7 +40,7 @@ from monitor.runs import RunReport
 from monitor.store import Store
 
 console = Console()
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)  # messages are lines: the terminal wraps them, logs keep them whole
 
 USAGE_ERRORS = (ConfigError, QueryError, NotACorpus)  # exit 2: the command line or a file it names is wrong
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
@@ -250,6 +250,8 @@ def print_alert_counts(alerts: dict[str, Any]) -> None:
 def _finish(report: RunReport, as_json: bool) -> None:
     if as_json:
         print_json(report.asdict())
+        for who, code, reason in report.problems():  # a cron log shows why, whatever the format
+            err.print(Text.assemble((plain(who), "bold red"), f" {code}: ", plain(reason)))
     else:
         print_run_report(report)
     sys.exit(0 if report.ok else 1)

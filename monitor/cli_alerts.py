@@ -32,7 +32,7 @@ from monitor.store import Store
 from monitor.store.private import PrivateStore, stamp
 
 console = Console()
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)  # messages are lines: the terminal wraps them, logs keep them whole
 
 
 def _private(obj: Any) -> PrivateStore:

@@ -19,7 +19,7 @@ the corpus its hits and watermark fit (see ``adopt_legacy``).
     deliveries       one row per (alert, channel), UNIQUE: the outbox, with status and retry times
     state            the watermark: the corpus change-log seq matching has read up to
     counters         deliveries that may have happened twice (I5), and other delivery figures
-    meta             the id of the corpus this file belongs to
+    belongs_to       the id of the corpus this file belongs to
 
 Transactions begin with ``BEGIN IMMEDIATE`` (I7), as in the corpus.
 """
@@ -125,7 +125,7 @@ def _migration_2(db: sqlite_utils.Database) -> None:
     file records the corpus it belongs to."""
     db.execute("ALTER TABLE saved_searches ADD COLUMN invalid_reason TEXT")
     db.execute("ALTER TABLE saved_searches ADD COLUMN invalid_at TEXT")
-    db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+    db.execute("CREATE TABLE belongs_to (corpus_id TEXT NOT NULL)")
     # A document's figures and organisations were copied into each of its hits: 1,000 saved
     # searches matching one document stored them 1,000 times (5.9 GB for a 5,000-document import).
     db.execute("CREATE TABLE facts (key TEXT PRIMARY KEY, facts TEXT NOT NULL) WITHOUT ROWID")
@@ -164,7 +164,7 @@ class PrivateStore(SQLiteFile):
     # -- the corpus it belongs to --
 
     def corpus_id(self) -> str | None:
-        row = self.db.execute("SELECT value FROM meta WHERE key = 'corpus_id'").fetchone()
+        row = self.db.execute("SELECT corpus_id FROM belongs_to").fetchone()
         return row[0] if row else None
 
     def pair(self, corpus_path: Path) -> None:
@@ -183,8 +183,11 @@ class PrivateStore(SQLiteFile):
                              "move the private file away to start its saved searches afresh, or point "
                              "[monitor] private_db at the private file of this corpus")
         with self.transaction():
-            self.db.execute("INSERT INTO meta (key, value) VALUES ('corpus_id', ?) "
-                            "ON CONFLICT(key) DO UPDATE SET value = excluded.value", [theirs])
+            self._belong_to(theirs)
+
+    def _belong_to(self, corpus_id: str) -> None:
+        self.db.execute("DELETE FROM belongs_to")
+        self.db.execute("INSERT INTO belongs_to (corpus_id) VALUES (?)", [corpus_id])
 
     # -- the watermark and counters --
 
@@ -445,7 +448,7 @@ def adopt_legacy(corpus_path: Path, target: Path, *, busy_timeout_ms: int = 1000
         with PrivateStore(legacy, busy_timeout_ms=busy_timeout_ms) as old:  # migrated to this schema
             if corpus_id is not None:
                 with old.transaction():
-                    old.db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('corpus_id', ?)", [corpus_id])
+                    old._belong_to(corpus_id)
         if Path(f"{legacy}-wal").exists():
             raise StorageError(f"{legacy} is open in another process: stop it (an older mkb-monitor?) and retry")
         try:
