@@ -211,7 +211,7 @@ STATUS_STYLE = {"ok": "green", "partial": "yellow", "deferred": "yellow", "faile
 def compact_table(*columns: str, numeric: tuple[str, ...] = (), **kwargs: Any) -> Table:
     """A table without vertical rules, so seven columns fit an 80-column terminal; cells wrap,
     never cut."""
-    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, **kwargs)
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, collapse_padding=True, pad_edge=False, **kwargs)
     for column in columns:
         table.add_column(column, justify="right" if column in numeric else "left",
                          no_wrap=column in numeric, overflow="fold")
@@ -477,15 +477,20 @@ JSONL_BATCH = 32  # lines extracted together: output follows input closely, and 
 
 def _extracted_lines(nlp: Any, source: Any, name: str) -> Iterator[dict[str, Any]]:
     """One output record per non-empty input line, in input order, a batch at a time."""
-    pending: list[tuple[int, dict[str, Any]]] = []
+    pending: list[dict[str, Any]] = []
 
     def flush() -> Iterator[dict[str, Any]]:
-        records = [r for _, r in pending]
-        for record, extraction in zip(records, nlp.extract_many(records), strict=True):
-            yield {**{k: v for k, v in record.items() if k not in ("text", "published")}, **extraction.asdict()}
-        pending.clear()
+        if pending:
+            for record, extraction in zip(pending, nlp.extract_many(pending), strict=True):
+                yield {**{k: v for k, v in record.items() if k not in ("text", "published")}, **extraction.asdict()}
+            pending.clear()
 
-    for number_, raw in enumerate(source, start=1):
+    number_ = 0
+    for raw in _lines(source):
+        if raw is None:  # a pipe with nothing more for now: answer what has come
+            yield from flush()
+            continue
+        number_ += 1
         record, problem = _jsonl_record(raw)
         if problem is None and record is None:
             continue  # an empty line
@@ -493,10 +498,37 @@ def _extracted_lines(nlp: Any, source: Any, name: str) -> Iterator[dict[str, Any
             yield from flush()
             yield {"error": problem, "line": number_, "file": name}
             continue
-        pending.append((number_, record))
+        pending.append(record)
         if len(pending) >= JSONL_BATCH:
             yield from flush()
     yield from flush()
+
+
+def _lines(stream: Any) -> Iterator[bytes | None]:
+    """The lines of a binary stream; from a pipe or a terminal also None whenever no further
+    input is ready yet, so what has come is answered before the reader waits for more."""
+    import select
+    import stat
+
+    try:
+        fd = stream.fileno()
+        waits = not stat.S_ISREG(os.fstat(fd).st_mode)
+    except (AttributeError, OSError, ValueError):
+        waits = False
+    if not waits:
+        yield from stream
+        return
+    pending = b""
+    while True:
+        if not select.select([fd], [], [], 0)[0]:
+            yield None
+        chunk = os.read(fd, 1 << 16)
+        if not chunk:
+            break
+        *complete, pending = (pending + chunk).split(b"\n")
+        yield from (line + b"\n" for line in complete)
+    if pending:
+        yield pending
 
 
 def _jsonl_record(raw: bytes) -> tuple[dict[str, Any] | None, str | None]:
