@@ -265,12 +265,17 @@ def check_runs(search: SavedSearch, corpus: Store | None) -> None:
     """Run a saved search once, on no document, so what SQLite cannot run is refused when it is
     saved, with SQLite's reason, instead of failing at match time. Without a corpus yet, an
     empty one in memory with the same schema stands in."""
+    def run_on(store: Store) -> None:
+        if search.query.strip():
+            store.check_match(search_module.parse(search.query).fts())
+        search.match(store, ids=[""])  # the filters, as SQL
+
     try:
         if corpus is not None:
-            search.match(corpus, ids=[""])
+            run_on(corpus)
         else:
             with Store(":memory:") as empty:
-                search.match(empty, ids=[""])
+                run_on(empty)
     except QueryError:
         raise
     except Exception as exc:

@@ -34,7 +34,7 @@ from rich.text import Text
 from monitor import config as config_module
 from monitor import cli_alerts, health, lock, pipeline, search as search_module, userinput
 from monitor.config import Config, SourceConfig
-from monitor.display import markup, number, plain
+from monitor.display import cell, markup, number, plain
 from monitor.errors import AlreadyRunning, ConfigError, MonitorError, NotACorpus, QueryError
 from monitor.runs import RunReport
 from monitor.store import Store
@@ -223,7 +223,7 @@ def print_run_report(report: RunReport) -> None:
                           title_justify="left")
     for s in report.sources:
         status = s.status if s.ok or s.status != "ok" else "partial"
-        table.add_row(plain(s.source), Text(status, style=STATUS_STYLE.get(status, "")),
+        table.add_row(cell(s.source), Text(status, style=STATUS_STYLE.get(status, "")),
                       *(number(getattr(s, k)) for k in SUMMARY_COUNTS))
     console.print(table)
     for who, code, reason in report.problems():  # every reason in full, folded to the terminal
@@ -359,7 +359,7 @@ def sources(ctx: Context, as_json: bool) -> None:
     table = compact_table("source", "on", "docs", "last success", "state", numeric=("docs",),
                           caption="kinds, cursors and errors in full: --json", caption_justify="left")
     for r in rows:
-        table.add_row(plain(r["name"]), "yes" if r["enabled"] else "no", number(r["documents"]),
+        table.add_row(cell(r["name"]), "yes" if r["enabled"] else "no", number(r["documents"]),
                       _minutes(r["last_success"]), Text(r["state"], style=STATE_STYLE.get(r["state"], "")))
     console.print(table)
     for r in rows:  # the reasons in full, folded to the terminal, never cut
@@ -423,7 +423,7 @@ def feeds_check(ctx: Context, url: str, as_json: bool) -> None:
     else:
         table = Table(show_header=False)
         for key, value in report.items():
-            table.add_row(key, Text(plain(str(value))))
+            table.add_row(key, cell(str(value)))
         console.print(table)
     sys.exit(0 if report.get("ok") else 1)
 
@@ -463,12 +463,12 @@ def extract(source: Any, jsonl: bool, as_json: bool) -> None:
     table = compact_table("text", "value", "max", "unit", "qualifier", "subject", numeric=("value", "max"),
                           title="figures", title_justify="left")
     for f in extraction.figures:
-        table.add_row(plain(f.text), number(f.value), number(f.value_max), f.unit, f.qualifier or "",
-                      plain(f.subject))
+        table.add_row(cell(f.text), number(f.value), number(f.value_max), f.unit, f.qualifier or "",
+                      cell(f.subject))
     console.print(table)
     orgs = compact_table("text", "canonical", "kind", title="organisations", title_justify="left")
     for m in extraction.mentions:
-        orgs.add_row(plain(m.text), plain(m.canonical), m.kind or "")
+        orgs.add_row(cell(m.text), cell(m.canonical), cell(m.kind))
     console.print(orgs)
 
 
@@ -610,8 +610,8 @@ def figures(ctx: Context, subject: str | None, unit: str | None, minimum: float 
     table = compact_table("published", "value", "unit", "subject", "figure", "document", numeric=("value",))
     table.columns[0].no_wrap = True  # a date of ten characters
     for r in rows:
-        table.add_row((r["published"] or "")[:10], number(r["value"]), r["unit"], plain(r["subject"]),
-                      plain(r["text"]), plain(r["title"]))
+        table.add_row((r["published"] or "")[:10], number(r["value"]), r["unit"], cell(r["subject"]),
+                      cell(r["text"]), cell(r["title"]))
     console.print(table)
 
 
@@ -629,8 +629,8 @@ def orgs(ctx: Context, unknown: bool, limit: int, as_json: bool) -> None:
         return
     table = compact_table("organisation", "kind", "mentions", "documents", "id", numeric=("mentions", "documents"))
     for r in rows:
-        table.add_row(plain(r["canonical"]), r["kind"] or "", number(r["mentions"]), number(r["documents"]),
-                      plain(r["id"]))
+        table.add_row(cell(r["canonical"]), cell(r["kind"]), number(r["mentions"]), number(r["documents"]),
+                      cell(r["id"]))
     console.print(table)
 
 

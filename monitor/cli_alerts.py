@@ -25,7 +25,7 @@ from monitor import alerts as alerts_module
 from monitor import lock, notify, pipeline, userinput
 from monitor.alerts import SavedSearch, utc_now
 from monitor.config import Config
-from monitor.display import markup, number, plain
+from monitor.display import cell, markup, number, plain
 from monitor.errors import DeliveryError, QueryError, code_of
 from monitor.runs import RunReport
 from monitor.store import Store
@@ -206,8 +206,8 @@ def list_(obj: Any, as_json: bool) -> None:
         table.add_column(column, overflow="fold")
     for r in rows:
         on = Text("invalid", style="red") if r["invalid_reason"] else Text("yes" if r["enabled"] else "no")
-        table.add_row(str(r["id"]), plain(r["name"]), plain(r["describe"]), r["digest"], on,
-                      plain(", ".join(c["kind"] + (f" {c['target']}" if c["target"] else "") for c in r["channels"])),
+        table.add_row(str(r["id"]), cell(r["name"]), cell(r["describe"]), r["digest"], on,
+                      cell(", ".join(c["kind"] + (f" {c['target']}" if c["target"] else "") for c in r["channels"])),
                       number(r["hits"]))
     console.print(table)
     for r in rows:  # why a saved search is skipped, in full
@@ -260,15 +260,15 @@ def show(obj: Any, name: str, reveal: bool, as_json: bool) -> None:
     for column in ("matched", "reason", "document", "title"):
         table.add_column(column, overflow="fold")
     for h in data["latest_hits"]:
-        table.add_row(h["matched_at"], h["reason"], plain(h["document_id"]), plain(h["title"]))
+        table.add_row(h["matched_at"], h["reason"], cell(h["document_id"]), cell(h["title"]))
     console.print(table)
     table = Table(title="deliveries", title_justify="left")
     for column in ("id", "alert", "channel", "status", "attempts", "next attempt", "last error"):
         table.add_column(column, overflow="fold")
     for d in data["deliveries"]:
-        table.add_row(str(d["id"]), str(d["alert_id"]), plain(f"{d['channel_kind']} {d['target']}"), d["status"],
+        table.add_row(str(d["id"]), str(d["alert_id"]), cell(f"{d['channel_kind']} {d['target']}"), d["status"],
                       number(d["attempts"]), d["next_attempt_at"] if d["status"] == "retrying" else "",
-                      plain(d["last_error"]))
+                      cell(d["last_error"]))
     console.print(table)
 
 

@@ -6,8 +6,9 @@ is read the other way round by half the readers (``90,623`` is ninety point six 
 reader, ``90.623`` to an English one); a space is read one way by both.
 
 Text: whatever a corpus or a user supplied, printed through rich, goes through ``plain`` (no
-control characters or ANSI sequences, see monitor/text.py) and, where it is part of a markup
-string, ``markup`` (rich's escape, so ``[sources.x]`` or ``a[/]b`` prints as written).
+control characters or ANSI sequences, see monitor/text.py); in a table cell it is a ``cell``
+and in a markup string ``markup`` (rich's escape), so ``[sources.x]`` or ``a[/]b`` prints as
+written instead of being read as markup (a table reads a plain string as markup too).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import math
 
 from rich.markup import escape
+from rich.text import Text
 
 from monitor.text import clean
 
@@ -44,3 +46,8 @@ def plain(text: str | None) -> str:
 def markup(text: str | None) -> str:
     """Text safe to put into a rich markup string."""
     return escape(plain(text))
+
+
+def cell(text: str | None) -> Text:
+    """Text for a table cell, shown as written."""
+    return Text(plain(text))

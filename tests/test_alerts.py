@@ -3,6 +3,7 @@ and digest policy (RELIABILITY I3, T2, T6, T7, D9), with the oracle recomputing 
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import datetime
 
 import pytest
@@ -223,3 +224,97 @@ def test_digest_times():
     # 07:00 in Amsterdam is 06:00 UTC in winter and 05:00 UTC after the switch on 29 March 2026
     assert alerts.digest_due("daily", datetime(2026, 3, 28, 6, 0, tzinfo=UTC), 7) == datetime(2026, 3, 29, 5, 0, tzinfo=UTC)
     assert alerts.digest_due("daily", datetime(2026, 3, 28, 5, 0, tzinfo=UTC), 7) == datetime(2026, 3, 28, 6, 0, tzinfo=UTC)
+
+
+# --- one bad saved search cannot silence the others (issue 13, Why 2) ---------------------------
+
+EXCLUSIONS = "mkb " + " ".join(f"-woord{i}" for i in range(120))
+
+
+def test_a_search_that_cannot_run_is_refused_when_saved_or_runs_when_accepted(config, tmp_path):
+    """Why: 100+ exclusions made FTS5 overflow its parser stack at match time (`storage.error`),
+    after `alerts add` had accepted the search. It is refused with SQLite's reason, or, where the
+    query compiles flat, accepted because it truly runs."""
+    import_jsonl(config, write_jsonl(tmp_path / "gov.jsonl", government(5)))
+    try:
+        search_id = save(config, SavedSearch(name="veel", query=EXCLUSIONS))
+    except QueryError as exc:
+        assert "cannot run" in str(exc) and "fts5" in str(exc)
+        return
+    with PrivateStore.open(config) as private, Store.open(config) as corpus:
+        assert SavedSearch.from_row(private.search(search_id)).match(corpus) is not None
+
+
+def test_the_save_time_check_needs_no_corpus_yet(config):
+    search = SavedSearch(name="veel", query=EXCLUSIONS)
+    try:
+        alerts.check_runs(search, None)
+    except QueryError as exc:
+        assert "fts5" in str(exc)
+    else:  # accepted: then it runs on a corpus too
+        import_jsonl(config, write_jsonl(config.db_path.parent / "gov.jsonl", government(2)))
+        with Store.open(config) as corpus:
+            alerts.check_runs(search, corpus)
+
+
+@pytest.mark.parametrize("spoil", [
+    "UPDATE saved_searches SET filters = '{\"figure\": {\"unit\": \"furlongs\"}}' WHERE name = 'kapot'",
+    "UPDATE saved_searches SET filters = 'geen json' WHERE name = 'kapot'",
+    # a query FTS5 refuses (as 120 exclusions made it overflow its parser stack): injected below
+    "UPDATE saved_searches SET query = 'ondernemers fts5-weigert-dit' WHERE name = 'kapot'",
+])
+def test_a_search_spoilt_behind_its_back_is_skipped_and_marked_and_the_others_fire(config, tmp_path, spoil,
+                                                                                    monkeypatch):
+    """Why: one saved search that failed at match time silenced every other saved search, run
+    after run. Now it is skipped, marked invalid with the reason (alerts list, the run's
+    summary), and the run is not failed by it."""
+    save(config, SavedSearch(name="kapot", query="ondernemers"))
+    good = save(config, SavedSearch(name="goed", query=QUERY))
+    with PrivateStore.open(config) as private, private.transaction():
+        private.db.execute(spoil)
+    fts_matching = Store.fts_matching
+
+    def refusing(self, expression, ids):
+        if "fts5-weigert-dit" in expression:
+            raise sqlite3.OperationalError("fts5: parser stack overflow")
+        return fts_matching(self, expression, ids)
+
+    monkeypatch.setattr(Store, "fts_matching", refusing)
+    counts = import_jsonl(config, write_jsonl(tmp_path / "gov.jsonl", government()))  # asserts the run is ok
+    assert counts["invalid_searches"] == 1 and counts["invalid"][0]["name"] == "kapot"
+    assert counts["hits"] == len(expected(config, good, SavedSearch(name="goed", query=QUERY))) > 0
+    assert {s for s, _ in hits(config)} == {good}
+    with PrivateStore.open(config) as private:
+        assert private.search("kapot")["invalid_reason"]
+    from click.testing import CliRunner
+
+    from monitor.cli import cli
+    listed = CliRunner().invoke(cli, ["--db", str(config.db_path), "alerts", "list"])
+    assert listed.exit_code == 0 and "invalid" in listed.output and "kapot is skipped" in listed.output
+
+
+def test_an_edit_clears_the_mark_and_the_search_runs_again(config, tmp_path):
+    save(config, SavedSearch(name="kapot", query="ondernemers"))
+    with PrivateStore.open(config) as private, private.transaction():
+        private.db.execute("UPDATE saved_searches SET filters = 'geen json'")
+    import_jsonl(config, write_jsonl(tmp_path / "v1.jsonl", government(3)))
+    with PrivateStore.open(config) as private, Store.open(config) as corpus:
+        row = private.search("kapot")
+        assert row["invalid_reason"]
+        private.db.execute("UPDATE saved_searches SET filters = '{}'")
+        alerts.edit(private, corpus, SavedSearch(name="kapot", query="werkplaats", id=row["id"]), now=datetime.now())
+        assert private.search("kapot")["invalid_reason"] is None
+
+
+def test_an_alert_name_with_markup_is_listed_as_written(config):
+    """Why (issue 19): an alert named `a[/]b` made `alerts list` raise for every saved search."""
+    from click.testing import CliRunner
+
+    from monitor.cli import cli
+    for name in ("a[/]b", "[bold]x", "\x1b[31mrood"):
+        assert CliRunner().invoke(cli, ["--db", str(config.db_path), "alerts", "add", name, "mkb"]).exit_code == 0
+    listed = CliRunner().invoke(cli, ["--db", str(config.db_path), "alerts", "list"])
+    assert listed.exit_code == 0 and "a[/]b" in listed.output and "[bold]x" in listed.output
+    assert "\x1b" not in listed.output
+    shown = CliRunner().invoke(cli, ["--db", str(config.db_path), "alerts", "show", "a[/]b"])
+    assert shown.exit_code == 0 and "a[/]b" in shown.output

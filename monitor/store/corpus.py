@@ -651,6 +651,12 @@ class Store(SQLiteFile):
                   GROUP BY o.id ORDER BY mentions DESC, o.canonical LIMIT ?"""
         return [dict(r) for r in self.db.query(sql, [limit])]
 
+    def check_match(self, expression: str) -> None:
+        """Have FTS5 parse a MATCH expression (on no document): raises what it would raise at
+        match time, e.g. ``fts5: parser stack overflow``."""
+        self.db.execute("SELECT rowid FROM documents_fts WHERE documents_fts MATCH ? AND rowid = -1",
+                        [expression]).fetchall()
+
     def fts_matching(self, expression: str, ids: list[str]) -> list[str]:
         """Those of ``ids`` whose title or text matches an FTS5 MATCH ``expression``, in the given
         order. FTS5 is asked for rowid ranges around the documents only (one range for a run's
