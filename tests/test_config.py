@@ -69,3 +69,32 @@ def test_db_option_moves_the_private_file_and_the_lock_along(tmp_path):
     # named after the corpus, so two corpora in one folder share neither (issue 13)
     assert c.private_db_path == tmp_path / "x" / "corpus.private.db"
     assert c.lock_path == tmp_path / "x" / "corpus.lock"
+
+
+@pytest.mark.parametrize("text, named", [
+    ("[alerts]\ndaily_digest_hour = 24\n", "alerts.daily_digest_hour must be between 0 and 23, not 24"),
+    ("[alerts]\nsmtp_timeout = nan\n", "alerts.smtp_timeout must be between 0.1 and 3600, not nan"),
+    ("[alerts]\nwebhook_timeout = -1.0\n", "alerts.webhook_timeout must be between 0.1 and 3600"),
+    ("[alerts]\nwebhook_retry = [5, -300]\n", "alerts.webhook_retry must be at least 0, not -300"),
+    ("[serve]\nport = 70000\n", "serve.port must be between 1 and 65535"),
+    ("[nlp]\nbatch_size = 0\n", "nlp.batch_size must be between 1 and 100000"),
+    ("[monitor]\nquarantine_after = 0\n", "monitor.quarantine_after must be at least 1"),
+    ("[topics]\nthreshold = inf\n", "topics.threshold must be a finite number"),
+    ("[kinds.feed]\nmax_seen = 0\n", "kinds.feed.max_seen must be at least 1"),
+    ("[sources.f]\nkind = 'feed'\nurl = 'https://x.example/'\nmin_article_chars = -5\n",
+     "[sources.f].min_article_chars must be at least 0, not -5"),
+    ("[sources.f]\nkind = 'feed'\nurl = 'https://x.example/'\nstale_after_hours = -1\n",
+     "[sources.f].stale_after_hours must be at least 0"),
+])
+def test_a_value_out_of_its_range_is_refused_with_its_key(tmp_path, text, named):
+    """Issue 19: negative timeouts raised ValueError deep inside, nan or inf disabled a limit."""
+    with pytest.raises(ConfigError) as caught:
+        config.load(write(tmp_path, text))
+    assert named in str(caught.value)
+
+
+def test_a_config_file_that_is_not_utf8_names_its_line(tmp_path):
+    path = tmp_path / "monitor.toml"
+    path.write_bytes(b"[http]\n# caf\xe9\n")
+    with pytest.raises(ConfigError, match=r"monitor.toml, line 2: not UTF-8"):
+        config.load(path)
