@@ -443,7 +443,8 @@ def extract(source: Any, jsonl: bool, as_json: bool) -> None:
     exit status is then 1."""
     import models as nlp
 
-    name = "standard input" if source.name in ("-", "<stdin>") else source.name
+    name = getattr(source, "name", "-")
+    name = "standard input" if name in ("-", "<stdin>") else name
     if jsonl:
         bad = 0
         for out in _extracted_lines(nlp, source, name):
