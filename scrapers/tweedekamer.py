@@ -27,15 +27,14 @@ import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any, ClassVar
 from urllib.parse import parse_qs, urlsplit
-from zoneinfo import ZoneInfo
 
 from lxml import etree
 
 from monitor.errors import APIError, SourceChanged
 from scrapers.base import Batch, Document, Fetcher, Item, Response
+from scrapers.dates import parse_date
 from scrapers.filetext import document_text
 from scrapers.xmlsafe import parse_xml
 
@@ -43,7 +42,6 @@ ATOM = "http://www.w3.org/2005/Atom"
 TK = "http://www.tweedekamer.nl/xsd/tkData/v1-0"
 XSI = "http://www.w3.org/2001/XMLSchema-instance"
 CATEGORY = "Document"
-AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 
 # TK's document soorten, mapped to the kinds KOOP's publications get (scrapers.koop.document_kind).
 KINDS = {
@@ -315,14 +313,10 @@ def _load_cursor(cursor: str) -> int:
 
 
 def _iso(value: str | None) -> str | None:
-    """ISO 8601 with an offset; TK writes local times without one, which are Amsterdam time."""
-    if not value:
-        return None
-    try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return (moment if moment.tzinfo else moment.replace(tzinfo=AMSTERDAM)).isoformat()
+    """ISO 8601 with an offset, to the precision TK gives; TK writes local times without one,
+    which are Amsterdam time."""
+    moment = parse_date(value)
+    return moment.isoformat() if moment else None
 
 
 def _unique(values: list[str | None]) -> list[str]:
