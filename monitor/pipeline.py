@@ -141,7 +141,8 @@ class Pipeline:
                 report.discovered += len(batch.items)
                 work = self._prepare(sc, source, fetcher, batch.items, report)
                 cursor_held = cursor_held or bool(work.failures) or not batch.complete
-                self._commit(sc, work, None if cursor_held else batch.cursor, fetcher, report, run_id)
+                self._commit(sc, work, None if cursor_held else batch.cursor, fetcher, report, run_id,
+                             complete=batch.complete)
             report.status = "partial" if cursor_held else "ok"
         except Deferred as exc:
             report.status, report.error, report.error_code = "deferred", str(exc), exc.code
@@ -226,7 +227,7 @@ class Pipeline:
     # -- store: one transaction per batch --
 
     def _commit(self, sc: SourceConfig, work: _BatchWork, cursor: str | None, fetcher: Fetcher | None,
-                report: SourceReport, run_id: int) -> None:
+                report: SourceReport, run_id: int, *, complete: bool = True) -> None:
         take_validators = getattr(fetcher, "take_pending_validators", None)
         with self.store.transaction():
             for p in work.prepared:
@@ -245,11 +246,11 @@ class Pipeline:
                 self.store.record_skipped(sc.name, item.key, url=item.url, title=title, score=score, reason=reason)
             for item, stage, exc in work.failures:
                 self.store.record_failure(sc.name, item.key, url=item.url, stage=stage, error=exc, run_id=run_id)
-            # A page's validators are kept only when all its items are stored: otherwise the next
-            # run must get the page again (not a 304) to retry the failed item.
+            # A page's validators are kept only when all its items are stored and the source read
+            # it completely: otherwise the next run must get the page again (not a 304) to retry.
             if take_validators is not None:
                 validators = take_validators()
-                if not work.failures:
+                if not work.failures and complete:
                     self.store.save_validators(validators)
             if cursor is not None:
                 crashpoint("mid_cursor_advance")

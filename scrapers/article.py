@@ -103,6 +103,19 @@ def html_text(markup: str | None) -> str | None:
     return "\n".join(line for line in lines if line) or None
 
 
+TITLE_FROM_TEXT_CHARS = 120
+
+
+def title_from(text: str | None) -> str | None:
+    """A title for an item that has none: the first line of its text, cut at a word."""
+    if not text:
+        return None
+    first = text.strip().split("\n", 1)[0]
+    if len(first) <= TITLE_FROM_TEXT_CHARS:
+        return first
+    return first[:TITLE_FROM_TEXT_CHARS].rsplit(" ", 1)[0].rstrip(",;:") + "…"
+
+
 def news_document(source: str, item: Item, responses: list[Response], *, min_chars: int,
                   kind: str = "news") -> Document:
     """The Document for a news item: the article page's text where it has one, else the excerpt
@@ -129,7 +142,9 @@ def news_document(source: str, item: Item, responses: list[Response], *, min_cha
         raise NotAnArticle(f"no article page and no excerpt for {item.key}", url=item.url)
     if article is not None:
         data.update({k: v for k, v in (("author", article.author), ("description", article.description)) if v})
-    title = title or (article.title if article else None)
+    # An item without a title of its own (RSS 2.0 allows one with only a description) takes the
+    # page's, else the start of its text, else its link.
+    title = title or (article.title if article else None) or title_from(excerpt) or item.url
     if not title:
         raise ParseError(f"news item without a title: {item.key}", url=item.url)
     return Document(

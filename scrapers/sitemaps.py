@@ -146,8 +146,8 @@ class SitemapSource:
             last_when, last = chunk[-1]
             batch_cursor = make_cursor(last_when, last.loc) if complete and last_when else None
             yield Batch([entry_item(e) for _, e in chunk], cursor=batch_cursor, complete=complete)
-        if not complete and not chosen:
-            yield Batch([], cursor=None, complete=False)
+        if not chosen:  # nothing new: an empty batch still commits the sitemap's validators
+            yield Batch([], cursor=None, complete=complete)
 
     def _entries(self, fetcher: Fetcher, mark: tuple[datetime, str] | None) -> tuple[list[Entry] | None, bool]:
         response = fetcher.get(self.options.url, conditional=True)
