@@ -180,7 +180,7 @@ def run(ctx: Context, names: tuple[str, ...], record: str | None, replay: str | 
 def import_(ctx: Context, path: str, source_name: str, no_extract: bool, as_json: bool) -> None:
     """Load documents from a JSONL file (one JSON object a line: id or url, title, text, published, kind, source)."""
     sc = SourceConfig(name=source_name, kind="jsonl", enabled=True, allowed_hosts=[], relevance=False,
-                      stale_after_hours=0, options={"path": path})
+                      stale_after_hours=0, options={**ctx.config["kinds"]["jsonl"], "path": path})
     with lock.exclusive(ctx.config.lock_path):
         with ctx.store() as store, run_progress(sys.stderr.isatty() and not as_json) as progress:
             report = pipeline.for_config(ctx.config, store, extract=not no_extract, progress=progress).run(
