@@ -35,7 +35,7 @@ from monitor.crashpoints import crashpoint
 from monitor.errors import Deferred, MonitorError
 from monitor.runs import RunReport, SourceReport
 from monitor.store import Store
-from scrapers.base import Document, Fetcher, Item, Response, Source, options_from
+from scrapers.base import Batch, Document, Fetcher, Item, Response, Source, options_from
 
 
 class Extractor(Protocol):
@@ -137,7 +137,8 @@ class Pipeline:
         fetcher = self.fetcher_for(sc)
         try:
             cursor_held = False  # once an item fails, no later batch may move the cursor past it
-            for batch in source.discover(fetcher, self.store.cursor(sc.name)):
+            for batch in _bounded(source.discover(fetcher, self.store.cursor(sc.name)),
+                                  self.config["monitor"]["max_batch_items"]):
                 report.discovered += len(batch.items)
                 work = self._prepare(sc, source, fetcher, batch.items, report)
                 cursor_held = cursor_held or bool(work.failures) or not batch.complete
@@ -255,6 +256,15 @@ class Pipeline:
             if cursor is not None:
                 crashpoint("mid_cursor_advance")
                 self.store.set_cursor(sc.name, cursor)
+
+
+def _bounded(batches: Iterable[Batch], size: int) -> Iterator[Batch]:
+    """The source's batches, none longer than ``size`` items: a longer one is committed in
+    parts, the cursor with the last part only, so a kill loses at most one part's work."""
+    for batch in batches:
+        parts = [batch.items[i:i + size] for i in range(0, len(batch.items), size)] or [[]]
+        for n, part in enumerate(parts, 1):
+            yield Batch(part, cursor=batch.cursor if n == len(parts) else None, complete=batch.complete)
 
 
 def fetcher_factory(config: Config, *, record: str | Path | None = None, replay: str | Path | None = None,

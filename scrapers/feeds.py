@@ -198,6 +198,8 @@ class FeedSource:
     @dataclass(frozen=True)
     class Options:
         url: str
+        max_items: int  # entries per run, oldest first; the rest follows on the next run
+        batch_size: int  # entries committed together with the cursor that covers them
         fetch_articles: bool  # fetch each entry's page for the full text (else: the excerpt)
         min_article_chars: int  # less main text than this makes a page "not an article"
         max_seen: int  # entries remembered in the cursor; more than the feed ever holds
@@ -215,14 +217,23 @@ class FeedSource:
         items = [item for item in (entry_item(e, feed) for e in feed.entries) if item]
         fresh = [i for i in items if seen.get(_key_hash(i.key)) != _fingerprint(i)]
         fresh.sort(key=_oldest_first)
+        taken = fresh[:self.options.max_items]  # the rest stays unseen: the next run takes it
+        size = self.options.batch_size
         if not feed.well_formed:
-            yield Batch(fresh, cursor=None, complete=False)
+            for start in range(0, len(taken), size):
+                yield Batch(taken[start:start + size], cursor=None, complete=False)
             return
-        for item in items:  # re-inserted, so entries still in the feed stay at the new end
-            seen.pop(_key_hash(item.key), None)
-            seen[_key_hash(item.key)] = _fingerprint(item)
-        kept = dict(list(seen.items())[-self.options.max_seen:])
-        yield Batch(fresh, cursor=json.dumps({"v": 1, "seen": kept}, separators=(",", ":")))
+        # Entries still in the feed are re-inserted, so they stay at the new end of the window.
+        for item in items:
+            key = _key_hash(item.key)
+            if key in seen:
+                seen[key] = seen.pop(key)
+        for start in range(0, max(len(taken), 1), size):
+            for item in taken[start:start + size]:
+                seen.pop(_key_hash(item.key), None)
+                seen[_key_hash(item.key)] = _fingerprint(item)
+            kept = dict(list(seen.items())[-self.options.max_seen:])
+            yield Batch(taken[start:start + size], cursor=json.dumps({"v": 1, "seen": kept}, separators=(",", ":")))
 
     def fetch(self, fetcher: Fetcher, item: Item) -> list[Response]:
         if not (self.options.fetch_articles and item.url):

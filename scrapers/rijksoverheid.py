@@ -103,7 +103,7 @@ class RijksoverheidSource:
         self.options = options
         self.sitemap = SitemapSource(name, SitemapSource.Options(
             url=f"{options.base_url}/news/sitemap.xml", url_contains="", first_run_days=options.first_run_days,
-            max_items=options.fallback_max_items, batch_size=options.fallback_max_items,
+            max_items=options.fallback_max_items, max_sitemaps=1, batch_size=options.fallback_max_items,
             min_article_chars=options.min_article_chars,
             document_kind=options.document_kind))
 

@@ -76,7 +76,8 @@ def test_rerun_with_same_feed_or_304_yields_nothing_and_keeps_cursor() -> None:
     source = make_source(min_article_chars=100)
     [batch] = run(source, MockFetcher(feed_routes()))
     # Nothing new: an empty batch, whose cursor (and the response's validators) gets committed.
-    assert run(source, MockFetcher(feed_routes()), batch.cursor) == [Batch([], cursor=batch.cursor)]
+    [nothing_new] = run(source, MockFetcher(feed_routes()), batch.cursor)
+    assert nothing_new.items == [] and json.loads(nothing_new.cursor) == json.loads(batch.cursor)
     not_modified = MockFetcher({FEED_URL: Reply(b"", status=304)})
     assert run(source, not_modified, batch.cursor) == []
     assert not_modified.urls() == [FEED_URL]
@@ -92,7 +93,7 @@ def test_new_and_edited_entries_after_the_cursor() -> None:
     # Oldest first; the edited entry comes back (a new version for the store, T2).
     assert [i.key for i in again.items] == ["https://example.nl/1", "https://example.nl/2"]
     [nothing_new] = run(source, MockFetcher({FEED_URL: Reply(edited)}), again.cursor)
-    assert nothing_new.items == [] and nothing_new.cursor == again.cursor
+    assert nothing_new.items == [] and json.loads(nothing_new.cursor) == json.loads(again.cursor)
 
 
 def test_excerpt_when_articles_are_not_fetched_or_page_is_not_an_article() -> None:
@@ -301,3 +302,30 @@ def test_validators_of_a_feed_without_new_entries_are_stored(tmp_path: Path) -> 
         assert (report.status, report.new) == ("ok", 0)
         pipeline.run(["mkb-nederland"])
     assert asked == [None, '"v1"', '"v2"']  # the third run asks with the ETag of the second
+
+
+# --- issue 19: bounded runs -----------------------------------------------------------------------
+
+
+def test_a_huge_feed_is_read_in_bounded_batches_over_several_runs() -> None:
+    feed = rss(*(rss_item(n, f"Mon, 02 Nov 2026 {n // 60 % 24:02d}:{n % 60:02d}:00 +0100") for n in range(1, 401)))
+    source = make_source(fetch_articles=False, max_items=100, batch_size=50, max_seen=5000)
+    delivered: list[str] = []
+    cursor = None
+    for _ in range(4):
+        batches = run(source, MockFetcher({FEED_URL: Reply(feed)}), cursor)
+        assert [len(b.items) for b in batches] == [50, 50]  # each committed with its cursor
+        delivered += [i.key for b in batches for i in b.items]
+        cursor = batches[-1].cursor
+    assert len(delivered) == len(set(delivered)) == 400  # all of it, oldest first, none twice
+    assert delivered[:2] == ["https://example.nl/1", "https://example.nl/2"]
+    [done] = run(source, MockFetcher({FEED_URL: Reply(feed)}), cursor)
+    assert done.items == []
+
+
+def test_a_kill_after_one_batch_loses_only_what_was_not_committed() -> None:
+    feed = rss(*(rss_item(n, f"Mon, 02 Nov 2026 09:{n:02d}:00 +0100") for n in range(1, 31)))
+    source = make_source(fetch_articles=False, max_items=200, batch_size=10)
+    first = next(iter(source.discover(MockFetcher({FEED_URL: Reply(feed)}), None)))  # then the run is killed
+    again = run(source, MockFetcher({FEED_URL: Reply(feed)}), first.cursor)
+    assert [i.key for b in again for i in b.items] == [f"https://example.nl/{n}" for n in range(11, 31)]
