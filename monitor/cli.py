@@ -332,6 +332,30 @@ def feeds_check(ctx: Context, url: str, as_json: bool) -> None:
     sys.exit(0 if report.get("ok") else 1)
 
 
+@cli.command()
+@click.argument("names", nargs=-1)
+@click.option("--record", "record_dir", type=click.Path(file_okay=False),
+              help="Keep every exchange in this folder, replayable as fixtures (run --replay).")
+@json_option
+@pass_ctx
+def doctor(ctx: Context, names: tuple[str, ...], record_dir: str | None, as_json: bool) -> None:
+    """Ask each enabled source (or those named) for its first page and report what answered and how."""
+    from monitor import doctor as doctor_module
+
+    results = doctor_module.check(ctx.config, pipeline.fetcher_factory(ctx.config, record=record_dir), names)
+    if as_json:
+        print_json(doctor_module.summary(results))
+    else:
+        table = Table("source", "answer", "entries", "newest", "requests", "seconds")
+        for r in results:
+            last = r.requests[-1] if r.requests else None
+            answer = (f"ok ({last.status} {last.content_type or ''})".strip() if r.ok and last
+                      else f"{r.error_code}: {r.error}")
+            table.add_row(r.source, answer, str(r.entries), r.newest or "", str(len(r.requests)), f"{r.seconds:.1f}")
+        console.print(table)
+    sys.exit(0 if all(r.ok for r in results) else 1)
+
+
 # --- the language side: extract, eval, figures, orgs, reprocess ------------------------------
 
 
