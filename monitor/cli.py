@@ -32,7 +32,7 @@ from rich.table import Table
 from rich.text import Text
 
 from monitor import config as config_module
-from monitor import cli_alerts, health, lock, pipeline, search as search_module, userinput
+from monitor import cli_alerts, health, jsonlines, lock, pipeline, search as search_module, userinput
 from monitor.config import Config, SourceConfig
 from monitor.display import cell, markup, number, plain
 from monitor.errors import AlreadyRunning, ConfigError, MonitorError, NotACorpus, QueryError
@@ -116,16 +116,12 @@ def _not_utf8(exc: UnicodeError) -> str:
     return f"cannot encode the text: {exc}"
 
 
-def _corpus_options(f: Callable) -> Callable:
-    f = click.option("--config", "config_path", type=click.Path(dir_okay=False), envvar="MKB_MONITOR_CONFIG",
-                     help="TOML file with settings and sources (defaults ship with the package).")(f)
-    return click.option("--db", type=click.Path(dir_okay=False), envvar="MKB_MONITOR_DB",
-                        help="The corpus file (default: data/monitor.db).")(f)
-
-
 @click.group(cls=MonitorGroup)
 @click.version_option(package_name="mkb-monitor")
-@_corpus_options
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), envvar="MKB_MONITOR_CONFIG",
+              help="TOML file with settings and sources (defaults ship with the package).")
+@click.option("--db", type=click.Path(dir_okay=False), envvar="MKB_MONITOR_DB",
+              help="The corpus file (default: data/monitor.db).")
 @click.pass_context
 def cli(ctx: click.Context, config_path: str | None, db: str | None) -> None:
     """mkb-monitor: follow what government, the Tweede Kamer and the press publish on mkb and digitalisering."""
@@ -222,12 +218,10 @@ def print_run_report(report: RunReport) -> None:
     table = compact_table("source", "status", *SUMMARY_COUNTS, numeric=SUMMARY_COUNTS, title="run summary",
                           title_justify="left")
     for s in report.sources:
-        status = s.status if s.ok or s.status != "ok" else "partial"
-        table.add_row(cell(s.source), Text(status, style=STATUS_STYLE.get(status, "")),
+        table.add_row(cell(s.source), Text(s.status, style=STATUS_STYLE.get(s.status, "")),
                       *(number(getattr(s, k)) for k in SUMMARY_COUNTS))
     console.print(table)
-    for who, code, reason in report.problems():  # every reason in full, folded to the terminal
-        err.print(Text.assemble((plain(who), "bold red"), f" {code}: ", plain(reason)))
+    print_problems(report)
     for s in report.sources:
         for f in s.failures[:5]:
             err.print(Text.assemble("  ", (plain(s.source), "red"), f" {f['stage']} {plain(f['item'])}: {f['code']}: ",
@@ -235,6 +229,12 @@ def print_run_report(report: RunReport) -> None:
         if len(s.failures) > 5:
             err.print(f"  … and {len(s.failures) - 5} more failed items in {markup(s.source)} (see the item_failures table)")
     print_alert_counts(report.alerts)
+
+
+def print_problems(report: RunReport) -> None:
+    """Each source that failed and why, in full, on stderr: what a cron mail or a journal shows."""
+    for who, code, reason in report.problems():
+        err.print(Text.assemble((plain(who), "bold red"), f" {code}: ", plain(reason)))
 
 
 def print_alert_counts(alerts: dict[str, Any]) -> None:
@@ -250,8 +250,7 @@ def print_alert_counts(alerts: dict[str, Any]) -> None:
 def _finish(report: RunReport, as_json: bool) -> None:
     if as_json:
         print_json(report.asdict())
-        for who, code, reason in report.problems():  # a cron log shows why, whatever the format
-            err.print(Text.assemble((plain(who), "bold red"), f" {code}: ", plain(reason)))
+        print_problems(report)  # a cron log shows why, whatever the format
     else:
         print_run_report(report)
     sys.exit(0 if report.ok else 1)
@@ -472,7 +471,7 @@ def extract(source: Any, jsonl: bool, as_json: bool) -> None:
     name = "standard input" if name in ("-", "<stdin>") else name
     if jsonl:
         bad = 0
-        for out in _extracted_lines(nlp, source, name):
+        for out in jsonlines.extracted(nlp.extract_many, source, name):
             bad += "error" in out
             click.echo(json.dumps(out, ensure_ascii=False))
         sys.exit(1 if bad else 0)
@@ -498,82 +497,6 @@ def extract(source: Any, jsonl: bool, as_json: bool) -> None:
     console.print(orgs)
 
 
-JSONL_BATCH = 32  # lines extracted together: output follows input closely, and spaCy still batches
-
-
-def _extracted_lines(nlp: Any, source: Any, name: str) -> Iterator[dict[str, Any]]:
-    """One output record per non-empty input line, in input order, a batch at a time."""
-    pending: list[dict[str, Any]] = []
-
-    def flush() -> Iterator[dict[str, Any]]:
-        if pending:
-            for record, extraction in zip(pending, nlp.extract_many(pending), strict=True):
-                yield {**{k: v for k, v in record.items() if k not in ("text", "published")}, **extraction.asdict()}
-            pending.clear()
-
-    number_ = 0
-    for raw in _lines(source):
-        if raw is None:  # a pipe with nothing more for now: answer what has come
-            yield from flush()
-            continue
-        number_ += 1
-        record, problem = _jsonl_record(raw)
-        if problem is None and record is None:
-            continue  # an empty line
-        if problem is not None:
-            yield from flush()
-            yield {"error": problem, "line": number_, "file": name}
-            continue
-        pending.append(record)
-        if len(pending) >= JSONL_BATCH:
-            yield from flush()
-    yield from flush()
-
-
-def _lines(stream: Any) -> Iterator[bytes | None]:
-    """The lines of a binary stream; from a pipe or a terminal also None whenever no further
-    input is ready yet, so what has come is answered before the reader waits for more."""
-    import select
-    import stat
-
-    try:
-        fd = stream.fileno()
-        waits = not stat.S_ISREG(os.fstat(fd).st_mode)
-    except (AttributeError, OSError, ValueError):
-        waits = False
-    if not waits:
-        yield from stream
-        return
-    pending = b""
-    while True:
-        if not select.select([fd], [], [], 0)[0]:
-            yield None
-        chunk = os.read(fd, 1 << 16)
-        if not chunk:
-            break
-        *complete, pending = (pending + chunk).split(b"\n")
-        yield from (line + b"\n" for line in complete)
-    if pending:
-        yield pending
-
-
-def _jsonl_record(raw: bytes) -> tuple[dict[str, Any] | None, str | None]:
-    """A line's JSON object with a 'text' string, or what is wrong with it; (None, None) for a blank line."""
-    try:
-        line = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        return None, f"not UTF-8 (byte 0x{raw[exc.start]:02x} at column {exc.start + 1})"
-    if not line.strip():
-        return None, None
-    try:
-        record = json.loads(line)
-    except json.JSONDecodeError as exc:
-        return None, f"not valid JSON ({exc.msg})"
-    if not isinstance(record, dict) or not isinstance(record.get("text"), str):
-        return None, "needs a JSON object with a 'text' string"
-    return record, None
-
-
 @cli.command(name="eval")
 @click.argument("gold", type=click.Path(dir_okay=False, exists=True))
 @json_option
@@ -584,34 +507,15 @@ def eval_(gold: str, as_json: bool) -> None:
     "organisations" (as in the gold set's README)."""
     from models import evaluate
 
-    documents = _gold_documents(gold)
+    try:
+        documents = jsonlines.gold_documents(gold)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
     metrics = evaluate.score(documents, evaluate.run(documents))
     if as_json:
         print_json(metrics)
     else:
         console.print(evaluate.render(metrics))
-
-
-def _gold_documents(path: str) -> list[dict[str, Any]]:
-    """The gold file's documents, or a usage error that says what is wrong with it: a score
-    against a file without annotations would be 0.000 everywhere, and mean nothing."""
-    documents = []
-    with open(path, "rb") as lines:
-        for number_, raw in enumerate(lines, start=1):
-            record, problem = _jsonl_record(raw)
-            if problem is not None:
-                raise click.UsageError(f"{path}, line {number_}: {problem}: not a gold file")
-            if record is not None:
-                for key in ("figures", "organisations"):
-                    if key in record and not isinstance(record[key], list):
-                        raise click.UsageError(f"{path}, line {number_}: {key!r} must be a list: not a gold file")
-                documents.append(record)
-    if not documents:
-        raise click.UsageError(f"{path} has no documents: not a gold file")
-    if not any("figures" in d or "organisations" in d for d in documents):
-        raise click.UsageError(f"{path} has no annotations (no document has 'figures' or 'organisations'): "
-                               "not a gold file")
-    return documents
 
 
 @cli.command()
