@@ -43,7 +43,8 @@ FEED_BYTES = (Path(__file__).parent / "fixtures" / "http" / "mkb-nederland_rss_n
 
 # The test profile: short timeouts, small caps, no pacing and no robots.txt unless a test asks.
 TEST_PROFILE = {"connect_timeout": 1.0, "read_timeout": 0.3, "total_deadline": 1.0, "max_bytes": 1_000_000,
-                "max_decoded_bytes": 1_000_000, "host_interval": 0.0, "robots": False}
+                "max_decoded_bytes": 1_000_000, "host_interval": 0.0, "robots": False,
+                "allow_private": True}  # faultd listens on 127.0.0.x
 
 
 def settings(**overrides: object) -> HttpSettings:
