@@ -183,6 +183,11 @@ def deadline(seconds: float) -> Iterator[Deadline]:
         _current.reset(token)
 
 
+def current() -> Deadline | None:
+    """The deadline of the innermost ``deadline()`` block of this thread, if any."""
+    return _current.get()
+
+
 def _limit(timeout: float | None, timeout_error: type[Exception]) -> float | None:
     bound = _current.get()
     if bound is None:

@@ -111,7 +111,7 @@ class HttpSettings:
         if missing:
             raise ConfigError(f"[http]: missing key {missing[0]!r}")
         for name, value in table.items():
-            _check_range(f"[http] {name}", value, RANGES.get(name))
+            check_range(f"[http] {name}", value, RANGES.get(name))
         if not robots.product_token(table["user_agent"]):
             raise ConfigError(f"[http] user_agent must start with a product token (letters, '-', '_'), "
                               f"as in 'mkb-monitor/1.0': {table['user_agent']!r}")
@@ -135,7 +135,7 @@ RANGES: dict[str, tuple[float, float]] = {
 }
 
 
-def _check_range(key: str, value: Any, bounds: tuple[float, float] | None) -> None:
+def check_range(key: str, value: Any, bounds: tuple[float, float] | None) -> None:
     """Refuse a number outside its range, naming the key (``ConfigError``)."""
     if bounds is None or isinstance(value, bool) or not isinstance(value, (int, float)):
         return
