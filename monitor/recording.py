@@ -201,7 +201,9 @@ class ReplayTransport(httpx.BaseTransport):
                         self._clock.append(float(entry["clock"]))
                         continue
                     key = (entry["method"].upper(), _match_key(entry["url"]))
-                except (ValueError, KeyError, AttributeError) as exc:
+                    if entry["body"] is not None:
+                        entry["body"] = self._inside(entry["body"])
+                except (ValueError, KeyError, AttributeError, TypeError) as exc:
                     raise ConfigError(f"{index}:{number}: not a recorded exchange ({exc})") from None
                 self._answers.setdefault(key, []).append(entry)
         self._served: dict[tuple[str, str], int] = {}
@@ -232,8 +234,18 @@ class ReplayTransport(httpx.BaseTransport):
         ending = None if entry["complete"] else _transport_error(entry["error"], request)
         return httpx.Response(status_code=entry["status"], headers=headers, stream=_Replayed(body, ending))
 
+    def _inside(self, body: str) -> Path:
+        """The body file named by an index line, which must be inside the recording's ``bodies``:
+        a recording is data from elsewhere, and ``../`` or an absolute path (or a link leading out)
+        would make a replay read, and serve as a response, any file the user can read."""
+        bodies = (self.directory / BODIES).resolve()
+        path = (self.directory / body).resolve()
+        if not path.is_relative_to(bodies):
+            raise ValueError(f"its body {body!r} is outside {self.directory / BODIES}")
+        return path
+
     def _body(self, entry: dict[str, Any]) -> bytes:
-        path = self.directory / entry["body"]
+        path = entry["body"]
         try:
             body = path.read_bytes()
         except OSError as exc:
