@@ -22,8 +22,10 @@ SOURCE_KEYS = {
     "allowed_hosts": list,  # hosts a redirect may go to; empty = the hosts of the source's URLs
     "relevance": bool,  # apply the [topics] relevance threshold to this source's items
     "stale_after_hours": (int, float),  # no new item for this long makes the source "stale"
+    "allow_private_addresses": list,  # non-public networks its connections may reach (monitor.connections)
 }
-SOURCE_DEFAULTS = {"enabled": True, "allowed_hosts": [], "relevance": False, "stale_after_hours": 168}
+SOURCE_DEFAULTS = {"enabled": True, "allowed_hosts": [], "relevance": False, "stale_after_hours": 168,
+                   "allow_private_addresses": []}
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,7 @@ class SourceConfig:
     relevance: bool
     stale_after_hours: float
     options: dict[str, Any] = field(default_factory=dict)
+    allow_private_addresses: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -66,7 +69,8 @@ class Config:
                        **{k: v for k, v in table.items() if k not in SOURCE_KEYS}}
             sc = SourceConfig(name=name, kind=kind, enabled=common["enabled"],
                               allowed_hosts=list(common["allowed_hosts"]), relevance=common["relevance"],
-                              stale_after_hours=float(common["stale_after_hours"]), options=options)
+                              stale_after_hours=float(common["stale_after_hours"]), options=options,
+                              allow_private_addresses=list(common["allow_private_addresses"]))
             if sc.enabled or not enabled_only:
                 out.append(sc)
         return out

@@ -32,6 +32,7 @@ from typing import Any
 import sqlite_utils
 
 from models.records import Extraction
+from monitor.errors import redact
 from monitor.store.sqlite import SQLiteFile
 from scrapers.base import Document, Item, Response, canonical_url
 
@@ -256,7 +257,7 @@ class Store(SQLiteFile):
         now = utcnow()
         with self.transaction():
             self.db["runs"].update(run_id, {
-                "finished": now, "status": status, "error_code": error_code, "error": error,
+                "finished": now, "status": status, "error_code": error_code, "error": redact(error) if error else error,
                 "http": json.dumps(http or {}),
                 **{k: counts.get(k, 0) for k in ("discovered", "fetched", "new", "changed", "unchanged",
                                                  "skipped", "failed", "not_modified")},
@@ -270,7 +271,7 @@ class Store(SQLiteFile):
                 self.db.execute(
                     "UPDATE sources SET last_error = ?, last_error_code = ?, last_error_at = ?, "
                     "runs_failed = runs_failed + ? WHERE name = ?",
-                    [error, error_code, now, int(status == "failed"), source])
+                    [redact(error) if error else error, error_code, now, int(status == "failed"), source])
 
     def record_failure(self, source: str, item_key: str, *, url: str | None, stage: str,
                        error: BaseException, run_id: int | None) -> int:
@@ -282,8 +283,8 @@ class Store(SQLiteFile):
             ON CONFLICT(source, item_key) DO UPDATE SET stage = excluded.stage, code = excluded.code,
               message = excluded.message, attempts = attempts + 1, last_at = excluded.last_at,
               run_id = excluded.run_id""",
-            [source, item_key, url, stage, getattr(error, "code", type(error).__name__),
-             str(error)[:2000], now, now, run_id])
+            [source, item_key, redact(url) if url else url, stage, getattr(error, "code", type(error).__name__),
+             redact(str(error))[:2000], now, now, run_id])
         return self.failure_attempts(source, item_key)
 
     def failure_attempts(self, source: str, item_key: str) -> int:
@@ -455,7 +456,7 @@ class Store(SQLiteFile):
         self.db.execute("DELETE FROM raw_responses WHERE document_id = ? AND source = ?", [doc_id, source])
         for r in responses:
             self.db["raw_responses"].insert({
-                "document_id": doc_id, "source": source, "url": r.url, "status": r.status,
+                "document_id": doc_id, "source": source, "url": redact(r.url), "status": r.status,
                 "headers": json.dumps(dict(r.headers)), "fetched": now,
                 "sha256": hashlib.sha256(r.content).hexdigest(), "size": len(r.content),
                 "body": zlib.compress(r.content, 6)})
