@@ -140,7 +140,7 @@ class AddressPolicy:
 
     def _message(self, host: str, address: IPAddress, why: str) -> str:
         named = host if host.strip("[]") == str(address) else f"{host} resolves to {address}, which"
-        return f"{named} is a {why} address: refused (allow it with {self.setting})"
+        return f"{named} is a non-public address ({why}): refused (allow it with {self.setting})"
 
 
 # --- the deadline ---------------------------------------------------------------------------------

@@ -74,6 +74,7 @@ host_interval = 0.0
 retries = 1
 read_timeout = 30.0
 total_deadline = 60.0
+allow_private = true
 
 [sources.hanging]
 kind = "feed"

@@ -94,7 +94,7 @@ def test_loopback_is_refused_by_default_and_nothing_reaches_it(faultd):
     with client() as http, pytest.raises(AddressRefused) as caught:
         http.get(faultd.url(CANARY))
     assert caught.value.code == "fetch.address_refused"
-    assert "127.0.0.1 is a loopback address" in str(caught.value) and "allow_private_addresses" in str(caught.value)
+    assert "127.0.0.1 is a non-public address (loopback)" in str(caught.value) and "allow_private_addresses" in str(caught.value)
     assert faultd.log == []  # not even a TCP handshake reached a request
     with client(allow=("127.0.0.1",)) as http:
         assert http.get(faultd.url(CANARY)).content == b"canary"

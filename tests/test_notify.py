@@ -221,7 +221,7 @@ def test_a_webhook_name_is_not_resolved_when_saved_but_checked_when_sent(tmp_pat
     with PrivateStore.open(config) as private:
         failed = private.deliveries(status="failed")
     assert hook.requests == 0 and len(failed) == 1
-    assert "resolves to 127.0.0.1, which is a loopback address" in failed[0]["last_error"]
+    assert "resolves to 127.0.0.1, which is a non-public address (loopback)" in failed[0]["last_error"]
 
 
 @pytest.mark.parametrize("smtp_host", ["10.0.0.25", "169.254.169.254"])

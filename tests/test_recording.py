@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from monitor import config
-from monitor.errors import ConfigError, DataLoss, HTTPStatus, NoRecording, TooLarge
+from monitor.errors import AddressRefused, ConfigError, DataLoss, HTTPStatus, NoRecording, TooLarge
 from monitor.http import Client, HttpSettings, default_transport
 from monitor.recording import RecordingTransport, ReplayTransport
 
@@ -165,6 +165,17 @@ def test_a_damaged_recording_is_a_clear_error(recording, tmp_path):
     with Client(settings(), transport=ReplayTransport(directory), sleep=no_sleep) as client:
         with pytest.raises(ConfigError, match="does not match its sha256"):
             client.get(entry["url"])
+
+
+def test_a_refused_address_is_recorded_and_refused_again_on_replay(faultd, tmp_path):
+    refusing = settings(allow_private=False)
+    with Client(refusing, transport=RecordingTransport(default_transport(refusing), tmp_path), sleep=no_sleep) as c:
+        with pytest.raises(AddressRefused):
+            c.get(faultd.url("/canary"))
+    assert faultd.log == []
+    with Client(refusing, transport=ReplayTransport(tmp_path), sleep=no_sleep) as c:
+        with pytest.raises(AddressRefused, match="loopback"):
+            c.get(faultd.url("/canary"))
 
 
 @pytest.mark.parametrize("body", ["../../secret.txt", "/etc/hostname", "bodies/../../secret.txt", "bodies/link"])

@@ -68,7 +68,7 @@ url = "http://169.254.169.254/latest/meta-data/"
     assert internal.log == []  # nothing reached the internal host, not even robots.txt
     assert report["robots-redirect"]["error_code"] == "fetch.address_refused"
     assert report["metadata"]["error_code"] == "fetch.address_refused"
-    assert "169.254.169.254 is a cloud metadata address" in report["metadata"]["error"]
+    assert "169.254.169.254 is a non-public address (cloud metadata)" in report["metadata"]["error"]
     assert redirecting.hits("/feed.xml") == 0  # no robots.txt, no page
 
     with sqlite3.connect(db) as conn:
