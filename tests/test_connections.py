@@ -100,7 +100,9 @@ def test_loopback_is_refused_by_default_and_nothing_reaches_it(faultd):
         assert http.get(faultd.url(CANARY)).content == b"canary"
 
 
-@pytest.mark.parametrize("host", ["localhost", "169.254.169.254", "[::ffff:127.0.0.1]", "0.0.0.0"])
+@pytest.mark.parametrize("host", ["localhost", "169.254.169.254", "[::ffff:127.0.0.1]", "0.0.0.0", "[::]",
+                                  # the spellings of 127.0.0.1 that inet_aton accepts: checked once resolved
+                                  "2130706433", "0x7f.0.0.1", "127.1", "017700000001", "[::ffff:7f00:1]"])
 def test_internal_hosts_by_name_or_literal_are_refused(host):
     with client() as http, pytest.raises(AddressRefused):
         http.get(f"http://{host}:9/latest/meta-data/")
