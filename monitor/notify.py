@@ -250,7 +250,6 @@ class Email:
             except (OSError, smtplib.SMTPException):
                 smtp.close()
 
-
     def _unreachable(self, exc: BaseException) -> DeliveryTemporary:
         return DeliveryTemporary(f"SMTP {self.host}:{self.port}: {_why(exc)}", transport=True)
 
@@ -329,7 +328,7 @@ def webhook_policy(allow_private: bool) -> AddressPolicy:
 
 def smtp_policy(allow_private: bool) -> AddressPolicy:
     """Loopback is always allowed for SMTP: a local MTA is the usual setup (and the default
-    ``smtp_host``); a relay on a private network must be allowed by name of the setting."""
+    ``smtp_host``); a relay on a private network needs ``allow_private_smtp``."""
     return AddressPolicy.build(allow_private, ["127.0.0.0/8", "::1"], setting="[alerts] allow_private_smtp")
 
 
