@@ -216,7 +216,7 @@ def resolve(host: str, port: int, timeout: float | None) -> list[tuple[Any, ...]
     def lookup() -> None:
         try:
             answer.append(socket.getaddrinfo(host, port, type=socket.SOCK_STREAM))
-        except OSError as exc:
+        except (OSError, UnicodeError) as exc:  # UnicodeError: a label the idna codec refuses
             answer.append(exc)
 
     worker = threading.Thread(target=lookup, name=f"resolve {host}", daemon=True)
@@ -224,7 +224,7 @@ def resolve(host: str, port: int, timeout: float | None) -> list[tuple[Any, ...]
     worker.join(timeout)
     if not answer:
         raise TimeoutError(f"resolving {host} took longer than {timeout:g} s")
-    if isinstance(answer[0], OSError):
+    if isinstance(answer[0], Exception):
         raise answer[0]
     return answer[0]
 
@@ -264,7 +264,7 @@ class GuardedBackend(httpcore.NetworkBackend):
             infos = allowed_addresses(host, port, self.policy, _limit(timeout, httpcore.ConnectTimeout))
         except TimeoutError as exc:
             raise httpcore.ConnectTimeout(str(exc)) from None
-        except socket.gaierror as exc:
+        except (socket.gaierror, UnicodeError) as exc:
             raise httpcore.ConnectError(f"cannot resolve {host}: {exc}") from None
         failure: Exception | None = None
         for info in infos:
