@@ -509,8 +509,11 @@ def reprocess(ctx: Context, sources: tuple[str, ...], extract_only: bool, everyt
 @cli.command()
 @click.option("--host", help="Address to listen on (default from config: 127.0.0.1).")
 @click.option("--port", type=int, help="Port (default from config: 8001).")
+@click.option("--public", is_flag=True,
+              help="Allow an address other machines can reach (0.0.0.0, a LAN address): they can then read the "
+                   "whole corpus and run read SQL on it.")
 @pass_ctx
-def serve(ctx: Context, host: str | None, port: int | None) -> None:
+def serve(ctx: Context, host: str | None, port: int | None, public: bool) -> None:
     """Explore the corpus in Datasette."""
     from monitor import serve as serve_module
 
@@ -518,7 +521,10 @@ def serve(ctx: Context, host: str | None, port: int | None) -> None:
         raise click.ClickException(f"no corpus at {ctx.config.db_path}: import or run first")
     host = host or ctx.config["serve"]["host"]
     port = port or ctx.config["serve"]["port"]
-    err.print(f"serving {ctx.config.db_path} on http://{host}:{port}/")
+    if serve_module.check_host(host, public=public):
+        err.print(f"warning: {host} is reachable from other machines: anyone who reaches it can read the corpus "
+                  "and run read SQL on it", style="yellow", markup=False, highlight=False)
+    err.print(f"serving {ctx.config.db_path} on http://{host}:{port}/", markup=False, highlight=False)
     serve_module.serve(ctx.config, host=host, port=port)
 
 

@@ -60,6 +60,7 @@ from monitor.http import GuardedTransport, check_range
 from monitor.http import _retry_after as retry_after
 from monitor.search import Hit
 from monitor.store.private import PrivateStore, stamp
+from monitor.text import xml_safe
 
 log = logging.getLogger(__name__)
 
@@ -350,20 +351,20 @@ class AtomFeeds:
     def write(self, search_id: int, search_name: str, messages: list[Message], now: datetime) -> Path:
         feed = FeedGenerator()
         feed.id(f"{TAG}:search-{search_id}")
-        feed.title(f"mkb-monitor: {_line(search_name)}".translate(_CONTROL))
+        feed.title(xml_safe(f"mkb-monitor: {_line(search_name)}".translate(_CONTROL)))
         feed.author({"name": "mkb-monitor"})
         feed.updated(max((m.created for m in messages), default=now.isoformat()))
         feed.link(href=self.path(search_id).name, rel="self")
         for m in sorted(messages, key=lambda m: m.alert_id):
             entry = feed.add_entry()
             entry.id(m.atom_id)
-            entry.title(m.title.translate(_CONTROL))
+            entry.title(xml_safe(m.title.translate(_CONTROL)))
             entry.updated(m.created)
             entry.published(m.created)
             first = m.matches[0].hit if m.matches else None
             if first is not None and first.url:
-                entry.link(href=first.url)
-            entry.content(m.html(), type="html")
+                entry.link(href=xml_safe(first.url))
+            entry.content(xml_safe(m.html()), type="html")  # an older corpus may hold U+FFFE, which lxml refuses
         self.directory.mkdir(parents=True, exist_ok=True)
         target = self.path(search_id)
         # Written beside the target and renamed over it: a reader never sees half a feed.

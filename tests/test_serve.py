@@ -168,7 +168,7 @@ def test_every_table_and_column_has_a_title_and_description(corpus):
                                             "and name not like 'documents_fts%' and name != 'sqlite_sequence'")]
         for name in names:
             assert tables[name].get("title") and tables[name].get("description"), name
-            columns = {row[1] for row in conn.execute(f"pragma table_info([{name}])")}
+            columns = {row[1] for row in conn.execute(f"pragma table_xinfo([{name}])")}  # generated ones too
             assert columns == set(tables[name]["columns"]), name
 
 

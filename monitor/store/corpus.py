@@ -36,7 +36,7 @@ from monitor.errors import redact
 from monitor.store.sqlite import SQLiteFile
 from scrapers.base import Document, Item, Response, canonical_url
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 FTS_TOKENIZER = "unicode61 remove_diacritics 2"  # "Comité" and "comite" are one word
 TITLE_WEIGHT = 10.0  # bm25 weight of the title against the text (1.0)
 QUALITY = {q: i for i, q in enumerate(Document.TEXT_QUALITIES)}
@@ -194,8 +194,27 @@ def _migration_3(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX idx_documents_source ON documents(source)")
 
 
+def _migration_documents_sort_key(db: sqlite_utils.Database) -> None:
+    """A sort key for the documents that is never NULL and never the same twice: the publication
+    time, then the id ("2024-01-05T08:00:00Z web-1f2e...", undated: " web-1f2e..." which sorts
+    after every date when newest come first).
+
+    Datasette pages a table by the last row's sort value and primary key, but orders its first
+    page by the sort column alone and cannot continue after a NULL: sorted on ``published``, a
+    page break among undated documents, or among documents of one date, dropped and repeated
+    rows (CSV of 100,000 undated documents: 52,750 distinct). A unique key is one total order on
+    every page. Generated (nothing writes it) and VIRTUAL (ALTER TABLE can only add those); the
+    indexes hold its values. NOT NULL lets SQLite walk the index for Datasette's next page,
+    whose WHERE asks for ``sort_key is null`` as well (without it: a full sort, past 1 s at 200,000
+    documents); the second index keeps a kind's pages (the kind facet) an index walk as well."""
+    db.execute("ALTER TABLE documents ADD COLUMN sort_key TEXT "
+               "GENERATED ALWAYS AS (coalesce(published, '') || ' ' || id) VIRTUAL NOT NULL")
+    db.execute("CREATE INDEX idx_documents_sort_key ON documents(sort_key)")
+    db.execute("CREATE INDEX idx_documents_kind_sort_key ON documents(kind, sort_key)")
+
+
 # Append only: a released migration never changes. The index is the schema version it creates.
-MIGRATIONS = [_migration_1, _migration_2, _migration_3]
+MIGRATIONS = [_migration_1, _migration_2, _migration_3, _migration_documents_sort_key]
 assert len(MIGRATIONS) == SCHEMA_VERSION
 
 
