@@ -35,7 +35,7 @@ BARE_BUDGET_S = 20.0  # the bare query of a common word can take seconds: stop r
 
 def rare_dossier(store: Store) -> str:
     """A dossier number with few documents: the rare word of the corpus."""
-    rows = store.db.execute("SELECT dossiers FROM documents WHERE dossiers != '[]' AND rowid % 997 = 0 LIMIT 200")
+    rows = store._db.execute("SELECT dossiers FROM documents WHERE dossiers != '[]' AND rowid % 997 = 0 LIMIT 200")
     numbers = {number.strip('[]" ') for (dossiers,) in rows for number in dossiers.split(",")}
     counted = [(count_matches(store, number), number) for number in numbers]
     return min(c for c in counted if c[0] > 0)[1]
@@ -44,11 +44,11 @@ def rare_dossier(store: Store) -> str:
 def busy_organisation(store: Store) -> str:
     """An organisation mentioned in many documents, as the ones people filter on are."""
     sql = "SELECT organisation_id FROM mentions WHERE rowid % 101 = 0 GROUP BY 1 ORDER BY count(*) DESC LIMIT 3"
-    return store.db.execute(sql).fetchall()[-1][0]  # the third: the first two are ministries and parliament
+    return store._db.execute(sql).fetchall()[-1][0]  # the third: the first two are ministries and parliament
 
 
 def count_matches(store: Store, text: str) -> int:
-    return store.db.execute("SELECT count(*) FROM documents_fts WHERE documents_fts MATCH ?",
+    return store._db.execute("SELECT count(*) FROM documents_fts WHERE documents_fts MATCH ?",
                             [parse(text).fts()]).fetchone()[0]
 
 
@@ -64,7 +64,7 @@ def bare(store: Store, text: str, options: dict[str, Any]) -> Callable[[], list]
     order = "d.published DESC" if options.get("sort") == "date" else "documents_fts.rank"
     sql = (f"SELECT d.rowid FROM documents_fts JOIN documents d ON d.rowid = documents_fts.rowid "
            f"WHERE {' AND '.join(where)} ORDER BY {order} LIMIT 20")
-    return lambda: store.db.execute(sql, params).fetchall()
+    return lambda: store._db.execute(sql, params).fetchall()
 
 
 def timed(run: Callable[[], Any], runs: int, budget_s: float | None = None) -> list[float]:
