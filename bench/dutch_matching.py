@@ -24,13 +24,15 @@ import json
 import sys
 from collections import defaultdict
 from collections.abc import Callable, Sequence
+from typing import Any
 from importlib import resources
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
 
 from bench.common import GOLD, REPO, print_environment  # noqa: E402
-from monitor.search import fold, words  # noqa: E402
+from monitor import wordforms  # noqa: E402
+from monitor.wordforms import fold, words  # noqa: E402
 
 # query word: (expected forms, debatable forms). Written from Dutch grammar, not from any stemmer's
 # output; the forms the stemmers joined that are in neither list were read and are wrong.
@@ -112,74 +114,21 @@ def lemma_table() -> dict[str, str]:
         return {fold(form): fold(lemma) for form, lemma in json.load(f).items()}
 
 
-def keys() -> dict[str, Callable[[str], str]]:
+def keys() -> dict[str, Callable[[str], Any]]:
     import Stemmer
 
     lemmas = lemma_table()
     dutch, porter = Stemmer.Stemmer("dutch"), Stemmer.Stemmer("dutch_porter")
     return {
-        "exact form (today)": lambda w: w,
+        "exact form (before)": lambda w: w,
         "Snowball dutch (3.x)": dutch.stemWord,
         "Snowball dutch_porter": porter.stemWord,
         "lemma table": lambda w: lemmas.get(w, w),
-        "lemma, then dutch_porter": lambda w: porter.stemWord(lemmas.get(w, w)),
         "lemma, then dutch": lambda w: dutch.stemWord(lemmas.get(w, w)),
-        "lemma, dutch + guards": guarded(dutch.stemWord, lemmas),
-        "lemma, dutch_porter + guards": guarded(porter.stemWord, lemmas),
-        "lemma, dutch + guards2": guarded2(dutch.stemWord, lemmas),
-        "lemma, dutch_porter + guards2": guarded2(porter.stemWord, lemmas),
-        "union of both + guards2": union(guarded2(dutch.stemWord, lemmas), guarded2(porter.stemWord, lemmas)),
-        "union of both + guards3": union(guarded2(dutch.stemWord, lemmas, s_guard=True),
-                                         guarded2(porter.stemWord, lemmas, s_guard=True, ing_guard=True)),
+        "lemma, then dutch_porter": lambda w: porter.stemWord(lemmas.get(w, w)),
+        "both stemmers, no guards": lambda w: (dutch.stemWord(lemmas.get(w, w)), porter.stemWord(lemmas.get(w, w))),
+        "chosen: wordforms.keys": wordforms.keys,
     }
-
-
-def union(*keys):
-    return lambda w: tuple(f"{i}:{k(w)}" for i, k in enumerate(keys))
-
-
-import re
-_ADJ = re.compile(r"(.{3,}?(?:ig|baar|achtig|lijk|isch))(?:e|er|ere|st|ste|s)?$")
-
-
-def guarded2(stem, lemmas, s_guard=False, ing_guard=False):
-    from spacy.lang.nl.stop_words import STOP_WORDS
-    known = set(lemmas.values())
-
-    def key(w):
-        if w in STOP_WORDS:
-            return "=" + w
-        w = lemmas.get(w, w)
-        if w.endswith("heden"):
-            w = w[:-5] + "heid"
-        if w.endswith("heid"):
-            return w
-        m = _ADJ.match(w)
-        if m:
-            return m.group(1)
-        if ing_guard and w.endswith(("ing", "ingen")):
-            return w.removesuffix("en")
-        k = stem(w)
-        if s_guard and k == w[:-1] and w.endswith("s") and w in known:
-            return w
-        if not k.startswith(w[:3]):
-            return "=" + w
-        return k
-    return key
-
-def guarded(stem, lemmas):
-    from spacy.lang.nl.stop_words import STOP_WORDS
-
-    def key(w):
-        if w in STOP_WORDS:
-            return "=" + w
-        w = lemmas.get(w, w)
-        if w.endswith("heden"):
-            w = w[:-5] + "heid"
-        if w.endswith("heid"):
-            return w
-        return stem(w)
-    return key
 
 
 def texts() -> list[str]:
@@ -190,6 +139,11 @@ def texts() -> list[str]:
             with path.open(encoding="utf-8") as f:
                 found += [f"{r.get('title', '')}\n{r['text']}" for r in map(json.loads, f) if r.get("text")]
     return found
+
+
+def parts(key: Any) -> list[tuple[int, str]]:
+    """A key, or each of a pair of keys (forms that share either are one word)."""
+    return list(enumerate(key)) if isinstance(key, tuple) else [(0, key)]
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -203,18 +157,16 @@ def main(argv: Sequence[str] | None = None) -> None:
     print(f"{len(documents)} texts; vocabulary of {len(vocabulary):,} forms")
     print(f"{'way':28} {'doc recall':>10} {'doc precision':>13} {'forms found':>11} {'wrongly joined':>14}")
     for name, key in keys().items():
-        by_key: dict[str, set[str]] = defaultdict(set)
+        by_key: dict[tuple[int, str], set[str]] = defaultdict(set)
         for form in vocabulary:
-            k = key(form)
-            for part in (k if isinstance(k, tuple) else (k,)):
+            for part in parts(key(form)):
                 by_key[part].add(form)
         found = relevant = returned = right = 0
         expected_forms = found_forms = 0
         wrong: list[str] = []
         for query, (expected_text, debatable_text) in QUERIES.items():
             expected, debatable = set(words(expected_text)), set(words(debatable_text))
-            k = key(query)
-            forms = set().union(*(by_key[part] for part in (k if isinstance(k, tuple) else (k,)))) | {query}
+            forms = set().union(*(by_key[part] for part in parts(key(query)))) | {query}
             expected_forms += len(expected)
             found_forms += len(expected & forms)
             wrong += [f"{query}~{f}" for f in sorted(forms - expected - debatable)]

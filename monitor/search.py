@@ -26,7 +26,7 @@ import html
 import itertools
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
@@ -414,13 +414,3 @@ def _evidence(found: tuple[str, str] | None) -> str | None:
 def facts(store: Store, doc_id: str) -> dict[str, list[Any]]:
     """The figures and organisations found in a document, for an alert message."""
     return store.search_index.facts(doc_id)
-
-
-def marked(text: str, left: str, right: str, escape: Any = None) -> str:
-    """A snippet with its marks replaced (the text escaped first with ``escape``, if given)."""
-    text = escape(text) if escape else text
-    return str(text).replace(MARK_START, left).replace(MARK_END, right)
-
-
-def tokens_of(texts: Iterable[str]) -> set[str]:
-    return {t for text in texts for t in wordforms.words(text)}

@@ -4,11 +4,12 @@ exact matching; the limits every typed query is held to (issues 13 and 16)."""
 from __future__ import annotations
 
 import pytest
+import sqlite_utils
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from monitor.errors import QueryError
 from monitor.search import MARK_END, MARK_START, compile, parse, search
-from monitor.store import Store
+from monitor.store import MIGRATIONS, SCHEMA_VERSION, Store
 from scrapers.base import Document
 
 # One document per form, so a query's hits say exactly which forms it found.
@@ -210,3 +211,36 @@ def test_no_typed_text_gives_a_traceback(store, text):
         search(store, text, limit=5)
     except QueryError:
         pass
+
+
+def test_a_corpus_from_before_dutch_matching_gets_its_vocabulary_with_progress(tmp_path):
+    path = tmp_path / "old.db"
+    old = sqlite_utils.Database(path)
+    for migration in MIGRATIONS[:3]:  # schema version 3, as released
+        migration(old)
+    old.execute("PRAGMA user_version = 3")
+    old["documents"].insert_all([{"id": "doc-1", "kind": "news", "title": "Werknemers", "text": "Veel bedrijven.",
+                                  "content_hash": "1", "version": 1, "published": "2024-01-01"}])
+    old.conn.commit()
+    old.close()
+    events = []
+    with Store(path, progress=lambda event, **info: events.append((event, info))) as s:
+        assert s.schema_version == SCHEMA_VERSION
+        assert [h.id for h in search(s, "werknemer bedrijf")] == ["doc-1"]
+    assert events[0] == ("start", {"label": "search vocabulary (Dutch word forms)", "total": 38})
+    assert [e for e, _ in events[1:]] == ["advance"] * 38
+
+
+def test_a_corpus_opened_read_only_before_the_migration_still_searches_exact_forms(tmp_path):
+    path = tmp_path / "old.db"
+    old = sqlite_utils.Database(path)
+    for migration in MIGRATIONS[:3]:
+        migration(old)
+    old.execute("PRAGMA user_version = 3")
+    old["documents"].insert({"id": "doc-1", "kind": "news", "title": "Werknemer", "text": "Tekst.",
+                             "content_hash": "1", "version": 1})
+    old.conn.commit()
+    old.close()
+    with Store(path, readonly=True) as s:
+        assert [h.id for h in search(s, "werknemer")] == ["doc-1"]
+        assert search(s, "werknemers") == []  # no vocabulary yet: the form as typed only

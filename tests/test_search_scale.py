@@ -10,7 +10,7 @@ import pytest
 import sqlite_utils
 
 from models.records import Extraction, Mention
-from monitor import search as search_module
+from monitor.store import search as search_module
 from monitor.search import MARK_START, search
 from monitor.store import MIGRATIONS, SCHEMA_VERSION, Store
 from scrapers.base import Document

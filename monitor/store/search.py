@@ -111,16 +111,6 @@ class SearchIndex:
         self.conn.execute("DROP TABLE temp.search_vocabulary")
         return added
 
-    def missing_terms(self) -> int:
-        """Tokens of the FTS index the vocabulary lacks (``mkb-monitor check``)."""
-        self.conn.execute("CREATE VIRTUAL TABLE IF NOT EXISTS temp.search_vocabulary "
-                          "USING fts5vocab(main, documents_fts, row)")
-        try:
-            return self.conn.execute("SELECT count(*) FROM temp.search_vocabulary v WHERE NOT EXISTS "
-                                     "(SELECT 1 FROM search_terms t WHERE t.term = v.term)").fetchone()[0]
-        finally:
-            self.conn.execute("DROP TABLE temp.search_vocabulary")
-
     # -- running a query --
 
     def check(self, match: str) -> None:
