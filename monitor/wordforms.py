@@ -54,7 +54,9 @@ def fold(word: str) -> str:
 
 def words(text: str) -> list[str]:
     """The tokens of a text, folded, in order."""
-    return [fold(w) for w in _TOKEN.findall(text)]
+    lower = text.lower()
+    found = _TOKEN.findall(lower)
+    return found if lower.isascii() else [w if w.isascii() else fold(w) for w in found]
 
 
 # --- keys ------------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ import sqlite_utils
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from monitor.errors import QueryError
-from monitor.search import MARK_END, MARK_START, compile, parse, search
+from monitor.search import MARK_END, MARK_START, Settings, compile, parse, search
 from monitor.store import MIGRATIONS, SCHEMA_VERSION, Store
 from scrapers.base import Document
 
@@ -165,6 +165,14 @@ def test_a_hundred_and_twenty_exclusions_compile_and_run(store):
     assert len(parse("bedrijf " + words).excluded) == 63
     match = compile(store, "bedrijf " + words)
     assert match.fts.count("(") < 10  # flat: the depth does not grow with the exclusions
+
+
+def test_exclusions_never_overflow_fts5_whatever_the_caps_allow(store):
+    roomy = Settings(max_query_chars=100_000, max_query_terms=10_000)
+    text = "bedrijf " + " ".join(f"-woord{n}" for n in range(500))
+    match = compile(store, text, roomy)  # checked against FTS5 itself
+    assert {h["id"] for h in store.search_index.find(match.fts, match.typed, {}, sort="relevance", limit=10,
+                                                     offset=0, snippet_tokens=8)} == {"bedrijf", "bedrijven"}
 
 
 def test_past_the_caps_a_query_is_refused_with_a_message(store):
