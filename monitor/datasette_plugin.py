@@ -282,16 +282,10 @@ async def search_hits(datasette: Any, database: str, search: str, ids: Iterable[
     tokens = search_settings(datasette).web_snippet_tokens
 
     def highlight(conn: sqlite3.Connection) -> dict[str, tuple[str, str]]:
-        index = SearchIndex(conn)
-        found = {}
-        for doc_id in ids:
-            try:
-                row = index.highlighted(match.fts, doc_id, tokens)
-            except sqlite3.DatabaseError:
-                continue  # the plain row is still shown; a hit without a snippet is no reason to fail
-            if row:
-                found[doc_id] = row
-        return found
+        try:
+            return SearchIndex(conn).highlighted(match.fts, list(ids), tokens)
+        except sqlite3.DatabaseError:
+            return {}  # the plain rows are still shown; hits without snippets are no reason to fail
 
     rows = await datasette.get_database(database).execute_fn(highlight)
     return {doc_id: {"title": marked(title), "snippet": marked(snippet)} for doc_id, (title, snippet) in rows.items()}

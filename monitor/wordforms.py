@@ -155,8 +155,8 @@ class Synonyms:
 
     def alternatives(self, phrase: Phrase) -> list[Phrase]:
         """The other phrases of every group the phrase is in, in a stable order."""
-        found = self._alternatives.get(_signature(phrase), set())
-        return sorted(p for p in found if p != phrase)
+        signature = _signature(phrase)
+        return sorted(p for p in self._alternatives.get(signature, set()) if _signature(p) != signature)
 
     def __len__(self) -> int:
         return len(self._alternatives)
