@@ -47,7 +47,7 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _APOSTROPHE = re.compile(r"['’`´]")
 # What an apostrophe ending is a form of: mkb'er, mkb'ers and mkb’ers are one word; a plural
 # in 's (cao's) is the word itself, whose token the index holds as well.
-_APOSTROPHE_FORMS = {"er": ("er", "ers"), "ers": ("er", "ers"), "s": ()}
+_APOSTROPHE_FORMS = {"er": ("er", "ers"), "ers": ("ers", "er"), "s": ()}  # the typed ending first
 
 
 @dataclass(frozen=True)
@@ -126,8 +126,8 @@ def _any(parts: Sequence[str]) -> str:
 
 @dataclass
 class Query:
-    """A parsed query: groups of alternatives (OR) that must all match, minus exclusions.
-    ``typed`` holds the groups as typed, before synonyms were added (for ranking)."""
+    """A parsed query: groups of alternatives (OR) that must all match, minus exclusions. The
+    alternatives a synonym added are marked (``Term.synonym``): ranking wants the query as typed."""
 
     groups: list[list[Alternative]] = field(default_factory=list)
     excluded: list[Alternative] = field(default_factory=list)
@@ -220,8 +220,8 @@ def _term(text: str, *, exact: bool, phrase: bool = False) -> Term | None:
         ending = pieces[-1].lower() if len(pieces) > 1 else None
         if ending in _APOSTROPHE_FORMS and not exact and not prefix:
             slots += [(t,) for t in wordforms.words(" ".join(pieces[:-1]))]
-            if _APOSTROPHE_FORMS[ending] and slots:
-                slots.append(_APOSTROPHE_FORMS[ending] if ending == "er" else ("ers", "er"))
+            if slots and _APOSTROPHE_FORMS[ending]:
+                slots.append(_APOSTROPHE_FORMS[ending])
             continue
         slots += [(t,) for t in wordforms.words(part)]
     if not slots:
