@@ -183,7 +183,7 @@ def run(ctx: Context, names: tuple[str, ...], record: str | None, replay: str | 
 def import_(ctx: Context, path: str, source_name: str, no_extract: bool, as_json: bool) -> None:
     """Load documents from a JSONL file (one JSON object a line: id or url, title, text, published, kind, source)."""
     sc = SourceConfig(name=source_name, kind="jsonl", enabled=True, allowed_hosts=[], relevance=False,
-                      stale_after_hours=0, options={"path": path})
+                      stale_after_hours=0, options={**ctx.config["kinds"]["jsonl"], "path": path})
     with lock.exclusive(ctx.config.lock_path):
         with ctx.store() as store, run_progress(sys.stderr.isatty() and not as_json) as progress:
             report = pipeline.for_config(ctx.config, store, extract=not no_extract, progress=progress).run(
@@ -333,6 +333,30 @@ def feeds_check(ctx: Context, url: str, as_json: bool) -> None:
             table.add_row(key, str(value))
         console.print(table)
     sys.exit(0 if report.get("ok") else 1)
+
+
+@cli.command()
+@click.argument("names", nargs=-1)
+@click.option("--record", "record_dir", type=click.Path(file_okay=False),
+              help="Keep every exchange in this folder, replayable as fixtures (run --replay).")
+@json_option
+@pass_ctx
+def doctor(ctx: Context, names: tuple[str, ...], record_dir: str | None, as_json: bool) -> None:
+    """Ask each enabled source (or those named) for its first page and report what answered and how."""
+    from monitor import doctor as doctor_module
+
+    results = doctor_module.check(ctx.config, pipeline.fetcher_factory(ctx.config, record=record_dir), names)
+    if as_json:
+        print_json(doctor_module.summary(results))
+    else:
+        table = Table("source", "answer", "entries", "newest", "requests", "seconds")
+        for r in results:
+            last = r.requests[-1] if r.requests else None
+            answer = (f"ok ({last.status} {last.content_type or ''})".strip() if r.ok and last
+                      else f"{r.error_code}: {r.error}")
+            table.add_row(r.source, answer, str(r.entries), r.newest or "", str(len(r.requests)), f"{r.seconds:.1f}")
+        console.print(table)
+    sys.exit(0 if all(r.ok for r in results) else 1)
 
 
 # --- the language side: extract, eval, figures, orgs, reprocess ------------------------------

@@ -35,7 +35,7 @@ from monitor.crashpoints import crashpoint
 from monitor.errors import Deferred, MonitorError
 from monitor.runs import RunReport, SourceReport
 from monitor.store import Store
-from scrapers.base import Document, Fetcher, Item, Response, Source, options_from
+from scrapers.base import Batch, Document, Fetcher, Item, Response, Source, options_from
 
 
 class Extractor(Protocol):
@@ -137,11 +137,13 @@ class Pipeline:
         fetcher = self.fetcher_for(sc)
         try:
             cursor_held = False  # once an item fails, no later batch may move the cursor past it
-            for batch in source.discover(fetcher, self.store.cursor(sc.name)):
+            for batch in _bounded(source.discover(fetcher, self.store.cursor(sc.name)),
+                                  self.config["monitor"]["max_batch_items"]):
                 report.discovered += len(batch.items)
                 work = self._prepare(sc, source, fetcher, batch.items, report)
                 cursor_held = cursor_held or bool(work.failures) or not batch.complete
-                self._commit(sc, work, None if cursor_held else batch.cursor, fetcher, report, run_id)
+                self._commit(sc, work, None if cursor_held else batch.cursor, fetcher, report, run_id,
+                             complete=batch.complete)
             report.status = "partial" if cursor_held else "ok"
         except Deferred as exc:
             report.status, report.error, report.error_code = "deferred", str(exc), exc.code
@@ -226,7 +228,7 @@ class Pipeline:
     # -- store: one transaction per batch --
 
     def _commit(self, sc: SourceConfig, work: _BatchWork, cursor: str | None, fetcher: Fetcher | None,
-                report: SourceReport, run_id: int) -> None:
+                report: SourceReport, run_id: int, *, complete: bool = True) -> None:
         take_validators = getattr(fetcher, "take_pending_validators", None)
         with self.store.transaction():
             for p in work.prepared:
@@ -245,15 +247,24 @@ class Pipeline:
                 self.store.record_skipped(sc.name, item.key, url=item.url, title=title, score=score, reason=reason)
             for item, stage, exc in work.failures:
                 self.store.record_failure(sc.name, item.key, url=item.url, stage=stage, error=exc, run_id=run_id)
-            # A page's validators are kept only when all its items are stored: otherwise the next
-            # run must get the page again (not a 304) to retry the failed item.
+            # A page's validators are kept only when all its items are stored and the source read
+            # it completely: otherwise the next run must get the page again (not a 304) to retry.
             if take_validators is not None:
                 validators = take_validators()
-                if not work.failures:
+                if not work.failures and complete:
                     self.store.save_validators(validators)
             if cursor is not None:
                 crashpoint("mid_cursor_advance")
                 self.store.set_cursor(sc.name, cursor)
+
+
+def _bounded(batches: Iterable[Batch], size: int) -> Iterator[Batch]:
+    """The source's batches, none longer than ``size`` items: a longer one is committed in
+    parts, the cursor with the last part only, so a kill loses at most one part's work."""
+    for batch in batches:
+        parts = [batch.items[i:i + size] for i in range(0, len(batch.items), size)] or [[]]
+        for n, part in enumerate(parts, 1):
+            yield Batch(part, cursor=batch.cursor if n == len(parts) else None, complete=batch.complete)
 
 
 def fetcher_factory(config: Config, *, record: str | Path | None = None, replay: str | Path | None = None,

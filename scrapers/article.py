@@ -13,14 +13,16 @@ article; this module reads it. Two things go wrong with real pages and are handl
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
-from urllib.parse import urljoin, urlsplit
+from typing import Any
+from urllib.parse import parse_qsl, urljoin, urlsplit
 
 import trafilatura
 from bs4 import BeautifulSoup, UnicodeDammit
 
 from monitor.errors import NotAnArticle, ParseError
-from scrapers.base import Document, Item, Response
+from scrapers.base import Document, Item, Response, canonical_url
 from scrapers.dates import to_iso
 
 # htmldate's own output format: with the time and offset where the page gives them.
@@ -58,11 +60,12 @@ def extract_article(response: Response, *, min_chars: int) -> Article:
     tree = trafilatura.load_html(decode_html(response.content, response.charset))
     if tree is None:
         raise NotAnArticle(f"no HTML document in the response: {response.url}", url=response.url)
+    _mark_footnotes(tree)
     language = tree.get("lang") or tree.get("{http://www.w3.org/XML/1998/namespace}lang")
     doc = trafilatura.bare_extraction(tree, url=response.url, with_metadata=True, include_comments=False,
                                       include_tables=True, favor_precision=True,
                                       date_extraction_params=_DATE_PARAMS)
-    text = (doc.text or "").strip() if doc is not None else ""
+    text = clean_text((doc.text or "") if doc is not None else "")
     if len(text) < min_chars:
         raise NotAnArticle(f"{len(text)} characters of main text (fewer than {min_chars}): {response.url}",
                            url=response.url, chars=len(text))
@@ -70,11 +73,82 @@ def extract_article(response: Response, *, min_chars: int) -> Article:
         # A site's home page is an index, however much teaser text trafilatura keeps of it.
         raise NotAnArticle(f"the page is a site's home page ({response.url})", url=response.url)
     canonical = urljoin(response.url, doc.url) if doc.url else response.url
-    if _is_site_root(canonical):
-        canonical = response.url  # a CMS that names its home page as every page's canonical URL
+    if not trusted_canonical(response.url, canonical):
+        canonical = response.url
     return Article(url=canonical, title=doc.title or None, text=text, published=to_iso(doc.date),
                    published_raw=doc.date or None, author=doc.author or None,
                    language=_language(doc.language or language), description=doc.description or None)
+
+
+def trusted_canonical(fetched: str, canonical: str) -> bool:
+    """Whether a page's ``<link rel=canonical>`` may stand for it: not a site's home page (a CMS
+    that names it as every page's canonical URL), and not one that drops or changes the query
+    parameters that tell this page from its siblings (``?id=123``), beyond tracking ones."""
+    if _is_site_root(canonical):
+        return False
+    wanted = set(parse_qsl(urlsplit(canonical_url(fetched)).query, keep_blank_values=True))
+    return wanted <= set(parse_qsl(urlsplit(canonical_url(canonical)).query, keep_blank_values=True))
+
+
+# Page furniture that trafilatura keeps as text, as data (trafilatura style): lines that end an
+# article (what follows is the page's own: feedback, related topics), a block that may stand just
+# before that end, and share buttons, which may stand anywhere and several to a line.
+ARTICLE_END = [r"Heeft deze informatie u geholpen\??(?: Ja Nee)?", r"Meer over dit onderwerp", r"Hoort bij",
+               r"Was deze informatie nuttig\??(?: Ja Nee)?"]
+BLOCKS_BEFORE_END = [r"Documenten"]
+SHARE_BUTTONS = [r"(?:Deel|Delen)(?: dit| deze pagina| dit bericht| dit artikel)?(?: op| via)?:? "
+                 r"(?:Facebook|Twitter|X|LinkedIn|WhatsApp|Bluesky|Mastodon|e-?mail|mail)",
+                 r"Share(?: on| via)? (?:Facebook|Twitter|X|LinkedIn|WhatsApp|e-?mail)", r"Tweet", r"Printen?",
+                 r"Deel(?: dit| deze pagina| dit bericht)?:?", r"Delen:?"]
+_END = re.compile("|".join(ARTICLE_END), re.IGNORECASE)
+_BEFORE_END = re.compile("|".join(BLOCKS_BEFORE_END), re.IGNORECASE)
+_SHARE_LINE = re.compile(rf"(?:[-•|·,\s]*(?:{'|'.join(SHARE_BUTTONS)}))+[-•|·,\s]*", re.IGNORECASE)
+# A footnote reference glued to the word before it: "Tweede Kamer[1]".
+_GLUED_REFERENCE = re.compile(r"(?<=[^\W\d_])\[(\d{1,3})\]")
+_FOOTNOTE_MARK = re.compile(r"\s*\[?(\d{1,3})\]?\s*|\s*(\*{1,3}|[†‡])\s*")
+
+
+def clean_text(text: str) -> str:
+    """An extracted main text without page furniture, footnote references apart from words."""
+    lines = text.strip().split("\n")
+    for n, line in enumerate(lines):
+        if n and _END.fullmatch(line.strip(" -")):
+            lines = lines[:n]
+            break
+    for n in range(len(lines) - 1, 0, -1):  # a "Documenten" list right before the end
+        if _BEFORE_END.fullmatch(lines[n].strip()):
+            if all(line.startswith("- ") for line in lines[n + 1:]):
+                lines = lines[:n]
+            break
+    kept = (_GLUED_REFERENCE.sub(r" [\1]", line) for line in lines if not _SHARE_LINE.fullmatch(line))
+    return "\n".join(kept).strip()
+
+
+# A superscript after a number or a unit is an exponent (10<sup>6</sup>, m<sup>2</sup>), no footnote.
+_EXPONENT_BASE = re.compile(r"(?:\d|\b(?:m|cm|mm|dm|km|kWh|s))\s*$")
+
+
+def _is_footnote(tag: str, text: str, href: str, before: str) -> re.Match[str] | None:
+    mark = _FOOTNOTE_MARK.fullmatch(text)
+    if mark is None:
+        return None
+    if tag == "a":
+        return mark if href.startswith("#") else None
+    return None if _EXPONENT_BASE.search(before) else mark
+
+
+def _mark_footnotes(tree: Any) -> None:
+    """A footnote marker in the page (``<sup>1</sup>``, a link to ``#footnote-1``) becomes a
+    reference of its own, `` [1]``, instead of a digit glued to the word before it."""
+    for element in tree.iter("sup", "a"):
+        previous, parent = element.getprevious(), element.getparent()
+        before = (previous.tail if previous is not None else parent.text if parent is not None else None) or ""
+        mark = _is_footnote(element.tag, "".join(element.itertext()), element.get("href") or "", before)
+        if mark is None:
+            continue
+        for child in list(element):
+            element.remove(child)
+        element.text = f" [{mark.group(1) or mark.group(2)}]"
 
 
 def _is_site_root(url: str) -> bool:
@@ -97,10 +171,28 @@ def html_text(markup: str | None) -> str | None:
     soup = BeautifulSoup(markup, "lxml")
     for hidden in soup.find_all(["script", "style", "template", "noscript"]):
         hidden.decompose()  # feedparser sanitises feeds; the rijksoverheid API text is not
+    for element in soup.find_all(["sup", "a"]):
+        before = element.previous_sibling if isinstance(element.previous_sibling, str) else ""
+        mark = _is_footnote(element.name, element.get_text(), str(element.get("href") or ""), before)
+        if mark:
+            element.replace_with(f" [{mark.group(1) or mark.group(2)}]")
     for block in soup.find_all(_BLOCKS):
         block.insert_after("\n")
     lines = (" ".join(line.split()) for line in soup.get_text().splitlines())
-    return "\n".join(line for line in lines if line) or None
+    return clean_text("\n".join(line for line in lines if line)) or None
+
+
+TITLE_FROM_TEXT_CHARS = 120
+
+
+def title_from(text: str | None) -> str | None:
+    """A title for an item that has none: the first line of its text, cut at a word."""
+    if not text:
+        return None
+    first = text.strip().split("\n", 1)[0]
+    if len(first) <= TITLE_FROM_TEXT_CHARS:
+        return first
+    return first[:TITLE_FROM_TEXT_CHARS].rsplit(" ", 1)[0].rstrip(",;:") + "…"
 
 
 def news_document(source: str, item: Item, responses: list[Response], *, min_chars: int,
@@ -129,7 +221,9 @@ def news_document(source: str, item: Item, responses: list[Response], *, min_cha
         raise NotAnArticle(f"no article page and no excerpt for {item.key}", url=item.url)
     if article is not None:
         data.update({k: v for k, v in (("author", article.author), ("description", article.description)) if v})
-    title = title or (article.title if article else None)
+    # An item without a title of its own (RSS 2.0 allows one with only a description) takes the
+    # page's, else the start of its text, else its link.
+    title = title or (article.title if article else None) or title_from(excerpt) or item.url
     if not title:
         raise ParseError(f"news item without a title: {item.key}", url=item.url)
     return Document(

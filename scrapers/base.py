@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import types
+import typing
 from datetime import datetime
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -194,7 +196,41 @@ def options_from(cls: type, name: str, values: Mapping[str, Any]) -> Any:
                      and f.default_factory is dataclasses.MISSING)
     if missing:
         raise ConfigError(f"[sources.{name}]: missing key {missing[0]!r}")
+    hints = typing.get_type_hints(cls)
+    for key, value in values.items():
+        if not _has_type(value, hints[key]):
+            raise ConfigError(f"[sources.{name}]: {key!r} must be {_type_name(hints[key])}, "
+                              f"not {value!r} ({_type_name(type(value))})")
     return cls(**values)
+
+
+def _has_type(value: Any, hint: Any) -> bool:
+    """Whether a config value fits an option's annotation (str, int, float, bool, list[str], ...).
+    A TOML integer is a fine float; a bool is never a number."""
+    origin = typing.get_origin(hint)
+    if origin is list:
+        (inner,) = typing.get_args(hint) or (Any,)
+        return isinstance(value, list) and all(_has_type(v, inner) for v in value)
+    if origin in (typing.Union, types.UnionType):
+        return any(_has_type(value, arm) for arm in typing.get_args(hint))
+    if hint is Any:
+        return True
+    if hint is type(None):
+        return value is None
+    if hint is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, hint)
+
+
+def _type_name(hint: Any) -> str:
+    names = {str: "a string", int: "an integer", float: "a number", bool: "true or false", list: "a list",
+             dict: "a table"}
+    if typing.get_origin(hint) is list:
+        (inner,) = typing.get_args(hint) or (Any,)
+        return f"a list of {_type_name(inner).removeprefix('a ').removeprefix('an ')}s"
+    return names.get(hint, getattr(hint, "__name__", str(hint)))
 
 
 # Query parameters that only track a click; they never change what a page is.

@@ -7,7 +7,9 @@ last, at most ``max_seen`` long. An entry is new when its key is not in the set,
 nothing to entries without a date or with a date in the past, and an entry missed once (a
 truncated feed) is simply picked up the next time.
 
-The feed itself is fetched with a conditional GET: a 304 yields no batch at all. feedparser
+The feed itself is fetched with a conditional GET: a 304 yields no batch at all. A feed read
+with nothing new yields an empty batch, so that its cursor and the response's validators (ETag,
+Last-Modified) are committed and the next run can get that 304. feedparser
 reads the bytes with the response headers, so the charset decision is its own (C1); dates are
 parsed from the raw strings by ``scrapers.dates`` because feedparser's ``*_parsed`` are wrong
 for zone-less and day-first dates (T4).
@@ -26,6 +28,9 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, ClassVar
+
+import xml.parsers.expat
+from html.entities import name2codepoint
 
 import feedparser
 
@@ -57,23 +62,30 @@ def parse_feed(response: Response) -> ParsedFeed:
         raise NotAFeed(f"empty response where a feed was expected ({response.url})", url=response.url)
     if head.startswith((b"<!doctype html", b"<html")):
         raise NotAFeed(f"an HTML page where a feed was expected ({response.url})", url=response.url)
-    if _ENTITY_DECLARATION.search(response.content[:65536]):
+    if declares_entities(response.content):
         # Entity declarations are how XXE and entity bombs arrive; no real feed needs one (an old
         # RSS 0.91 DOCTYPE without an internal subset is still read).
         raise UnsafeXML(f"a feed that declares XML entities is refused ({response.url})", url=response.url)
-    # content-location gives feedparser the base URL for relative links in the entries.
-    parsed = feedparser.parse(response.content,
-                              response_headers={"content-location": response.url, **response.headers})
+    parsed, exc = _feedparser(response.content, response)
     if not parsed.version and not parsed.entries:
         reason = parsed.get("bozo_exception") or "no RSS or Atom root element"
         raise NotAFeed(f"not an RSS or Atom feed ({response.url}): {reason}", url=response.url)
-    exc = parsed.get("bozo_exception") if parsed.bozo else None
+    if exc is not None and not isinstance(exc, RECOVERABLE_BOZO):
+        # HTML entities (&nbsp;, &euro;) are no XML, but common in real feeds: written as the
+        # character references they stand for, the feed may well be complete and well-formed.
+        fixed = _html_entities_as_references(response.content)
+        if fixed != response.content:
+            reparsed, reexc = _feedparser(fixed, response)
+            if reexc is None or isinstance(reexc, RECOVERABLE_BOZO):
+                parsed, exc = reparsed, reexc
     well_formed = exc is None or isinstance(exc, RECOVERABLE_BOZO)
     entries = list(parsed.entries)
     if not well_formed and len(entries) > _closed_entries(response.content):
         entries = entries[:-1]  # the last entry was cut off: its closing tag never came
-    # An entry without a title is what feedparser makes of one cut off early (C2, verified).
-    complete = [e for e in entries if e.get("title") and (e.get("id") or e.get("link"))]
+    # In a broken feed, an entry without a title is what feedparser makes of one cut off early
+    # (C2, verified); in a well-formed one it is an RSS item that has only a description (RSS 2.0
+    # makes every element of an item optional), titled from its text in entry_item.
+    complete = [e for e in entries if (e.get("title") or well_formed) and (e.get("id") or e.get("link"))]
     if not well_formed and not complete:
         raise ParseError(f"malformed feed with no complete entry ({response.url}): {exc}", url=response.url)
     return ParsedFeed(format=parsed.version or "unknown", title=parsed.feed.get("title"),
@@ -82,7 +94,60 @@ def parse_feed(response: Response) -> ParsedFeed:
                       bozo=f"{type(exc).__name__}: {exc}" if exc else None, well_formed=well_formed)
 
 
-_ENTITY_DECLARATION = re.compile(rb"<!ENTITY", re.IGNORECASE)
+def _feedparser(content: bytes, response: Response) -> tuple[Any, BaseException | None]:
+    # content-location gives feedparser the base URL for relative links in the entries.
+    parsed = feedparser.parse(content, response_headers={"content-location": response.url, **response.headers})
+    return parsed, (parsed.get("bozo_exception") if parsed.bozo else None)
+
+
+class _PrologEnd(Exception):
+    pass
+
+
+def declares_entities(content: bytes) -> bool:
+    """Whether the document's prolog (all of it, however long) declares an entity.
+
+    expat reads the prolog (XML declaration, comments, the DOCTYPE and its internal subset, in
+    any encoding it knows) and is stopped at the root element, before any entity is expanded.
+    Where expat cannot read the prolog, any ``<!ENTITY`` in the bytes counts."""
+    parser = xml.parsers.expat.ParserCreate()
+    declared = False
+
+    def entity(*_: Any) -> None:
+        nonlocal declared
+        declared = True
+        raise _PrologEnd
+
+    def root(*_: Any) -> None:
+        raise _PrologEnd
+
+    parser.EntityDeclHandler = entity
+    parser.StartElementHandler = root
+    try:
+        parser.Parse(content, True)
+    except _PrologEnd:
+        return declared
+    except (xml.parsers.expat.ExpatError, ValueError):
+        pass
+    return any(re.search(form, content, re.IGNORECASE) for form in _ENTITY_FORMS)
+
+
+# "<!ENTITY" as bytes in the encodings a feed may come in (ASCII-compatible, UTF-16 both ways).
+_ENTITY_FORMS = [re.escape("<!ENTITY".encode(codec)) for codec in ("ascii", "utf-16-le", "utf-16-be")]
+# Character data and CDATA sections are skipped; an entity reference outside them is replaced.
+_ENTITY_REFERENCE = re.compile(rb"<!\[CDATA\[.*?\]\]>|&([A-Za-z][A-Za-z0-9]{1,31});", re.DOTALL)
+_XML_ENTITIES = {"amp", "lt", "gt", "quot", "apos"}
+
+
+def _html_entities_as_references(content: bytes) -> bytes:
+    """HTML's named entities written as the numeric character references XML understands."""
+    def replace(match: re.Match[bytes]) -> bytes:
+        name = match.group(1)
+        if name is None or name.decode() in _XML_ENTITIES or name.decode() not in name2codepoint:
+            return match.group(0)
+        return b"&#%d;" % name2codepoint[name.decode()]
+
+    return _ENTITY_REFERENCE.sub(replace, content)
 
 
 def _closed_entries(content: bytes) -> int:
@@ -133,6 +198,8 @@ class FeedSource:
     @dataclass(frozen=True)
     class Options:
         url: str
+        max_items: int  # entries per run, oldest first; the rest follows on the next run
+        batch_size: int  # entries committed together with the cursor that covers them
         fetch_articles: bool  # fetch each entry's page for the full text (else: the excerpt)
         min_article_chars: int  # less main text than this makes a page "not an article"
         max_seen: int  # entries remembered in the cursor; more than the feed ever holds
@@ -149,17 +216,24 @@ class FeedSource:
         seen: dict[str, str] = json.loads(cursor)["seen"] if cursor else {}
         items = [item for item in (entry_item(e, feed) for e in feed.entries) if item]
         fresh = [i for i in items if seen.get(_key_hash(i.key)) != _fingerprint(i)]
-        if not fresh and feed.well_formed:
-            return
         fresh.sort(key=_oldest_first)
+        taken = fresh[:self.options.max_items]  # the rest stays unseen: the next run takes it
+        size = self.options.batch_size
         if not feed.well_formed:
-            yield Batch(fresh, cursor=None, complete=False)
+            for start in range(0, len(taken), size):
+                yield Batch(taken[start:start + size], cursor=None, complete=False)
             return
-        for item in items:  # re-inserted, so entries still in the feed stay at the new end
-            seen.pop(_key_hash(item.key), None)
-            seen[_key_hash(item.key)] = _fingerprint(item)
-        kept = dict(list(seen.items())[-self.options.max_seen:])
-        yield Batch(fresh, cursor=json.dumps({"v": 1, "seen": kept}, separators=(",", ":")))
+        # Entries still in the feed are re-inserted, so they stay at the new end of the window.
+        for item in items:
+            key = _key_hash(item.key)
+            if key in seen:
+                seen[key] = seen.pop(key)
+        for start in range(0, max(len(taken), 1), size):
+            for item in taken[start:start + size]:
+                seen.pop(_key_hash(item.key), None)
+                seen[_key_hash(item.key)] = _fingerprint(item)
+            kept = dict(list(seen.items())[-self.options.max_seen:])
+            yield Batch(taken[start:start + size], cursor=json.dumps({"v": 1, "seen": kept}, separators=(",", ":")))
 
     def fetch(self, fetcher: Fetcher, item: Item) -> list[Response]:
         if not (self.options.fetch_articles and item.url):

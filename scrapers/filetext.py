@@ -119,15 +119,29 @@ def docx_text(content: bytes, *, max_unpacked_bytes: int) -> FileText:
         document = docx.Document(BytesIO(content))
         blocks = []
         for block in document.iter_inner_content():
-            if isinstance(block, Table):
-                blocks.extend("\t".join(cell.text.strip() for cell in row.cells) for row in block.rows)
-            else:
-                blocks.append(block.text.strip())
+            blocks.extend(_table_rows(block) if isinstance(block, Table) else [block.text.strip()])
     except FileCorrupt:
         raise
     except Exception as exc:  # noqa: BLE001 - a broken zip or XML part surfaces as many exception types
         raise FileCorrupt(f"the DOCX cannot be read: {type(exc).__name__}: {exc}") from None
     return FileText(text="\n\n".join(block for block in blocks if block), format=DOCX)
+
+
+def _table_rows(table: Table) -> list[str]:
+    """A table's text, a row a line, each cell once. python-docx hands out a merged cell at every
+    grid position it covers (across a row for gridSpan, down the rows for vMerge); the cell's
+    ``<w:tc>`` element is the same at each, so it is read where it is first met."""
+    seen: set[object] = set()
+    rows = []
+    for row in table.rows:
+        cells = []
+        for cell in row.cells:
+            if cell._tc in seen:
+                continue
+            seen.add(cell._tc)
+            cells.append(cell.text.strip())
+        rows.append("\t".join(cells))
+    return rows
 
 
 def _tidy(text: str) -> str:

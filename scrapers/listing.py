@@ -83,9 +83,8 @@ class ListingSource:
             fresh.extend(new)
             if not new:
                 break  # the rest of the listing is older still
-        if not fresh:
-            if not complete:
-                yield Batch([], cursor=None, complete=False)
+        if not fresh:  # nothing new: an empty batch still commits the listing page's validators
+            yield Batch([], cursor=None, complete=complete)
             return
         fresh.reverse()  # listings run newest first; deliver oldest first
         seen.extend(_key_hash(i.key) for i in fresh)

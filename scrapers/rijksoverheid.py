@@ -4,8 +4,9 @@ as fallback (SOURCES-API.md §3.2).
 ``GET {base_url}/api/rss?query=<JSON>`` answers RSS 2.0 for a search given as JSON: content type,
 topic, and a date window. It is undocumented and reverse-engineered, so the query's shape lives in
 the config (``query_template``, with ``"{topics}"``, ``"{from}"`` and ``"{to}"`` filled in here)
-and every answer is checked: anything but RSS whose items have a title, a link and a readable
-pubDate raises ``SourceChanged``. An answer holds at most 20 items, so a window whose answer is
+and every answer is checked: anything but RSS raises ``SourceChanged``; an item without a title,
+a link or a readable pubDate is skipped, logged and counted (``skipped``), unless every item of
+the answer is like that, which is a changed source again. An answer holds at most 20 items, so a window whose answer is
 full is split in halves until every answer is below the cap.
 
 Cursor: ``{"v": 1, "api": ISO, "sitemap": <the sitemap source's cursor>}``. ``api`` is the end of
@@ -21,6 +22,7 @@ arrives, and the run is still recorded as failed under the API's error code, nev
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
@@ -32,6 +34,8 @@ from scrapers.base import Batch, Document, Fetcher, Item, Response
 from scrapers.dates import parse_date
 from scrapers.sitemaps import SitemapSource
 from scrapers.xmlsafe import parse_xml
+
+LOG = logging.getLogger(__name__)
 
 
 def _instant(when: datetime) -> str:
@@ -54,8 +58,10 @@ def build_query(template: str, topics: list[str], start: datetime, end: datetime
     return json.dumps(walk(json.loads(template)), ensure_ascii=False, separators=(",", ":"))
 
 
-def parse_rss_answer(response: Response) -> list[Item]:
-    """The items of an /api/rss answer. Raises SourceChanged for any other shape."""
+def parse_rss_answer(response: Response) -> tuple[list[Item], list[str]]:
+    """The items of an /api/rss answer, and why each item that was left out was. An item
+    without a title, link or readable pubDate is skipped; an answer that is not RSS, or whose
+    items are all like that, raises SourceChanged."""
     try:
         root = parse_xml(response.content, url=response.url)
     except ParseError as exc:
@@ -63,19 +69,23 @@ def parse_rss_answer(response: Response) -> list[Item]:
     channel = root.find("channel")
     if root.tag != "rss" or channel is None:
         raise SourceChanged(f"/api/rss answered <{root.tag}> instead of RSS 2.0 ({response.url})", url=response.url)
-    items = []
+    items, skipped = [], []
     for element in channel.findall("item"):
         fields = {name: (element.findtext(name) or "").strip() for name in ("title", "link", "pubDate", "guid")}
         missing = [name for name in ("title", "link", "pubDate") if not fields[name]]
         if missing:
-            raise SourceChanged(f"/api/rss item without {', '.join(missing)} ({response.url})", url=response.url)
+            skipped.append(f"an item without {', '.join(missing)} ({fields['guid'] or fields['link'] or fields['title']})")
+            continue
         if parse_date(fields["pubDate"]) is None:
-            raise SourceChanged(f"/api/rss pubDate in an unknown format: {fields['pubDate']!r}", url=response.url)
+            skipped.append(f"an item whose pubDate is in an unknown format: {fields['pubDate']!r}")
+            continue
         data = {"guid": fields["guid"] or fields["link"], "title": fields["title"],
                 "excerpt": html_text(element.findtext("description")), "published_raw": fields["pubDate"],
                 "language": "nl"}
         items.append(Item(key=data["guid"], url=fields["link"], data={k: v for k, v in data.items() if v}))
-    return items
+    if skipped and not items:
+        raise SourceChanged(f"/api/rss: every item is unreadable, e.g. {skipped[0]} ({response.url})", url=response.url)
+    return items, skipped
 
 
 class RijksoverheidSource:
@@ -101,9 +111,10 @@ class RijksoverheidSource:
     def __init__(self, name: str, options: Options) -> None:
         self.name = name
         self.options = options
+        self.skipped: list[str] = []  # items of /api/rss answers left out this run, and why
         self.sitemap = SitemapSource(name, SitemapSource.Options(
             url=f"{options.base_url}/news/sitemap.xml", url_contains="", first_run_days=options.first_run_days,
-            max_items=options.fallback_max_items, batch_size=options.fallback_max_items,
+            max_items=options.fallback_max_items, max_sitemaps=1, batch_size=options.fallback_max_items,
             min_article_chars=options.min_article_chars,
             document_kind=options.document_kind))
 
@@ -138,8 +149,8 @@ class RijksoverheidSource:
     def _windows(self, fetcher: Fetcher, start: datetime, end: datetime
                  ) -> Iterator[tuple[datetime, list[Item], bool]]:
         """(window end, items, complete) for [start, end), oldest window first."""
-        items = self._ask(fetcher, start, end)
-        if len(items) < self.options.max_answer_items:
+        items, answered = self._ask(fetcher, start, end)
+        if answered < self.options.max_answer_items:
             yield end, items, True
         elif end - start <= timedelta(minutes=self.options.min_window_minutes):
             yield end, items, False
@@ -148,9 +159,14 @@ class RijksoverheidSource:
             yield from self._windows(fetcher, start, middle)
             yield from self._windows(fetcher, middle, end)
 
-    def _ask(self, fetcher: Fetcher, start: datetime, end: datetime) -> list[Item]:
+    def _ask(self, fetcher: Fetcher, start: datetime, end: datetime) -> tuple[list[Item], int]:
+        """The readable items of one window's answer, and how many items it held."""
         query = build_query(self.options.query_template, self.options.topics, start, end)
-        return parse_rss_answer(fetcher.get(f"{self.options.base_url}/api/rss", params={"query": query}))
+        items, skipped = parse_rss_answer(fetcher.get(f"{self.options.base_url}/api/rss", params={"query": query}))
+        for reason in skipped:
+            LOG.warning("%s: /api/rss %s: skipped", self.name, reason)
+        self.skipped += skipped
+        return items, len(items) + len(skipped)
 
     def fetch(self, fetcher: Fetcher, item: Item) -> list[Response]:
         if not (self.options.fetch_articles and item.url):

@@ -11,7 +11,10 @@ Rules that keep the cursor honest (I6):
   ``cursor=None, complete=False``: its entries might be older than the ones delivered;
 * an entry without any date can only be told apart from an old one on the first run (no
   cursor), so it is delivered then only — a sitemap without dates cannot be followed;
-* ``max_items`` bounds a run (KVK lists ~1,800 pages); the rest follows on the next runs.
+* ``max_items`` bounds a run (KVK lists ~1,800 pages); the rest follows on the next runs;
+* ``max_sitemaps`` bounds how many sub-sitemaps of an index one run reads, oldest first; the
+  cursor then also holds ``walked``, the last sub-sitemap read, and the next run goes on after it
+  (the date mark moves once a walk has reached the end of the index).
 
 Parsing is namespace-aware by local name, so a sitemap served without its namespace still reads.
 """
@@ -88,6 +91,8 @@ def read_cursor(cursor: str | None) -> tuple[datetime, str] | None:
     if not cursor:
         return None
     mark = json.loads(cursor)
+    if mark.get("date") is None:
+        return None  # a first walk of an index still under way
     when = parse_date(mark["date"])
     if when is None:
         raise ParseError(f"unreadable sitemap cursor {cursor!r}")
@@ -109,6 +114,7 @@ class SitemapSource:
         url_contains: str  # keep only page URLs containing this ("" = all), e.g. "/actueel/nieuws/"
         first_run_days: int  # on the first run, skip entries older than this
         max_items: int  # per run; the rest comes on the next run
+        max_sitemaps: int  # sub-sitemaps of an index read per run; the walk goes on in the next run
         batch_size: int
         min_article_chars: int
         document_kind: str  # Document.kind of the pages: "news", "government", ...
@@ -119,13 +125,30 @@ class SitemapSource:
 
     def discover(self, fetcher: Fetcher, cursor: str | None) -> Iterator[Batch]:
         mark = read_cursor(cursor)
-        entries, complete = self._entries(fetcher, mark)
+        walked = json.loads(cursor).get("walked") if cursor else None
+        entries, complete, stopped_at = self._entries(fetcher, mark, walked)
         if entries is None:
             return
-        yield from self.batches(entries, mark, now=fetcher.now(), complete=complete)
+        if stopped_at is None:
+            batches = list(self.batches(entries, mark, now=fetcher.now(), complete=complete))
+            if walked and complete and batches[-1].cursor is None:
+                # A walk ended without anything new: the cursor forgets the walk, keeps the mark.
+                end = make_cursor(*mark) if mark else json.dumps({"v": 1, "date": None, "loc": None})
+                batches[-1] = Batch(batches[-1].items, cursor=end, complete=True)
+            yield from batches
+            return
+        # The walk of the index stopped at max_sitemaps: everything found is delivered, the date
+        # mark stays, and the last batch's cursor says which sub-sitemaps this walk has read.
+        # A kill before that batch is committed means they are read again (I2), never skipped.
+        chosen = list(self.batches(entries, mark, now=fetcher.now(), complete=False, capped=False))
+        for n, batch in enumerate(chosen, 1):
+            last = n == len(chosen)
+            walk = {"v": 1, **json.loads(cursor or '{"date": null, "loc": null}'), "walked": stopped_at}
+            yield Batch(batch.items, cursor=json.dumps(walk, separators=(",", ":")) if last and complete else None,
+                        complete=complete)
 
     def batches(self, entries: list[Entry], mark: tuple[datetime, str] | None, *, now: datetime,
-                complete: bool = True) -> Iterator[Batch]:
+                complete: bool = True, capped: bool = True) -> Iterator[Batch]:
         """New entries since ``mark``, oldest first, in batches whose cursor covers them."""
         floor = now - timedelta(days=self.options.first_run_days)
         dated, undated = [], []
@@ -139,30 +162,42 @@ class SitemapSource:
                 dated.append((when, entry))
         dated.sort(key=lambda pair: (pair[0], pair[1].loc))
         chosen = ([(None, e) for e in undated] if mark is None else []) + dated
-        chosen = chosen[: self.options.max_items]
+        if capped:
+            chosen = chosen[: self.options.max_items]
         size = self.options.batch_size
         for start in range(0, len(chosen), size):
             chunk = chosen[start:start + size]
             last_when, last = chunk[-1]
             batch_cursor = make_cursor(last_when, last.loc) if complete and last_when else None
             yield Batch([entry_item(e) for _, e in chunk], cursor=batch_cursor, complete=complete)
-        if not complete and not chosen:
-            yield Batch([], cursor=None, complete=False)
+        if not chosen:  # nothing new: an empty batch still commits the sitemap's validators
+            yield Batch([], cursor=None, complete=complete)
 
-    def _entries(self, fetcher: Fetcher, mark: tuple[datetime, str] | None) -> tuple[list[Entry] | None, bool]:
-        response = fetcher.get(self.options.url, conditional=True)
+    def _entries(self, fetcher: Fetcher, mark: tuple[datetime, str] | None, walked: list[str] | None
+                 ) -> tuple[list[Entry] | None, bool, list[str] | None]:
+        """The pages listed, whether all were read, and where the walk of an index stopped
+        (``[lastmod, loc]`` of the last sub-sitemap read) when ``max_sitemaps`` cut it short."""
+        response = fetcher.get(self.options.url, conditional=not walked)
         if response.not_modified:
-            return None, True
+            return None, True, None
         kind, entries = parse_sitemap(response)
         if kind == "urlset":
-            return entries, True
+            return entries, True, None
+        # Oldest first, so that a walk cut short goes on where it stopped next time.
+        subs = sorted(((s.date.isoformat() if s.date else "", s.loc), s) for s in entries)
         pages: list[Entry] = []
-        complete = True
-        for sub in entries:
+        complete, read = True, 0
+        for position, sub in subs:
+            if walked is not None and list(position) <= walked:
+                continue  # read by this walk in an earlier run
             when = sub.date
             # An index's lastmod is often a bare date: a day of slack keeps same-day changes.
             if mark is not None and when is not None and when + timedelta(days=1) < mark[0]:
                 continue  # nothing in it changed since the cursor
+            if read == self.options.max_sitemaps:
+                return pages, complete, list(last_read)
+            read += 1
+            last_read = position
             try:
                 sub_kind, sub_entries = parse_sitemap(fetcher.get(sub.loc))
             except (FetchError, ParseError):
@@ -171,7 +206,7 @@ class SitemapSource:
             if sub_kind != "urlset":
                 raise SourceChanged(f"a sitemap index inside a sitemap index ({sub.loc})", url=sub.loc)
             pages.extend(sub_entries)
-        return pages, complete
+        return pages, complete, None
 
     def fetch(self, fetcher: Fetcher, item: Item) -> list[Response]:
         return [fetcher.get(item.url or item.key)]

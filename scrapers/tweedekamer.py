@@ -24,18 +24,19 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, ClassVar
-from urllib.parse import parse_qs, urlsplit
-from zoneinfo import ZoneInfo
+from urllib.parse import parse_qs, quote, urlsplit
 
 from lxml import etree
 
 from monitor.errors import APIError, SourceChanged
 from scrapers.base import Batch, Document, Fetcher, Item, Response
+from scrapers.dates import parse_date
 from scrapers.filetext import document_text
 from scrapers.xmlsafe import parse_xml
 
@@ -43,7 +44,8 @@ ATOM = "http://www.w3.org/2005/Atom"
 TK = "http://www.tweedekamer.nl/xsd/tkData/v1-0"
 XSI = "http://www.w3.org/2001/XMLSchema-instance"
 CATEGORY = "Document"
-AMSTERDAM = ZoneInfo("Europe/Amsterdam")
+LOG = logging.getLogger(__name__)
+DOCUMENT_PAGE = "https://www.tweedekamer.nl/kamerstukken/detail?id={number}&did={number}"
 
 # TK's document soorten, mapped to the kinds KOOP's publications get (scrapers.koop.document_kind).
 KINDS = {
@@ -62,7 +64,9 @@ class Options:
     soorten: list[str]  # document soorten to keep; empty keeps every soort
     dossiers: list[str]  # kamerstukdossier numbers, e.g. "32637" or "36600-XIII"
     terms: list[str]  # matched at word starts in titel, onderwerp and the dossier's titel
-    start_skiptoken: int  # where the first run starts reading (the feed from 0 is years long)
+    first_run_days: int  # the first run starts at the first change of this many days ago (0: the feed's start)
+    start_skiptoken: int  # an explicit start for the first run instead (0: find it from first_run_days)
+    max_start_requests: int  # feed pages the search for that start may ask
     max_pages: int  # feed pages per run; the rest follows on the next run
     fetch_files: bool
     max_file_pages: int
@@ -78,10 +82,11 @@ class Entry:
     guid: str
     next_skiptoken: int | None
     enclosure: str | None
+    updated: datetime | None = None  # Atom <updated>: when the change reached the feed
 
     @property
     def deleted(self) -> bool:
-        return self.entity is not None and _attr(self.entity, "verwijderd") == "true"
+        return self.entity is not None and _is_true(_attr(self.entity, "verwijderd"))
 
 
 class SyncFeedSource:
@@ -96,12 +101,10 @@ class SyncFeedSource:
     # --- discover -----------------------------------------------------------------------
 
     def discover(self, fetcher: Fetcher, cursor: str | None) -> Iterator[Batch]:
-        token = _load_cursor(cursor) if cursor else self.options.start_skiptoken
+        token = _load_cursor(cursor) if cursor else self._first_token(fetcher)
         dossiers: dict[str, dict[str, Any]] = {}  # kamerstukdossier GUID -> fields, for this run
         for _ in range(self.options.max_pages):
-            params = {"category": CATEGORY, **({"skiptoken": str(token)} if token else {})}
-            response = fetcher.get(f"{self.options.base_url}/Feed", params=params)
-            entries = read_feed(response)
+            response, entries = self._page(fetcher, token)
             if not entries:
                 return
             items = [item for entry in entries
@@ -115,6 +118,20 @@ class SyncFeedSource:
                                     url=response.url)
             yield Batch(items, cursor=json.dumps({"category": CATEGORY, "skiptoken": next_token}))
             token = next_token
+
+    def _page(self, fetcher: Fetcher, token: int) -> tuple[Response, list[Entry]]:
+        params = {"category": CATEGORY, **({"skiptoken": str(token)} if token else {})}
+        response = fetcher.get(f"{self.options.base_url}/Feed", params=params)
+        return response, read_feed(response)
+
+    def _first_token(self, fetcher: Fetcher) -> int:
+        """Where a first run starts: the configured token, else the last change before
+        ``first_run_days`` ago, found by searching the feed."""
+        if self.options.start_skiptoken or not self.options.first_run_days:
+            return self.options.start_skiptoken
+        since = fetcher.now() - timedelta(days=self.options.first_run_days)
+        return find_start(lambda token: self._page(fetcher, token)[1], since, now=fetcher.now(),
+                          max_requests=self.options.max_start_requests)
 
     def _item(self, fetcher: Fetcher, entry: Entry, dossiers: dict[str, dict[str, Any]]) -> Item | None:
         """The entry as an Item, or None when it is a placeholder or outside the selection."""
@@ -172,11 +189,11 @@ class SyncFeedSource:
         if not text:
             text = "\n\n".join(_unique([fields.get("titel"), fields.get("onderwerp")]))
         meta = {key: value for key, value in fields.items() if key not in ("onderwerp", "refs") and value}
-        meta.update(refs=fields["refs"], **file_meta)
+        meta.update(refs=fields["refs"], api_url=item.url, **file_meta)
         if dossier:
             meta["dossier_titel"] = dossier.get("titel")
         return Document(
-            source=self.name, source_key=item.key, url=item.url,
+            source=self.name, source_key=item.key, url=document_page(number) if number else item.url,
             title=fields.get("onderwerp") or fields.get("titel") or number or item.key,
             text=text, kind=KINDS.get(fields.get("soort") or "", "kamerstuk" if dossier else "parlementair"),
             published=_iso(fields.get("datum")), published_raw=fields.get("datum"),
@@ -193,6 +210,67 @@ class SyncFeedSource:
         return document_text(response.content, response.content_type or (_attr(entity, "contentType") or ""),
                              max_pages=self.options.max_file_pages,
                              max_unpacked_bytes=self.options.max_file_unpacked_bytes)
+
+
+# --- where a first run starts ---------------------------------------------------------------
+
+
+def find_start(page: Callable[[int], list[Entry]], since: datetime, *, now: datetime, max_requests: int) -> int:
+    """The skiptoken after which the feed holds the changes made since ``since``.
+
+    The feed is ordered by change, and every entry's ``<updated>`` says when its change came
+    in, so the token is found by searching: the first page (the feed's start) gives a lower
+    bound; tokens growing fast (extrapolated from the dates seen, at least x4) find an upper
+    bound (a page whose first change is new enough, or an empty page past the feed's end); then
+    the bracket is narrowed by interpolating on the dates, falling back to halving when an
+    interpolation did not halve it (mass updates put millions of changes on one day). A page
+    that holds the boundary ends the search with the exact token. Each request is logged.
+    Should ``max_requests`` run out, the search starts at its lower bound: earlier than the
+    window, never later.
+    """
+    lo, lo_date = 0, None  # the answer is >= lo; lo_date: the change at lo
+    hi: int | None = None  # the answer is < hi
+    hi_date: datetime | None = None
+    token, last_width = 0, None
+    for request in range(1, max_requests + 1):
+        entries = page(token)
+        dated = [e for e in entries if e.updated is not None and e.next_skiptoken is not None]
+        LOG.info("SyncFeed start search, request %d: skiptoken %d -> %s", request, token,
+                 f"{len(entries)} entries, {dated[0].updated:%Y-%m-%d %H:%M} .. {dated[-1].updated:%Y-%m-%d %H:%M}"
+                 if dated else f"{len(entries)} entries")
+        if not dated:  # past the feed's end (or nothing dated to go by): an upper bound
+            if token == 0:
+                return 0
+            hi, hi_date = token, now
+        elif dated[0].updated >= since:
+            if token == 0:
+                return 0  # the whole feed is younger than the window
+            hi, hi_date = token, dated[0].updated
+        elif dated[-1].updated < since:
+            lo, lo_date = dated[-1].next_skiptoken, dated[-1].updated
+        else:  # the boundary is on this page
+            before = [e for e in dated if e.updated < since]
+            start = before[-1].next_skiptoken
+            LOG.info("SyncFeed start for changes since %s: skiptoken %d (%d requests)", since.isoformat(), start, request)
+            return start
+        if hi is not None and hi - lo <= 1:
+            break
+        token, last_width = _next_probe(lo, lo_date, hi, hi_date, since, last_width), (hi - lo if hi else None)
+    LOG.info("SyncFeed start for changes since %s: skiptoken %d (search ended after %d requests)",
+             since.isoformat(), lo, max_requests)
+    return lo
+
+
+def _next_probe(lo: int, lo_date: datetime | None, hi: int | None, hi_date: datetime | None, since: datetime,
+                last_width: int | None) -> int:
+    if hi is None:  # no upper bound yet: grow fast
+        return max(4 * lo, 1024)
+    width = hi - lo
+    if lo_date is None or hi_date is None or hi_date <= lo_date or (last_width and width > last_width // 2):
+        return lo + width // 2
+    fraction = (since - lo_date) / (hi_date - lo_date)
+    # Never at the very edge of the bracket: each probe must be able to shrink it for good.
+    return lo + min(max(int(fraction * width), 1), width - 1)
 
 
 # --- reading the feed -----------------------------------------------------------------------
@@ -218,7 +296,7 @@ def read_entry(element: etree._Element) -> Entry:
     if not guid:
         raise SourceChanged("a SyncFeed entry without an id")
     return Entry(element=element, entity=entity, guid=guid, next_skiptoken=_skiptoken(links.get("next")),
-                 enclosure=links.get("enclosure"))
+                 enclosure=links.get("enclosure"), updated=parse_date(_text(element, ATOM, "updated")))
 
 
 def document_fields(entity: etree._Element) -> dict[str, Any]:
@@ -226,7 +304,7 @@ def document_fields(entity: etree._Element) -> dict[str, Any]:
     ``refs`` (name -> list of GUIDs)."""
     fields: dict[str, Any] = {"refs": {}}
     for child in entity:
-        if not isinstance(child.tag, str) or _attr(child, "nil") == "true":
+        if not isinstance(child.tag, str) or _is_true(_attr(child, "nil")):
             continue
         name = etree.QName(child).localname
         if child.get("ref"):
@@ -256,6 +334,12 @@ def dossier_number(dossier: dict[str, Any]) -> str:
     A toevoeging in brackets is not part of it (tkapi builds kst- URLs the same way)."""
     toevoeging = dossier.get("toevoeging")
     return f"{dossier['nummer']}-{toevoeging}" if toevoeging and "(" not in toevoeging else dossier["nummer"]
+
+
+def document_page(number: str) -> str:
+    """The tweedekamer.nl page of a document, by its number (``2026D34574``). The site knows
+    documents by number only (not by GUID), and wants it as both ``id`` and ``did``."""
+    return DOCUMENT_PAGE.format(number=quote(number, safe=""))
 
 
 def kamerstuk_id(dossier: dict[str, Any] | None, volgnummer: str | None) -> str | None:
@@ -290,6 +374,11 @@ def _attr(element: etree._Element, local: str) -> str | None:
     return element.get(local)
 
 
+def _is_true(value: str | None) -> bool:
+    # xs:boolean is "true" or "1"; copies of the feed in the wild also write "True".
+    return (value or "").strip().lower() in ("true", "1")
+
+
 def _entity_url(entry: etree._Element) -> str | None:
     return _text(entry, ATOM, "id")
 
@@ -315,14 +404,10 @@ def _load_cursor(cursor: str) -> int:
 
 
 def _iso(value: str | None) -> str | None:
-    """ISO 8601 with an offset; TK writes local times without one, which are Amsterdam time."""
-    if not value:
-        return None
-    try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return (moment if moment.tzinfo else moment.replace(tzinfo=AMSTERDAM)).isoformat()
+    """ISO 8601 with an offset, to the precision TK gives; TK writes local times without one,
+    which are Amsterdam time."""
+    moment = parse_date(value)
+    return moment.isoformat() if moment else None
 
 
 def _unique(values: list[str | None]) -> list[str]:

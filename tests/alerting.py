@@ -64,7 +64,7 @@ def import_jsonl(config: Config, path: Path, *, clock: FakeClock | None = None, 
                  alerts_stage: bool = True) -> dict[str, int]:
     """One run of the jsonl source through the real pipeline; the alert stage's counts."""
     sc = SourceConfig(name="import", kind="jsonl", enabled=True, allowed_hosts=[], relevance=False,
-                      stale_after_hours=0, options={"path": str(path)})
+                      stale_after_hours=0, options={**config["kinds"]["jsonl"], "path": str(path)})
     stage = alerts.after_commit(config, clock=clock or FakeClock()) if alerts_stage else None
     with Store.open(config) as store:
         report = pipeline.Pipeline(config, store, fetcher_for=lambda sc: None,

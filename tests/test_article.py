@@ -105,3 +105,47 @@ def test_html_text_of_a_fragment() -> None:
     fragment = "<p>Een <b>vet</b> woord</p><script>alert(1)</script><ul><li>één</li><li>twee</li></ul>"
     assert html_text(fragment) == "Een vet woord\néén\ntwee"
     assert html_text("") is None and html_text("<p> </p>") is None
+
+
+# --- issue 14: page furniture, share buttons, footnotes, canonical URLs ----------------------
+
+RO_2026 = FIXTURES / "ro_2026_page_structure_constructed.html"
+
+
+def test_the_2026_rijksoverheid_blocks_are_not_article_text() -> None:
+    article = extract_article(page(RO_2026.read_bytes()), min_chars=100)
+    for furniture in ("Heeft deze informatie u geholpen", "Meer over dit onderwerp", "Hoort bij", "Onderwerp",
+                      "Documenten", "Kamerbrief over de stand", "Deel op", "Delen via", "Terug naar boven"):
+        assert furniture not in article.text, furniture
+    assert article.text.rstrip().endswith("zoals AI en cloud.”")
+
+
+@pytest.mark.parametrize("line", ["Deel op Facebook Deel op Twitter", "Deel op Facebook", "Deel op X",
+                                  "Deel op LinkedIn", "Delen via e-mail", "Delen: Facebook", "Share on LinkedIn",
+                                  "- Deel op Facebook | Deel op LinkedIn | Delen via e-mail"])
+def test_share_button_lines_are_dropped_wherever_they_stand(line: str) -> None:
+    from scrapers.article import clean_text
+
+    assert clean_text(f"Eerste alinea.\n{line}\nTweede alinea over delen op Facebook.") == \
+        "Eerste alinea.\nTweede alinea over delen op Facebook."
+
+
+def test_footnote_markers_are_references_not_part_of_words_or_numbers() -> None:
+    article = extract_article(page(RO_2026.read_bytes()), min_chars=100)
+    assert article.text.split("\n")[1].startswith("Digitalisering [1] door het mkb")  # <sup>1</sup>
+    assert "De Tweede Kamer [2] is over" in article.text  # a link to #footnote-2
+    assert html_text("<p>De Tweede Kamer[1] en digitalisering<sup>2</sup>, 25 m<sup>2</sup>, "
+                     "10<sup>6</sup> euro, <a href='#fn3'>3</a> en <a href='https://x.nl/4'>4</a></p>") == \
+        "De Tweede Kamer [1] en digitalisering [2], 25 m2, 106 euro, [3] en 4"
+
+
+def test_a_canonical_url_that_drops_what_identifies_the_page_is_not_trusted() -> None:
+    for fetched, canonical, kept in [
+            ("https://www.example.nl/artikel?id=123", "https://www.example.nl/artikel", "https://www.example.nl/artikel?id=123"),
+            ("https://www.example.nl/artikel?id=123&utm_source=x", "https://www.example.nl/artikel?id=123",
+             "https://www.example.nl/artikel?id=123"),  # only a tracking parameter dropped
+            ("https://www.example.nl/artikel?id=123", "https://www.example.nl/artikel?id=124",
+             "https://www.example.nl/artikel?id=123"),
+            ("https://www.example.nl/oud-adres", "https://www.example.nl/artikel", "https://www.example.nl/artikel")]:
+        body = RO_2025.read_bytes().replace(RO_2025_URL.encode(), canonical.encode())
+        assert extract_article(page(body, url=fetched), min_chars=100).url == kept, fetched

@@ -35,7 +35,7 @@ enabled = false
     c = config.load(path)
     assert c["http"]["host_interval"] == 2
     sc = c.source("mijn-feed")
-    assert (sc.kind, sc.enabled, sc.options) == ("jsonl", False, {"path": "x.jsonl"})
+    assert (sc.kind, sc.enabled, sc.options) == ("jsonl", False, {"path": "x.jsonl", "max_line_bytes": 10_000_000})
     assert "mijn-feed" not in [s.name for s in c.sources(enabled_only=True)]
 
 

@@ -92,6 +92,7 @@ start_date = "2026-11-01"
 [sources.tweedekamer]
 base_url = "{site.origin}/SyncFeed/2.0"
 dossiers = ["30218", "32637"]
+start_skiptoken = 20127222                # the recorded page (the search for a start is tested apart)
 """, "utf-8")
     return path
 

@@ -10,9 +10,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import httpx
+
+from monitor import http
 from monitor.config import load
-from monitor.errors import MonitorError, NotAFeed, NotAnArticle
-from monitor.pipeline import build_source
+from monitor.errors import MonitorError, NotAFeed, NotAnArticle, UnsafeXML
+from monitor.pipeline import Pipeline, build_source
+from monitor.store import Store
 from scrapers.base import Batch, Response
 from scrapers.feeds import FeedSource, check_feed, parse_feed
 from tests.fakes import MockFetcher, Reply
@@ -71,7 +75,9 @@ def test_real_mkb_feed_replayed_with_its_article_page() -> None:
 def test_rerun_with_same_feed_or_304_yields_nothing_and_keeps_cursor() -> None:
     source = make_source(min_article_chars=100)
     [batch] = run(source, MockFetcher(feed_routes()))
-    assert run(source, MockFetcher(feed_routes()), batch.cursor) == []
+    # Nothing new: an empty batch, whose cursor (and the response's validators) gets committed.
+    [nothing_new] = run(source, MockFetcher(feed_routes()), batch.cursor)
+    assert nothing_new.items == [] and json.loads(nothing_new.cursor) == json.loads(batch.cursor)
     not_modified = MockFetcher({FEED_URL: Reply(b"", status=304)})
     assert run(source, not_modified, batch.cursor) == []
     assert not_modified.urls() == [FEED_URL]
@@ -86,7 +92,8 @@ def test_new_and_edited_entries_after_the_cursor() -> None:
     [again] = run(source, MockFetcher({FEED_URL: Reply(edited)}), batch.cursor)
     # Oldest first; the edited entry comes back (a new version for the store, T2).
     assert [i.key for i in again.items] == ["https://example.nl/1", "https://example.nl/2"]
-    assert run(source, MockFetcher({FEED_URL: Reply(edited)}), again.cursor) == []
+    [nothing_new] = run(source, MockFetcher({FEED_URL: Reply(edited)}), again.cursor)
+    assert nothing_new.items == [] and json.loads(nothing_new.cursor) == json.loads(again.cursor)
 
 
 def test_excerpt_when_articles_are_not_fetched_or_page_is_not_an_article() -> None:
@@ -201,3 +208,124 @@ def test_markup_and_script_in_an_entry_become_plain_text() -> None:
     doc = make_source().parse(batch.items[0], [])
     assert doc.text == "Eerste alinea\nTweede alinea"
     assert "alert" not in doc.text and "<" not in doc.text
+
+
+# --- issue 14: feeds as they are written ------------------------------------------------------
+
+
+def test_items_without_a_title_are_kept_and_titled_from_their_text_or_link() -> None:
+    # RSS 2.0: "All elements of an item are optional, however at least one of title or
+    # description must be present." A well-formed feed's title-less item is no cut-off entry.
+    feed = rss("<item><link>https://example.nl/a</link><description>Kabinet steunt digitalisering "
+               "van het mkb met een nieuw fonds.</description></item>",
+               "<item><link>https://example.nl/b</link><guid>https://example.nl/b</guid></item>",
+               rss_item(3, "Mon, 02 Nov 2026 09:00:00 +0100"))
+    source = make_source(fetch_articles=False)
+    [batch] = run(source, MockFetcher({FEED_URL: Reply(feed)}))
+    assert sorted(i.key for i in batch.items) == ["https://example.nl/3", "https://example.nl/a", "https://example.nl/b"]
+    a = next(i for i in batch.items if i.key.endswith("/a"))
+    assert source.parse(a, []).title == "Kabinet steunt digitalisering van het mkb met een nieuw fonds."
+    page = Response(url="https://example.nl/b", status=200, headers={"content-type": "text/html"},
+                    content=ARTICLE.read_bytes())
+    b = next(i for i in batch.items if i.key.endswith("/b"))
+    assert make_source(min_article_chars=100).parse(b, [page]).title == "Talent van nieuwkomers sneller en beter benutten"
+
+
+def test_a_long_text_gives_a_title_cut_at_a_word() -> None:
+    from scrapers.article import title_from
+
+    title = title_from("woord " * 60)
+    assert title is not None and len(title) <= 121 and title.endswith("woord…")
+
+
+def test_a_complete_feed_with_html_entities_is_complete_and_moves_its_cursor() -> None:
+    feed = rss("<item><title>Subsidie van &euro;&nbsp;5.000 voor caf&eacute;s</title>"
+               "<link>https://example.nl/1</link><description>Tekst&hellip;</description></item>",
+               "<item><title>Letterlijk</title><link>https://example.nl/2</link>"
+               "<description><![CDATA[&nbsp;blijft&nbsp;staan]]></description></item>")
+    [batch] = run(make_source(fetch_articles=False), MockFetcher({FEED_URL: Reply(feed)}))
+    assert batch.complete and batch.cursor is not None
+    assert batch.items[0].data["title"] == "Subsidie van € 5.000 voor cafés"
+    # In a CDATA section "&nbsp;" is text, left as the feed wrote it (and read as HTML later).
+    assert batch.items[1].data["excerpt"] == "blijft staan"
+
+
+def test_a_truncated_feed_with_html_entities_stays_incomplete() -> None:
+    feed = rss(*(rss_item(n, "Mon, 02 Nov 2026 09:00:00 +0100").replace("Tekst", "Tekst&nbsp;")
+                 for n in range(1, 4)))
+    cut = feed[: feed.index(b"<description>Tekst&nbsp; 3") + 20]
+    [batch] = run(make_source(), MockFetcher({FEED_URL: Reply(cut)}))
+    assert batch.cursor is None and not batch.complete and len(batch.items) == 2
+
+
+def test_an_entity_declaration_anywhere_in_the_prolog_is_refused() -> None:
+    entity = b'<!DOCTYPE rss [<!ENTITY x "y">]>'
+    for prolog in (b"<!-- " + b"x" * 70_000 + b" -->" + entity,  # past the first 64 KiB
+                   b'<!DOCTYPE rss [<!-- ' + b"x" * 70_000 + b' --><!ENTITY x "y">]>'):
+        body = b"<?xml version='1.0' encoding='utf-8'?>" + prolog + rss(rss_item(1, "2026-11-02"))[38:]
+        with pytest.raises(UnsafeXML):
+            parse_feed(Response(url=FEED_URL, status=200, headers={}, content=body))
+    utf16 = ("<?xml version='1.0' encoding='utf-16'?><!DOCTYPE rss [<!ENTITY x 'y'>]>"
+             "<rss version='2.0'><channel><title>&x;</title></channel></rss>").encode("utf-16")
+    with pytest.raises(UnsafeXML):
+        parse_feed(Response(url=FEED_URL, status=200, headers={}, content=utf16))
+    # "<!ENTITY" as text of an entry is no declaration.
+    text = rss("<item><title>t</title><link>https://example.nl/e</link>"
+               "<description><![CDATA[<!ENTITY x 'y'>]]></description></item>")
+    assert len(parse_feed(Response(url=FEED_URL, status=200, headers={}, content=text)).entries) == 1
+
+
+def test_validators_of_a_feed_without_new_entries_are_stored(tmp_path: Path) -> None:
+    """A feed whose body changed (a new lastBuildDate) but that has no new entry still gets its
+    new ETag stored, so the run after it is answered 304 instead of the whole feed again."""
+    feed = rss(rss_item(1, "Mon, 02 Nov 2026 09:00:00 +0100"))
+    versions = {'"v1"': feed, '"v2"': feed.replace(b"<title>t</title>", b"<title>t</title><lastBuildDate>x</lastBuildDate>")}
+    current = ['"v1"']
+    asked: list[str | None] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        asked.append(request.headers.get("if-none-match"))
+        if request.headers.get("if-none-match") == current[0]:
+            return httpx.Response(304, headers={"etag": current[0]})
+        return httpx.Response(200, headers={"etag": current[0], "content-type": "application/rss+xml"},
+                              content=versions[current[0]])
+
+    config = load(overrides={"http": {"robots": False, "host_interval": 0.0},
+                             "sources": {"mkb-nederland": {"fetch_articles": False, "relevance": False}}})
+    settings_ = http.HttpSettings.from_config(config["http"])
+    with Store(tmp_path / "monitor.db") as store:
+        pipeline = Pipeline(config, store, fetcher_for=lambda sc: http.Client(
+            settings_, transport=httpx.MockTransport(answer), cache=store))
+        assert pipeline.run(["mkb-nederland"]).sources[0].new == 1
+        current[0] = '"v2"'
+        report = pipeline.run(["mkb-nederland"]).sources[0]
+        assert (report.status, report.new) == ("ok", 0)
+        pipeline.run(["mkb-nederland"])
+    assert asked == [None, '"v1"', '"v2"']  # the third run asks with the ETag of the second
+
+
+# --- issue 19: bounded runs -----------------------------------------------------------------------
+
+
+def test_a_huge_feed_is_read_in_bounded_batches_over_several_runs() -> None:
+    feed = rss(*(rss_item(n, f"Mon, 02 Nov 2026 {n // 60 % 24:02d}:{n % 60:02d}:00 +0100") for n in range(1, 401)))
+    source = make_source(fetch_articles=False, max_items=100, batch_size=50, max_seen=5000)
+    delivered: list[str] = []
+    cursor = None
+    for _ in range(4):
+        batches = run(source, MockFetcher({FEED_URL: Reply(feed)}), cursor)
+        assert [len(b.items) for b in batches] == [50, 50]  # each committed with its cursor
+        delivered += [i.key for b in batches for i in b.items]
+        cursor = batches[-1].cursor
+    assert len(delivered) == len(set(delivered)) == 400  # all of it, oldest first, none twice
+    assert delivered[:2] == ["https://example.nl/1", "https://example.nl/2"]
+    [done] = run(source, MockFetcher({FEED_URL: Reply(feed)}), cursor)
+    assert done.items == []
+
+
+def test_a_kill_after_one_batch_loses_only_what_was_not_committed() -> None:
+    feed = rss(*(rss_item(n, f"Mon, 02 Nov 2026 09:{n:02d}:00 +0100") for n in range(1, 31)))
+    source = make_source(fetch_articles=False, max_items=200, batch_size=10)
+    first = next(iter(source.discover(MockFetcher({FEED_URL: Reply(feed)}), None)))  # then the run is killed
+    again = run(source, MockFetcher({FEED_URL: Reply(feed)}), first.cursor)
+    assert [i.key for b in again for i in b.items] == [f"https://example.nl/{n}" for n in range(11, 31)]

@@ -97,3 +97,26 @@ def test_truncated_docx_is_corrupt():
 
 def test_other_formats_are_not_read():
     assert extract_text(b"Plain text, not a document file", "text/plain", **CAPS) is None
+
+
+def test_docx_merged_cells_are_read_once():
+    """Real moties put their body in a table whose cells span columns and rows; python-docx
+    hands a merged cell out at every grid position it covers."""
+    from io import BytesIO
+
+    import docx
+
+    document = docx.Document()
+    table = document.add_table(rows=3, cols=3)
+    table.cell(0, 0).merge(table.cell(0, 2)).text = "De Kamer, gehoord de beraadslaging,"
+    table.cell(1, 0).merge(table.cell(2, 0)).text = "Nr. 12"
+    table.cell(1, 1).merge(table.cell(1, 2)).text = "verzoekt de regering het mkb te steunen bij digitalisering,"
+    table.cell(2, 1).text = "en gaat over tot de orde van de dag."
+    out = BytesIO()
+    document.save(out)
+    text = extract_text(out.getvalue(), DOCX_TYPE, max_pages=10, max_unpacked_bytes=10_000_000).text
+    assert text.count("De Kamer, gehoord de beraadslaging,") == 1
+    assert text.count("Nr. 12") == 1 and text.count("verzoekt de regering") == 1
+    assert text.split("\n\n") == ["De Kamer, gehoord de beraadslaging,",
+                                "Nr. 12\tverzoekt de regering het mkb te steunen bij digitalisering,",
+                                "en gaat over tot de orde van de dag.\t"]

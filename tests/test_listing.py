@@ -47,7 +47,7 @@ def test_real_listing_items_with_titles_and_dates() -> None:
     # "17-03-2018 | 18:30" on the listing: Amsterdam wall-clock time, CET in March.
     assert doc.published == "2018-03-17T18:30:00+01:00" and doc.published_raw == "17-03-2018 | 18:30"
     assert doc.title == "Maatregelen voor snelle aanpak files" and doc.text_quality == "full"
-    assert run(source, MockFetcher({HOME_URL: html(HOME)}), batch.cursor) == []
+    assert run(source, MockFetcher({HOME_URL: html(HOME)}), batch.cursor) == [Batch([], cursor=None)]
     assert len(json.loads(batch.cursor)["seen"]) == 6
 
 

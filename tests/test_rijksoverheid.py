@@ -150,3 +150,16 @@ def test_api_and_sitemap_both_failing_raise_the_api_error() -> None:
     with pytest.raises(HTTPStatus) as caught:
         run(make_source(), MockFetcher(routes))
     assert caught.value.status == 500 and caught.value.__cause__.status == 503
+
+
+def test_a_bad_item_is_skipped_and_counted_not_the_whole_answer() -> None:
+    good = ANSWER.read_bytes()
+    bad = (b"<item><title>Zonder link</title><pubDate>Wed, 23 Sep 2026 10:00:00 +0200</pubDate></item>"
+           b"<item><title>Datum onleesbaar</title><link>https://www.rijksoverheid.nl/x</link>"
+           b"<pubDate>binnenkort</pubDate></item></channel>")
+    body = good.replace(b"</channel>", bad)
+    source = make_source(fetch_articles=False, first_run_days=100_000, sitemap_fallback=False)
+    batches = run(source, MockFetcher({API: Reply(body)}))
+    assert sorted(i.key for b in batches for i in b.items) == sorted([PAKKETJES, BORSSELE])
+    assert all(b.cursor is not None for b in batches)  # the answer was read: the cursor moves
+    assert len(source.skipped) == 2 and "without link" in source.skipped[0]

@@ -23,7 +23,7 @@ PAKKETJES = "https://www.rijksoverheid.nl/actueel/nieuws/2026/09/22/europese-toe
 
 def make_source(url: str = SITEMAP_URL, **overrides: object) -> SitemapSource:
     # first_run_days is large: the fixture's entries are from 2026-09 and must count as recent.
-    options = dict(url=url, url_contains="", first_run_days=100_000, max_items=200, batch_size=50,
+    options = dict(url=url, url_contains="", first_run_days=100_000, max_items=200, max_sitemaps=20, batch_size=50,
                    min_article_chars=250, document_kind="government") | overrides
     return SitemapSource("ro-news-sitemap", SitemapSource.Options(**options))
 
@@ -58,7 +58,8 @@ def test_real_news_sitemap_replayed_with_article_pages() -> None:
 def test_rerun_with_unchanged_lastmod_or_304_yields_nothing() -> None:
     source = make_source()
     [batch] = run(source, MockFetcher(routes()))
-    assert run(source, MockFetcher(routes()), batch.cursor) == []
+    # Nothing new: one empty batch, which commits the sitemap's validators; a 304 gives none.
+    assert run(source, MockFetcher(routes()), batch.cursor) == [Batch([], cursor=None)]
     assert run(source, MockFetcher({SITEMAP_URL: Reply(b"", status=304)}), batch.cursor) == []
 
 
@@ -91,7 +92,7 @@ def test_sitemap_without_namespace_and_url_filter() -> None:
 
 
 def test_first_run_skips_old_entries() -> None:
-    assert run(make_source(first_run_days=1), MockFetcher(routes())) == []
+    assert run(make_source(first_run_days=1), MockFetcher(routes())) == [Batch([], cursor=None)]
 
 
 @pytest.mark.parametrize(("body", "error"), [
@@ -116,3 +117,42 @@ def test_index_skips_only_sub_sitemaps_older_than_the_cursor() -> None:
     [batch] = run(make_source(index_url), fetcher, cursor)
     assert [i.key for i in batch.items] == [BORSSELE] and batch.complete
     assert "https://www.kvk.nl/old.xml" not in fetcher.urls()
+
+
+def test_a_huge_sitemap_index_is_walked_a_bounded_part_per_run() -> None:
+    """Issue 19: an index of thousands of sub-sitemaps was walked in one run without end."""
+    index_url = "https://www.kvk.nl/sitemap_index.xml"
+    ns = b'xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"'
+    subs = [(f"https://www.kvk.nl/documents-{n}.xml", f"2026-09-{1 + n % 28:02d}") for n in range(60)]
+    index = b"<sitemapindex " + ns + b">" + b"".join(
+        f"<sitemap><loc>{loc}</loc><lastmod>{day}</lastmod></sitemap>".encode() for loc, day in subs) + b"</sitemapindex>"
+    routes = {index_url: Reply(index)}
+    for n, (loc, day) in enumerate(subs):
+        routes[loc] = Reply(b"<urlset " + ns + b">" + b"".join(
+            f"<url><loc>https://www.kvk.nl/artikel/{n}-{k}</loc><lastmod>{day}T1{k}:00:00Z</lastmod></url>".encode()
+            for k in range(2)) + b"</urlset>")
+    source = make_source(index_url, max_sitemaps=25, max_items=1000)
+    delivered, cursor, per_run = [], None, []
+    for _ in range(4):
+        fetcher = MockFetcher(routes)
+        batches = run(source, fetcher, cursor)
+        per_run.append(sum(1 for u in fetcher.urls() if "documents-" in u))
+        delivered += [i.key for b in batches for i in b.items]
+        cursor = next((b.cursor for b in reversed(batches) if b.cursor), cursor)
+    assert per_run[:3] == [25, 25, 10]  # never more than max_sitemaps; the walk goes on where it stopped
+    assert set(delivered) == {f"https://www.kvk.nl/artikel/{n}-{k}" for n in range(60) for k in range(2)}
+    assert "walked" not in json.loads(cursor) and json.loads(cursor)["date"].startswith("2026-09-28")
+
+
+def test_a_walk_cut_short_keeps_the_date_mark() -> None:
+    index_url = "https://www.kvk.nl/sitemap_index.xml"
+    index = (b'<?xml version="1.0" encoding="UTF-8"?><sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+             b"<sitemap><loc>https://www.kvk.nl/documents-1.xml</loc><lastmod>2026-09-23</lastmod></sitemap>"
+             b"<sitemap><loc>https://www.kvk.nl/documents-2.xml</loc><lastmod>2026-09-24</lastmod></sitemap>"
+             b"</sitemapindex>")
+    fetcher = MockFetcher({index_url: Reply(index), "https://www.kvk.nl/documents-1.xml": Reply.file(SITEMAP)})
+    [batch] = run(make_source(index_url, max_sitemaps=1), fetcher)
+    state = json.loads(batch.cursor)
+    # documents-2 may hold entries older than those of documents-1: the date mark does not move yet.
+    assert state["date"] is None and state["walked"] == ["2026-09-23T00:00:00+02:00", "https://www.kvk.nl/documents-1.xml"]
+    assert "https://www.kvk.nl/documents-2.xml" not in fetcher.urls()

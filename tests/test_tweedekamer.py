@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -36,7 +37,8 @@ LETTER = [["Geachte voorzitter,", "Hierbij ontvangt u de voortgang van de evalua
 def make_source(**changes: object) -> SyncFeedSource:
     values = dict(base_url=BASE, soorten=["Brief regering", "Antwoord schriftelijke vragen"],
                   dossiers=["30218"], terms=["digitalisering", "Digitale Werkplaatsen"],
-                  start_skiptoken=20127222, max_pages=10, fetch_files=True, max_file_pages=50,
+                  first_run_days=14, start_skiptoken=20127222, max_start_requests=40, max_pages=10,
+                  fetch_files=True, max_file_pages=50,
                   max_file_unpacked_bytes=10_000_000)
     values.update(changes)
     return SyncFeedSource("tweedekamer", options_from(Options, "tweedekamer", values))
@@ -70,7 +72,9 @@ def test_registered_and_configured_with_the_shipped_defaults():
     tk = config.load().source("tweedekamer")
     assert source_class(tk.kind) is SyncFeedSource
     source = SyncFeedSource(tk.name, options_from(Options, tk.name, tk.options))
-    assert source.options.base_url == BASE and source.options.start_skiptoken > 0
+    # No hand-set token: a first run searches the feed for the start of its first_run_days.
+    assert source.options.base_url == BASE and source.options.start_skiptoken == 0
+    assert source.options.first_run_days == 14
 
 
 def test_paging_by_skiptoken_until_a_page_without_entries():
@@ -128,7 +132,7 @@ def test_letter_in_a_dossier_gets_the_koop_id_and_its_pdf_text():
     assert doc.text.startswith("Geachte voorzitter,\nHierbij ontvangt u de voortgang")
     assert doc.meta["dossier_titel"] == "Wijziging van de Wet ruimtelijke ordening inzake de grondexploitatie"
     assert doc.meta["refs"]["zaak"] == ["c5d7c17c-b8cc-4504-ba2e-471683cd2b9e"]
-    assert doc.url == f"{BASE}/Entiteiten/{BRIEF}"
+    assert doc.url == "https://www.tweedekamer.nl/kamerstukken/detail?id=2026D34574&did=2026D34574"
 
 
 def test_a_scan_keeps_its_metadata_and_says_it_needs_ocr():
@@ -223,7 +227,7 @@ def test_html_page_with_200_is_not_a_feed():
 
 def test_first_run_without_start_token_asks_for_the_feed_from_its_start():
     fetcher = MockFetcher({FEED: Reply.file(EMPTY)})
-    assert run(make_source(start_skiptoken=0), fetcher) == []
+    assert run(make_source(start_skiptoken=0, first_run_days=0), fetcher) == []
     assert fetcher.urls() == [f"{FEED}?category=Document"]
 
 
@@ -276,3 +280,131 @@ def test_kst_ids_follow_koop_numbering():
     assert kamerstuk_id({"nummer": "36600", "toevoeging": "XIII"}, "12") == "kst-36600-XIII-12"
     assert dossier_number({"nummer": "21501", "toevoeging": "(R2034)"}) == "21501"
     assert kamerstuk_id({"nummer": "32637", "toevoeging": None}, None) is None
+
+
+# --- issue 14: a first run without a hand-set token ------------------------------------------
+
+
+class SimulatedSyncFeed_from_schema(MockFetcher):
+    """A SyncFeed of 26 million changes, built from the real page fixture's schema: every page
+    is PAGE's envelope with its first (namespaced) entry repeated, each copy given its own GUID,
+    ``<updated>`` and ``rel="next"`` skiptoken. A page at skiptoken t holds the next 250
+    changes; past the end, a page without entries (as EMPTY). The changes are spread over
+    2008-09-01 .. 2026-08-20 unevenly, with the mass updates that make the real feed hard to
+    search by date: two million changes on one day in 2019, one million on 2026-08-03."""
+
+    END = 26_000_000
+    PER_PAGE = 250
+    # (skiptoken, time) knots; the time of a change is interpolated between them.
+    KNOTS = [(0, datetime(2008, 9, 1, tzinfo=timezone.utc)), (12_000_000, datetime(2019, 3, 1, tzinfo=timezone.utc)),
+             (14_000_000, datetime(2019, 3, 2, tzinfo=timezone.utc)), (24_000_000, datetime(2026, 8, 3, tzinfo=timezone.utc)),
+             (25_000_000, datetime(2026, 8, 3, 20, tzinfo=timezone.utc)), (END, datetime(2026, 8, 20, 15, tzinfo=timezone.utc))]
+
+    def __init__(self) -> None:
+        super().__init__({}, now=datetime(2026, 8, 20, 15, 30, tzinfo=timezone.utc))
+        text = PAGE.read_text("utf-8")
+        start, end = text.index("<entry>"), text.index("</entry>") + len("</entry>")
+        self.head, self.entry = text[text.index("<feed"):start], text[start:end]
+        self.feed_requests = 0
+
+    @classmethod
+    def updated(cls, token: int) -> datetime:
+        for (t0, d0), (t1, d1) in zip(cls.KNOTS, cls.KNOTS[1:]):
+            if token <= t1:
+                return d0 + (d1 - d0) * ((token - t0) / (t1 - t0))
+        raise AssertionError(token)
+
+    def _route(self, url):
+        if url.path.endswith("/Entiteiten/" + DOSSIER_30218):
+            return Reply.file(FIXTURES / "entiteiten_kamerstukdossier_30218_from_nsstripped.xml")
+        self.feed_requests += 1
+        after = int(url.params.get("skiptoken", "0"))
+        entries = []
+        for token in range(after + 1, min(after + self.PER_PAGE, self.END) + 1):
+            guid = f"00000000-0000-4000-8000-{token:012d}"
+            entries.append(self.entry.replace(BRIEF, guid)
+                           .replace("2026-08-20T14:05:10.1234567Z", self.updated(token).strftime("%Y-%m-%dT%H:%M:%S.%fZ"))
+                           .replace("skiptoken=20127223", f"skiptoken={token}"))
+        return Reply(("<?xml version='1.0' encoding='utf-8'?>" + self.head + "".join(entries) + "</feed>").encode())
+
+
+def test_a_first_run_finds_the_start_of_its_window_in_few_requests():
+    feed = SimulatedSyncFeed_from_schema()
+    source = make_source(start_skiptoken=0, first_run_days=14, max_start_requests=40,
+                         soorten=[], dossiers=[], terms=[], fetch_files=False)
+    first = next(source.discover(feed, None))
+    since = feed.now() - timedelta(days=14)
+    first_in_window = next(t for t in range(24_990_000, feed.END) if feed.updated(t) >= since)
+    # The first batch starts with the window's first change, exactly.
+    assert first.items[0].key == f"00000000-0000-4000-8000-{first_in_window:012d}"
+    assert feed.updated(first_in_window - 1) < since
+    assert feed.feed_requests <= 30, feed.feed_requests
+
+
+def test_a_feed_younger_than_the_window_is_read_from_its_start():
+    fetcher = MockFetcher(routes(**{FEED: Reply.file(PAGE), f"{FEED}?category=Document&skiptoken=20127230": Reply.file(EMPTY)}),
+                          now=datetime(2026, 8, 21, tzinfo=timezone.utc))
+    [batch] = run(make_source(start_skiptoken=0, first_run_days=14), fetcher)
+    assert [u for u in fetcher.urls() if "/Feed" in u][:2] == [f"{FEED}?category=Document"] * 2
+    assert batch.items[0].key == BRIEF
+
+
+def test_the_search_gives_up_early_rather_than_late():
+    feed = SimulatedSyncFeed_from_schema()
+    source = make_source(start_skiptoken=0, first_run_days=14, max_start_requests=5,
+                         soorten=[], dossiers=[], terms=[], fetch_files=False)
+    first = next(source.discover(feed, None))
+    since = feed.now() - timedelta(days=14)
+    assert feed.updated(int(first.items[0].key.rsplit("-", 1)[1])) < since  # earlier than the window
+
+
+# --- issue 14: tombstones, human URLs, mass updates -------------------------------------------
+
+
+@pytest.mark.parametrize("written", ["True", "TRUE", " true ", "1"])
+def test_a_tombstone_is_read_however_true_is_written(written):
+    body = PAGE.read_bytes().replace(b'tk:verwijderd="true"', f'tk:verwijderd="{written}"'.encode())
+    fetcher = MockFetcher(routes(**{f"{FEED}?category=Document&skiptoken=20127222": Reply(body)}))
+    source = make_source()
+    [batch] = run(source, fetcher)
+    assert parse_all(source, fetcher, batch)[DELETED].deleted
+
+
+def test_the_document_url_is_the_page_a_person_can_open():
+    fetcher = MockFetcher(routes())
+    source = make_source()
+    [batch] = run(source, fetcher)
+    docs = parse_all(source, fetcher, batch)
+    assert docs[BRIEF].url == "https://www.tweedekamer.nl/kamerstukken/detail?id=2026D34574&did=2026D34574"
+    assert docs[BRIEF].meta["api_url"] == f"{BASE}/Entiteiten/{BRIEF}"
+
+
+def test_a_mass_update_of_an_unchanged_document_is_no_change_and_no_alert(tmp_path):
+    """The TK re-sends old documents in bulk (a new tk:bijgewerkt and <updated>, the same
+    content): the store keeps them as they were, with no change row, so no alert fires."""
+    from monitor.alerts import SavedSearch, after_commit
+    from monitor.config import SourceConfig
+    from monitor.pipeline import Pipeline
+    from monitor.store import Store
+    from tests.alerting import FakeClock, make_config, save
+
+    config = make_config(tmp_path)
+    save(config, SavedSearch(name="grondexploitatie", query="grondexploitatiewet"), ("console", "", None))
+    sc = SourceConfig(name="tweedekamer", kind="tk_syncfeed", enabled=True, allowed_hosts=[], relevance=False,
+                      stale_after_hours=24, options={})
+    resent = PAGE.read_bytes().replace(b'tk:bijgewerkt="2026-08-20T16:', b'tk:bijgewerkt="2026-09-30T03:') \
+        .replace(b"<updated>2026-08-20T14:", b"<updated>2026-09-30T01:")
+    alerts = []
+    with Store.open(config) as store:
+        for body in (PAGE.read_bytes(), resent):
+            fetcher = MockFetcher(routes(**{f"{FEED}?category=Document&skiptoken=20127222": Reply(body)}))
+            report = Pipeline(config, store, fetcher_for=lambda sc: fetcher,
+                              after_commit=after_commit(config, clock=FakeClock())).run(sources=[(sc, make_source())])
+            alerts.append(report.alerts)
+            changes = store.db.execute("SELECT count(*) FROM changes").fetchone()[0]
+            versions = store.db.execute("SELECT count(*) FROM document_versions").fetchone()[0]
+            if body is not resent:
+                first_changes = changes
+        assert report.sources[0].new == 0 and report.sources[0].changed == 0
+        assert changes == first_changes and versions == 0
+    assert alerts[0]["hits"] >= 1 and alerts[1]["hits"] == 0
