@@ -252,3 +252,20 @@ def test_a_corpus_opened_read_only_before_the_migration_still_searches_exact_for
     with Store(path, readonly=True) as s:
         assert [h.id for h in search(s, "werknemer")] == ["doc-1"]
         assert search(s, "werknemers") == []  # no vocabulary yet: the form as typed only
+
+
+def test_a_search_leaves_no_transaction_open_on_a_writable_store(tmp_path, monkeypatch):
+    from monitor.store import search as engine
+
+    with Store(tmp_path / "monitor.db") as s:
+        with s.transaction():
+            for n in range(5):
+                s.put_document(Document(source="t", source_key=str(n), url=None, title=f"Stuk {n}",
+                                        text="Werknemers van het mkb.", kind="news", id=f"d{n}",
+                                        published=f"2024-01-0{n + 1}"))
+        monkeypatch.setattr(engine, "EXACT_LIMIT", 0)
+        monkeypatch.setattr(engine, "WALK_COST", 0)  # the path that ranks in a scratch index too
+        assert len(search(s, "werknemer")) == 5 and len(search(s, "werknemer", sort="date")) == 5
+        assert not s._db.conn.in_transaction
+        with s.transaction():  # the next write is not refused
+            s.put_document(Document(source="t", source_key="x", url=None, title="X", text="Y", kind="news", id="x"))

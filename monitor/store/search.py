@@ -225,15 +225,24 @@ class SearchIndex:
         20 ms or so."""
         self.conn.execute("CREATE VIRTUAL TABLE IF NOT EXISTS temp.search_window USING "
                           f"fts5(title, text, content='', tokenize='{FTS_TOKENIZER}')")
-        self.conn.execute("INSERT INTO temp.search_window (search_window) VALUES ('delete-all')")
-        self.conn.execute("INSERT INTO temp.search_window (rowid, title, text) SELECT rowid, title, text "
-                          "FROM main.documents WHERE rowid IN (SELECT value FROM json_each(?))", [json.dumps(rowids)])
+        self._scratch("INSERT INTO temp.search_window (search_window) VALUES ('delete-all')")
+        self._scratch("INSERT INTO temp.search_window (rowid, title, text) SELECT rowid, title, text "
+                      "FROM main.documents WHERE rowid IN (SELECT value FROM json_each(?))", [json.dumps(rowids)])
         sql = (f"SELECT rowid, bm25(search_window, {TITLE_WEIGHT}, 1.0) FROM temp.search_window "
                "WHERE search_window MATCH ?")
         as_typed = {r for (r,) in self.conn.execute(
             "SELECT rowid FROM temp.search_window WHERE search_window MATCH ?", [typed])} if typed else set()
         return {rowid: (0 if typed is None or rowid in as_typed else 1, rank)
                 for rowid, rank in self.conn.execute(sql, [match])}
+
+    def _scratch(self, sql: str, params: Sequence[Any] = ()) -> None:
+        """A write to a scratch (temp) table. Python's sqlite3 opens a transaction before it;
+        outside the store's own write transaction that one is closed at once, or the next
+        ``Store.transaction`` would find it open (and a reader would keep its snapshot)."""
+        outside = not self.conn.in_transaction
+        self.conn.execute(sql, params)
+        if outside and self.conn.in_transaction:
+            self.conn.commit()
 
     def _hits(self, match: str, rowids: list[int], ranks: dict[int, float], tokens: int) -> list[dict[str, Any]]:
         """The rows for a page of matches, in the page's order, with their snippets."""
@@ -256,9 +265,9 @@ class SearchIndex:
         instead (same tokenizer, so the same marks), and marked there."""
         self.conn.execute("CREATE VIRTUAL TABLE IF NOT EXISTS temp.search_page USING "
                           f"fts5(title, text, tokenize='{FTS_TOKENIZER}')")
-        self.conn.execute("DELETE FROM temp.search_page")
-        self.conn.execute("INSERT INTO temp.search_page (rowid, title, text) SELECT rowid, title, text "
-                          "FROM main.documents WHERE rowid IN (SELECT value FROM json_each(?))", [json.dumps(rowids)])
+        self._scratch("DELETE FROM temp.search_page")
+        self._scratch("INSERT INTO temp.search_page (rowid, title, text) SELECT rowid, title, text "
+                      "FROM main.documents WHERE rowid IN (SELECT value FROM json_each(?))", [json.dumps(rowids)])
         rows = self.conn.execute(
             f"""SELECT rowid, highlight(search_page, 0, '{MARK_START}', '{MARK_END}'),
                        snippet(search_page, 1, '{MARK_START}', '{MARK_END}', '…', {int(tokens)})
