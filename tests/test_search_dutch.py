@@ -221,16 +221,21 @@ def test_no_typed_text_gives_a_traceback(store, text):
         pass
 
 
-def test_a_corpus_from_before_dutch_matching_gets_its_vocabulary_with_progress(tmp_path):
-    path = tmp_path / "old.db"
+def corpus_before_dutch_matching(path, title, text):
+    """A corpus at schema version 3, as released, with one document."""
     old = sqlite_utils.Database(path)
-    for migration in MIGRATIONS[:3]:  # schema version 3, as released
+    for migration in MIGRATIONS[:3]:
         migration(old)
     old.execute("PRAGMA user_version = 3")
-    old["documents"].insert_all([{"id": "doc-1", "kind": "news", "title": "Werknemers", "text": "Veel bedrijven.",
-                                  "content_hash": "1", "version": 1, "published": "2024-01-01"}])
+    old["documents"].insert({"id": "doc-1", "kind": "news", "title": title, "text": text, "content_hash": "1",
+                             "version": 1, "published": "2024-01-01"})
     old.conn.commit()
     old.close()
+    return path
+
+
+def test_a_corpus_from_before_dutch_matching_gets_its_vocabulary_with_progress(tmp_path):
+    path = corpus_before_dutch_matching(tmp_path / "old.db", "Werknemers", "Veel bedrijven.")
     events = []
     with Store(path, progress=lambda event, **info: events.append((event, info))) as s:
         assert s.schema_version == SCHEMA_VERSION
@@ -240,15 +245,7 @@ def test_a_corpus_from_before_dutch_matching_gets_its_vocabulary_with_progress(t
 
 
 def test_a_corpus_opened_read_only_before_the_migration_still_searches_exact_forms(tmp_path):
-    path = tmp_path / "old.db"
-    old = sqlite_utils.Database(path)
-    for migration in MIGRATIONS[:3]:
-        migration(old)
-    old.execute("PRAGMA user_version = 3")
-    old["documents"].insert({"id": "doc-1", "kind": "news", "title": "Werknemer", "text": "Tekst.",
-                             "content_hash": "1", "version": 1})
-    old.conn.commit()
-    old.close()
+    path = corpus_before_dutch_matching(tmp_path / "old.db", "Werknemer", "Tekst.")
     with Store(path, readonly=True) as s:
         assert [h.id for h in search(s, "werknemer")] == ["doc-1"]
         assert search(s, "werknemers") == []  # no vocabulary yet: the form as typed only
