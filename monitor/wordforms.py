@@ -81,14 +81,16 @@ def _known_lemmas() -> frozenset[str]:
 
 @lru_cache(maxsize=1)
 def _stop_words() -> frozenset[str]:
-    """spaCy's Dutch stop words, read from spaCy's own file: importing spaCy takes seconds, and
-    a search from the command line needs only this list."""
+    """spaCy's Dutch stop words, loaded from spaCy's own module file (a set and no imports):
+    importing spaCy takes seconds, and a search from the command line needs only this list."""
     spec = importlib.util.find_spec("spacy")
     assert spec is not None and spec.submodule_search_locations
     path = Path(spec.submodule_search_locations[0]) / "lang" / "nl" / "stop_words.py"
-    namespace: dict[str, object] = {}
-    exec(compile(path.read_text("utf-8"), str(path), "exec"), namespace)  # a module holding one set
-    return frozenset(fold(w) for w in namespace["STOP_WORDS"])  # type: ignore[attr-defined]
+    module_spec = importlib.util.spec_from_file_location("mkb_monitor_nl_stop_words", path)
+    assert module_spec is not None and module_spec.loader is not None
+    module = importlib.util.module_from_spec(module_spec)
+    module_spec.loader.exec_module(module)
+    return frozenset(fold(w) for w in module.STOP_WORDS)
 
 
 @lru_cache(maxsize=1)
