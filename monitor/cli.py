@@ -47,7 +47,10 @@ class Context:
         if readonly and not self.config.db_path.exists():
             raise click.ClickException(f"no corpus at {self.config.db_path}: run `mkb-monitor run` or "
                                        "`mkb-monitor import FILE.jsonl` first")
-        return Store.open(self.config, readonly=readonly)
+        if readonly:
+            return Store.open(self.config, readonly=True)
+        with run_progress(sys.stderr.isatty()) as progress:  # a migration may rebuild an index
+            return Store.open(self.config, progress=progress)
 
 
 pass_ctx = click.make_pass_decorator(Context)

@@ -27,21 +27,21 @@ from datasette.database import QueryInterrupted
 from datasette.facets import ColumnFacet, Facet
 from datasette.filters import FilterArguments
 from datasette.utils import path_with_added_args, path_with_removed_args, tilde_encode
-from datasette.utils.asgi import Request, Response
+from datasette.utils.asgi import BadRequest, Request, Response
 from feedgen.feed import FeedGenerator
 from markupsafe import Markup, escape
 
-from monitor.errors import ConfigError
+from monitor.errors import ConfigError, QueryError
+from monitor.search import MARK_END, MARK_START, Match, Settings, compiled, parse
+from monitor.store.search import SearchIndex, web_filter
 from monitor.text import xml_safe
 
 CORPUS = "monitor"  # the name the corpus is served under, whatever its file is called
 DOCUMENTS = "documents"
 # FTS5 marks the match with these (Unicode private use, never in a sentence): the text is escaped
 # first and only then are they turned into <mark>, so stored HTML can never become markup.
-_OPEN, _CLOSE = "\ue000", "\ue001"
-SNIPPET_TOKENS = 40
+_OPEN, _CLOSE = MARK_START, MARK_END
 SEARCH_ARG = "_q"  # our search: bounded, with snippets (Datasette's own _search is sent here)
-MAX_MATCHES = 2_000
 
 
 # --- safety -----------------------------------------------------------------------------------
@@ -211,31 +211,53 @@ def asgi_wrapper(datasette: Any) -> Any:
     return wrap
 
 
+async def compiled_search(datasette: Any, database: str, text: str) -> Match:
+    """The search as the command line and the alerts compile it, against this corpus."""
+    settings = search_settings(datasette)
+    query = parse(text, settings)
+    forms = await datasette.get_database(database).execute_fn(
+        lambda conn: SearchIndex(conn).forms(query.tokens(), settings.max_forms))
+    return compiled(query, forms)
+
+
+def search_settings(datasette: Any) -> Settings:
+    """The ``[search]`` config that ``monitor.serve`` hands the plugin (defaults without it)."""
+    return Settings.of((datasette.plugin_config("mkb-monitor") or {}).get("search"))
+
+
 @hookimpl
-def filters_from_request(request: Any, database: str, table: str, datasette: Any) -> FilterArguments | None:
+def filters_from_request(request: Any, database: str, table: str, datasette: Any) -> Any:
     if database != CORPUS or table != DOCUMENTS:
         return None
-    where: list[str] = []
-    params: dict[str, str] = {}
-    said: list[str] = []
-    search = request.args.get(SEARCH_ARG)
-    if search:
-        # The newest MAX_MATCHES matches by rowid: FTS5 hands them over in rowid order and stops,
-        # so sorting, counting and faceting a word found in most documents costs the same as a rare one.
-        where.append("rowid in (select rowid from documents_fts where documents_fts match escape_fts(:q) "
-                     f"order by rowid desc limit {MAX_MATCHES})")
-        params["q"] = search
-        said.append(f'search matches "{search}" (the newest {MAX_MATCHES:,} matches at most)')
-    year = request.args.get("_year")
-    if year and len(year) == 4 and year.isdigit():
-        # A range on the indexed column, not strftime(): the published index answers it.
-        where.append("published >= :year_low and published < :year_high")
-        params.update(year_low=year, year_high=str(int(year) + 1))
-        said.append(f"published in {year}")
-    elif year:
-        where.append("0")
-        said.append(f"published in {year!r}, which is not a year")
-    return FilterArguments(where, params, said) if where else None
+
+    async def filters() -> FilterArguments | None:
+        where: list[str] = []
+        params: dict[str, str] = {}
+        said: list[str] = []
+        search = request.args.get(SEARCH_ARG)
+        if search:
+            try:
+                match = await compiled_search(datasette, database, search)
+            except QueryError as exc:
+                raise BadRequest(f"search {search!r}: {exc}") from None
+            limit = search_settings(datasette).web_max_matches
+            where.append(web_filter("q", limit))
+            params["q"] = match.fts
+            said.append(f'search matches "{search}" (the newest {limit:,} matches at most)')
+        year = request.args.get("_year")
+        if year and len(year) == 4 and year.isdigit():
+            # A range on sort_key ("<published> <id>"), the column the table is ordered by: the
+            # same documents as a range on published, read in order from its index (a range on
+            # published made SQLite sort the whole year: 268 ms at 200,000 documents, not 0).
+            where.append("sort_key >= :year_low and sort_key < :year_high")
+            params.update(year_low=year, year_high=str(int(year) + 1))
+            said.append(f"published in {year}")
+        elif year:
+            where.append("0")
+            said.append(f"published in {year!r}, which is not a year")
+        return FilterArguments(where, params, said) if where else None
+
+    return filters
 
 
 # Above this many rows a facet is left out rather than left to time out: counting a column means
@@ -371,26 +393,22 @@ def marked(fts_text: str | None) -> Markup:
 
 
 async def search_hits(datasette: Any, database: str, search: str, ids: Iterable[str]) -> dict[str, dict[str, Markup]]:
-    """Highlighted title and snippet of each document ``id`` for the search ``search``.
+    """Highlighted title and snippet of each document ``id`` for the search ``search``: the
+    forms that matched marked, as in the command line's snippets and the alerts'."""
+    try:
+        match = await compiled_search(datasette, database, search)
+    except QueryError:
+        return {}
+    tokens = search_settings(datasette).web_snippet_tokens
 
-    One small query per document: FTS5 answers ``match ... and rowid = ?`` from the doclist
-    without reading the other hits, so a word in most documents costs the same as a rare one."""
-    db = datasette.get_database(database)
-    hits: dict[str, dict[str, Markup]] = {}
-    for doc_id in ids:
+    def highlight(conn: sqlite3.Connection) -> dict[str, tuple[str, str]]:
         try:
-            result = await db.execute(
-                f"""select highlight(documents_fts, 0, '{_OPEN}', '{_CLOSE}') as title,
-                           snippet(documents_fts, 1, '{_OPEN}', '{_CLOSE}', '…', {SNIPPET_TOKENS}) as snippet
-                    from documents_fts
-                    where documents_fts match escape_fts(:search)
-                      and rowid = (select rowid from documents where id = :id)""",
-                {"search": search, "id": doc_id})
-        except (QueryInterrupted, sqlite3.DatabaseError):
-            continue  # the plain row is still shown; a hit without a snippet is no reason to fail
-        if result.rows:
-            hits[doc_id] = {"title": marked(result.rows[0]["title"]), "snippet": marked(result.rows[0]["snippet"])}
-    return hits
+            return SearchIndex(conn).highlighted(match.fts, list(ids), tokens)
+        except sqlite3.DatabaseError:
+            return {}  # the plain rows are still shown; hits without snippets are no reason to fail
+
+    rows = await datasette.get_database(database).execute_fn(highlight)
+    return {doc_id: {"title": marked(title), "snippet": marked(snippet)} for doc_id, (title, snippet) in rows.items()}
 
 
 @hookimpl

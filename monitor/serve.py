@@ -154,7 +154,9 @@ def datasette(config: Config, db_path: Path | None = None) -> Datasette:
     register_plugin()
     quiet_error_pages()
     path = Path(db_path or config.db_path)
-    ds = CorpusDatasette(metadata=metadata(), settings=settings(config), cors=False, version_note="mkb-monitor",
+    meta = metadata()
+    meta.setdefault("plugins", {})["mkb-monitor"] = {"search": config["search"]}  # the one query language
+    ds = CorpusDatasette(metadata=meta, settings=settings(config), cors=False, version_note="mkb-monitor",
                          template_dir=str(PACKAGE.joinpath("templates")),
                          static_mounts=[(STATIC_ROUTE, str(PACKAGE.joinpath("static")))])
     ds.add_database(ReadOnlyDatabase(ds, path=str(path), max_value_bytes=config["serve"]["max_value_bytes"],

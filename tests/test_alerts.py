@@ -181,8 +181,8 @@ def test_filters_without_words_organisations_and_figures(config, tmp_path):
     found = hits(config)
     assert (org, "kst-test-1") in found and (fig, "kst-test-1") in found and (high, "kst-test-1") not in found
     with Store.open(config) as corpus:
-        assert search.search(corpus, '"Nederlands Comité voor Ondernemerschap"') == []  # not by its words
-        comite = corpus.db.execute("SELECT text, start FROM mentions WHERE organisation_id = 'org:ncvo' "
+        assert search.search(corpus, '="Nederlands Comité voor Ondernemerschap"') == []  # not by its words
+        comite = corpus._db.execute("SELECT text, start FROM mentions WHERE organisation_id = 'org:ncvo' "
                                    "ORDER BY start").fetchall()
     assert len(comite) == 3 and comite[1][0] == "Comité"  # "het Comité", resolved by the linker
     with PrivateStore.open(config) as private:

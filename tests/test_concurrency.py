@@ -116,7 +116,7 @@ def test_a_second_run_exits_75_and_a_killed_holder_frees_the_lock_at_once(runner
     # The hanging source itself is the one thing the clean run does not have.
     assert reconcile(clean, db) == ["sources: extra {'name': 'hanging'}"]
     with Store(db) as store:  # the killed run is in the ledger, unfinished: nothing pretends it ended well
-        hanging = store.db.execute("SELECT status FROM runs WHERE source = 'hanging'").fetchall()
+        hanging = store._db.execute("SELECT status FROM runs WHERE source = 'hanging'").fetchall()
     assert hanging == [("running",)]
     LEDGER.fault("P2", True, n=2)
 
@@ -211,18 +211,18 @@ def test_every_write_transaction_takes_the_write_lock_first(tmp_path):
     attempts: list[str] = []
 
     def interleave(statement: str) -> None:
-        if store.db.conn.in_transaction and not attempts:
+        if store._db.conn.in_transaction and not attempts:
             try:
                 other.execute("INSERT INTO robots (origin, body, fetched_at) VALUES ('https://other', x'', 0)")
                 attempts.append("written")
             except sqlite3.OperationalError:
                 attempts.append("refused")
 
-    store.db.conn.set_trace_callback(interleave)
+    store._db.conn.set_trace_callback(interleave)
     try:
         store.put_robots("https://www.mkb.nl", b"User-agent: *\nDisallow:\n", 1.0)
     finally:
-        store.db.conn.set_trace_callback(None)
+        store._db.conn.set_trace_callback(None)
         other.close()
     assert attempts == ["refused"]
     assert store.get_robots("https://www.mkb.nl") == (b"User-agent: *\nDisallow:\n", 1.0)

@@ -114,6 +114,10 @@ class PrivateStore(SQLiteFile):
     MIGRATIONS = MIGRATIONS
     SYNCHRONOUS = "FULL"  # a 'sent' mark must survive a power cut
 
+    @property
+    def db(self) -> sqlite_utils.Database:
+        return self._db  # the private file's own statements; the corpus keeps its connection to itself
+
     @classmethod
     def open(cls, config: Any, *, readonly: bool = False) -> PrivateStore:
         return cls(config.private_db_path, busy_timeout_ms=config["monitor"]["busy_timeout_ms"], readonly=readonly)
