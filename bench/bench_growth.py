@@ -49,7 +49,7 @@ def corpus(docs: int) -> tuple[Path, dict[str, float]]:
 def fts_share(store: Store) -> float | None:
     """The share of the file that is the full-text index (None where SQLite lacks dbstat)."""
     try:
-        fts, total = store.db.execute("SELECT sum(CASE WHEN name LIKE 'documents_fts%' THEN pgsize END), "
+        fts, total = store._db.execute("SELECT sum(CASE WHEN name LIKE 'documents_fts%' THEN pgsize END), "
                                       "sum(pgsize) FROM dbstat").fetchone()
     except sqlite3.OperationalError:
         return None
@@ -61,7 +61,7 @@ def adding(store: Store) -> float:
     _, texts = real_texts()
     factory = Factory(Material(texts, random.Random(99)), seed=99)
     items = [factory.make(10**9 + n, date.today()) for n in range(ADDED)]
-    conn = store.db.conn
+    conn = store._db.conn
     conn.execute("BEGIN IMMEDIATE")
     try:
         started = time.perf_counter()

@@ -82,6 +82,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         config = Path(tmp) / "monitor.toml"
         config.write_text(f"""
 [http]
+allow_private = true  # the site is a loopback server
 host_interval = 0.0
 [sources.bench-feed]
 kind = "feed"

@@ -24,11 +24,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from urllib.parse import urlencode
 
+from datasette.utils import tilde_encode
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
 
 from bench.common import file_size, print_environment  # noqa: E402
 from monitor import config as config_module  # noqa: E402
-from monitor.serve import datasette  # noqa: E402
+from monitor.serve import datasette, metadata  # noqa: E402
 
 TARGET_MS = 1000
 
@@ -51,6 +53,13 @@ def samples(db: Path) -> dict[str, str]:
                          "group by organisation_id) where n >= 20 order by n limit 1")[0],
         "figure": str(one("select max(id) from figures")[0]),
     }
+    # Datasette's _next for the documents table: the last row's sort value and id (the 20th row,
+    # and the middle of the corpus: a next page and a deep one).
+    order = metadata()["databases"]["monitor"]["tables"]["documents"]["sort_desc"]
+    for name, offset in (("next", 19), ("deep_next", one("select count(*) from documents")[0] // 2)):
+        key, doc = one(f"select {order}, id from documents order by {order} desc limit 1 offset {offset}")
+        values[name] = f"{tilde_encode(key)},{tilde_encode(doc)}"
+    values["order"] = order
     values["dossier_big"] = json.loads(values["dossier_big"])[0]
     values["org_big_name"] = one(f"select canonical from organisations where id = '{values['org_big']}'")[0]
     conn.close()
@@ -64,6 +73,8 @@ def pages(s: dict[str, str]) -> list[tuple[str, str]]:
         ("home", "/"),
         ("database", "/monitor"),
         ("documents, newest first", "/monitor/documents"),
+        ("documents, next page", q("/monitor/documents", _next=s["next"], _sort_desc=s["order"])),
+        ("documents, a page halfway", q("/monitor/documents", _next=s["deep_next"], _sort_desc=s["order"])),
         ("search: word in 2/3 of documents", q("/monitor/documents", _q="mkb")),
         ("search: two words", q("/monitor/documents", _q="digitalisering ondernemers")),
         ("search: rare word", q("/monitor/documents", _q="cyberweerbaarheid")),

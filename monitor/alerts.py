@@ -169,9 +169,8 @@ def validate(search: SavedSearch, corpus: Store | None) -> SavedSearch:
         raise QueryError("a saved search needs a name")
     if search.digest not in DIGESTS:
         raise QueryError(f"digest must be one of {', '.join(DIGESTS)}, not {search.digest!r}")
-    if search.query.strip():
-        search_module.parse(search.query).fts()  # raises QueryError with a plain message
-    elif not (search.sources or search.kinds or search.organisations or search.dossier or search.figure):
+    filtered = search.sources or search.kinds or search.organisations or search.dossier or search.figure
+    if not search.query.strip() and not filtered:
         raise QueryError("a saved search needs words or at least one filter (source, kind, org, dossier, figure)")
     ids = resolve_organisations(corpus, list(search.organisations)) if search.organisations else []
     search = replace(search, organisation_ids=tuple(dict.fromkeys(ids)))
@@ -262,12 +261,13 @@ def evaluate(corpus: Store, private: PrivateStore, *, max_per_run: int, now: dat
 
 
 def check_runs(search: SavedSearch, corpus: Store | None) -> None:
-    """Run a saved search once, on no document, so what SQLite cannot run is refused when it is
-    saved, with SQLite's reason, instead of failing at match time. Without a corpus yet, an
-    empty one in memory with the same schema stands in."""
+    """Compile a saved search against the corpus and run it once, on no document, so what
+    cannot run (past the query caps, or a query FTS5 refuses) is refused when it is saved, with
+    the reason, instead of failing at match time. Without a corpus yet, an empty one in memory
+    with the same schema stands in."""
     def run_on(store: Store) -> None:
         if search.query.strip():
-            store.check_match(search_module.parse(search.query).fts())
+            search_module.compile(store, search.query)  # QueryError with the reason
         search.match(store, ids=[""])  # the filters, as SQL
 
     try:
@@ -328,7 +328,7 @@ def _matches(saved: SavedSearch, corpus: Store, ids: list[str], *, snippets: int
     ``snippets`` matches get one ([alerts] max_per_run: more than that in one run is a flood
     digest); the others show the start of their text, or the figure or organisation that matched."""
     if saved.query.strip():
-        ids = corpus.fts_matching(search_module.parse(saved.query).fts(), ids)
+        ids = search_module.among(corpus, saved.query, ids)
     found = _paged(replace(saved, query=""), corpus, ids)
     if saved.query.strip() and found and snippets > 0:
         passages = {h.id: h for h in _paged(saved, corpus, [h.id for h in found[:snippets]])}

@@ -61,7 +61,10 @@ class Context:
         if readonly and not self.config.db_path.exists():
             raise click.ClickException(f"no corpus at {self.config.db_path}: run `mkb-monitor run` or "
                                        "`mkb-monitor import FILE.jsonl` first")
-        return Store.open(self.config, readonly=readonly)
+        if readonly:
+            return Store.open(self.config, readonly=True)
+        with run_progress(sys.stderr.isatty()) as progress:  # a migration may rebuild an index
+            return Store.open(self.config, progress=progress)
 
 
 pass_ctx = click.make_pass_decorator(Context)
@@ -599,8 +602,11 @@ def reprocess(ctx: Context, sources: tuple[str, ...], extract_only: bool, everyt
 @cli.command()
 @click.option("--host", help="Address to listen on (default from config: 127.0.0.1).")
 @click.option("--port", type=int, help="Port (default from config: 8001).")
+@click.option("--public", is_flag=True,
+              help="Allow an address other machines can reach (0.0.0.0, a LAN address): they can then read the "
+                   "whole corpus and run read SQL on it.")
 @pass_ctx
-def serve(ctx: Context, host: str | None, port: int | None) -> None:
+def serve(ctx: Context, host: str | None, port: int | None, public: bool) -> None:
     """Explore the corpus in Datasette."""
     from monitor import serve as serve_module
 
@@ -608,21 +614,15 @@ def serve(ctx: Context, host: str | None, port: int | None) -> None:
         raise click.ClickException(f"no corpus at {ctx.config.db_path}: import or run first")
     host = host or ctx.config["serve"]["host"]
     port = port or ctx.config["serve"]["port"]
-    _check_port_free(host, port)
-    err.print(f"serving {markup(str(ctx.config.db_path))} on http://{host}:{port}/")
+    if serve_module.check_host(host, public=public):
+        err.print(f"warning: {host} is reachable from other machines: anyone who reaches it can read the corpus "
+                  "and run read SQL on it", style="yellow", markup=False, highlight=False)
+    taken = serve_module.port_taken(host, port)
+    if taken:
+        raise click.ClickException(f"cannot listen on {host}:{port}: {taken} (another server on that port? "
+                                   "choose one with --port)")
+    err.print(f"serving {ctx.config.db_path} on http://{host}:{port}/", markup=False, highlight=False)
     serve_module.serve(ctx.config, host=host, port=port)
-
-
-def _check_port_free(host: str, port: int) -> None:
-    """A busy port is a clear error (exit 1) before Datasette starts, not uvicorn's exit 3."""
-    import socket
-
-    try:
-        with socket.create_server((host, port)):
-            pass
-    except OSError as exc:
-        raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror or exc}"
-                                   " (another server on that port? choose one with --port)") from None
 
 
 cli.add_command(cli_alerts.alerts)

@@ -7,7 +7,8 @@
 - search hits with FTS5's own ``snippet()`` and ``highlight()``, escaped before the match is marked;
 - links from the ``document_id`` and ``figure_id`` columns of stored queries to those rows;
 - an Atom feed (``.atom``) of every table page, search and stored query that lists documents;
-- a startup check that refuses to serve the corpus immutable or without locking (RELIABILITY S7).
+- a startup check that refuses to serve the corpus immutable or without locking (RELIABILITY S7);
+- a 400, never a 500, for a query parameter Datasette cannot use, and ``nosniff`` on every response.
 
 ``monitor.serve`` registers it; it only acts on the corpus database (``CORPUS``).
 """
@@ -26,20 +27,21 @@ from datasette.database import QueryInterrupted
 from datasette.facets import ColumnFacet, Facet
 from datasette.filters import FilterArguments
 from datasette.utils import path_with_added_args, path_with_removed_args, tilde_encode
-from datasette.utils.asgi import Response
+from datasette.utils.asgi import BadRequest, Request, Response
 from feedgen.feed import FeedGenerator
 from markupsafe import Markup, escape
 
-from monitor.errors import ConfigError
+from monitor.errors import ConfigError, QueryError
+from monitor.search import MARK_END, MARK_START, Match, Settings, compiled, parse
+from monitor.store.search import SearchIndex, web_filter
+from monitor.text import xml_safe
 
 CORPUS = "monitor"  # the name the corpus is served under, whatever its file is called
 DOCUMENTS = "documents"
 # FTS5 marks the match with these (Unicode private use, never in a sentence): the text is escaped
 # first and only then are they turned into <mark>, so stored HTML can never become markup.
-_OPEN, _CLOSE = "\ue000", "\ue001"
-SNIPPET_TOKENS = 40
+_OPEN, _CLOSE = MARK_START, MARK_END
 SEARCH_ARG = "_q"  # our search: bounded, with snippets (Datasette's own _search is sent here)
-MAX_MATCHES = 2_000
 
 
 # --- safety -----------------------------------------------------------------------------------
@@ -60,6 +62,122 @@ def check_safe(datasette: Any) -> None:
 @hookimpl
 def startup(datasette: Any) -> None:
     check_safe(datasette)
+
+
+# Datasette 0.65 parses these parameters without a guard, so a bad value was a 500 (a ValueError,
+# a KeyError): each is checked before Datasette sees it. The other parameters Datasette refuses
+# itself, with a DatasetteError (see handle_exception) or an SQLite error (monitor.serve).
+_BOOLEANS = {"on", "off", "true", "false", "1", "0"}
+
+
+def _is_int(value: str) -> bool:
+    try:
+        int(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _json_object(value: str) -> dict[str, Any] | None:
+    try:
+        data = json.loads(value)
+    except ValueError:
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _facet_config_ok(value: str) -> bool:
+    if not value.startswith("{"):
+        return True  # a column name: Datasette checks it
+    config = _json_object(value)
+    return config is not None and isinstance(config.get("column", config.get("simple")), str)
+
+
+def _through_ok(value: str) -> bool:
+    through = _json_object(value)
+    return (through is not None and isinstance(through.get("table"), str) and isinstance(through.get("column"), str)
+            and isinstance(through.get("value", []), str | int | float | bool | None))
+
+
+def _in_list_ok(value: str) -> bool:
+    if not value.startswith("["):
+        return True  # comma-separated values
+    try:
+        values = json.loads(value)
+    except ValueError:
+        return False
+    return isinstance(values, list) and all(isinstance(v, str | int | float | bool | None) for v in values)
+
+
+def bad_parameter(query: Iterable[tuple[str, str]]) -> str | None:
+    """What is wrong with the first query parameter Datasette would fail on, or None."""
+    for key, value in query:
+        if key == "_json_infinity" and value.lower() not in _BOOLEANS:
+            return f"_json_infinity must be on or off, not {value!r}"
+        if key == "_timelimit" and not _is_int(value):
+            return f"_timelimit must be a number of milliseconds, not {value!r}"
+        if key.startswith("_facet") and not _facet_config_ok(value):  # _facet_size too: Datasette reads it as one
+            return f'{key} must name a column, or be JSON such as {{"column": "kind"}}, not {value!r}'
+        if key == "_through" and not _through_ok(value):
+            return ('_through must be JSON such as {"table": "mentions", "column": "organisation_id", "value": "kvk"}, '
+                    f"not {value!r}")
+        if key.endswith(("__in", "__notin")) and not _in_list_ok(value):
+            return f'{key} must be values separated by commas, or a JSON list such as ["a", "b"], not {value!r}'
+    return None
+
+
+async def error_page(datasette: Any, request: Request, message: str, status: int) -> Response:
+    """Datasette's own error page (or JSON for a .json path) for ``message``."""
+    from datasette import handle_exception as datasette_errors  # after datasette.app (see monitor.serve)
+    from datasette.views.base import DatasetteError
+
+    return await datasette_errors.handle_exception(datasette, request, DatasetteError(message, status=status))()
+
+
+@hookimpl(specname="asgi_wrapper")
+def guard_requests(datasette: Any) -> Any:
+    """Refuse a query parameter Datasette would fail on with a 400 before Datasette parses it, and
+    send ``X-Content-Type-Options: nosniff`` with every response, so that no browser takes a CSV
+    (``text/plain``) or a JSON answer holding stored HTML for a page to render."""
+
+    def wrap(app: Any) -> Any:
+        async def guarded(scope: dict[str, Any], receive: Any, send: Any) -> None:
+            if scope["type"] != "http":
+                return await app(scope, receive, send)
+
+            async def send_nosniff(message: dict[str, Any]) -> None:
+                if message["type"] == "http.response.start":
+                    headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"x-content-type-options"]
+                    message = {**message, "headers": [*headers, (b"x-content-type-options", b"nosniff")]}
+                await send(message)
+
+            query = parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
+            problem = bad_parameter(query)
+            if problem:
+                response = await error_page(datasette, Request(scope, receive), problem, 400)
+                return await response.asgi_send(send_nosniff)
+            await app(scope, receive, send_nosniff)
+
+        return guarded
+
+    return wrap
+
+
+@hookimpl(tryfirst=True)
+def handle_exception(datasette: Any, request: Any, exception: Exception) -> Any:
+    """The client's errors that Datasette 0.65 answers with a 500: a DatasetteError raised without
+    a status for a parameter it refuses (``_sort`` by a column that is not sortable, ``_sort``
+    with ``_sort_desc``, a ``_through`` without a foreign key) becomes the 400 it is, which
+    Datasette's own handler (run after this one) renders; a query past the time limit on a CSV
+    page (the other formats answer 400 already) is a 400 too."""
+    from datasette.views.base import DatasetteError
+
+    if isinstance(exception, DatasetteError) and exception.status == 500:
+        exception.status = 400
+    elif isinstance(exception, QueryInterrupted):
+        return error_page(datasette, request, "SQL query took too long: ask for less, or filter first "
+                                              f"(the time limit is {datasette.setting('sql_time_limit_ms')} ms)", 400)
+    return None
 
 
 # --- search, year filter and facets -------------------------------------------------------------
@@ -93,31 +211,53 @@ def asgi_wrapper(datasette: Any) -> Any:
     return wrap
 
 
+async def compiled_search(datasette: Any, database: str, text: str) -> Match:
+    """The search as the command line and the alerts compile it, against this corpus."""
+    settings = search_settings(datasette)
+    query = parse(text, settings)
+    forms = await datasette.get_database(database).execute_fn(
+        lambda conn: SearchIndex(conn).forms(query.tokens(), settings.max_forms))
+    return compiled(query, forms)
+
+
+def search_settings(datasette: Any) -> Settings:
+    """The ``[search]`` config that ``monitor.serve`` hands the plugin (defaults without it)."""
+    return Settings.of((datasette.plugin_config("mkb-monitor") or {}).get("search"))
+
+
 @hookimpl
-def filters_from_request(request: Any, database: str, table: str, datasette: Any) -> FilterArguments | None:
+def filters_from_request(request: Any, database: str, table: str, datasette: Any) -> Any:
     if database != CORPUS or table != DOCUMENTS:
         return None
-    where: list[str] = []
-    params: dict[str, str] = {}
-    said: list[str] = []
-    search = request.args.get(SEARCH_ARG)
-    if search:
-        # The newest MAX_MATCHES matches by rowid: FTS5 hands them over in rowid order and stops,
-        # so sorting, counting and faceting a word found in most documents costs the same as a rare one.
-        where.append("rowid in (select rowid from documents_fts where documents_fts match escape_fts(:q) "
-                     f"order by rowid desc limit {MAX_MATCHES})")
-        params["q"] = search
-        said.append(f'search matches "{search}" (the newest {MAX_MATCHES:,} matches at most)')
-    year = request.args.get("_year")
-    if year and len(year) == 4 and year.isdigit():
-        # A range on the indexed column, not strftime(): the published index answers it.
-        where.append("published >= :year_low and published < :year_high")
-        params.update(year_low=year, year_high=str(int(year) + 1))
-        said.append(f"published in {year}")
-    elif year:
-        where.append("0")
-        said.append(f"published in {year!r}, which is not a year")
-    return FilterArguments(where, params, said) if where else None
+
+    async def filters() -> FilterArguments | None:
+        where: list[str] = []
+        params: dict[str, str] = {}
+        said: list[str] = []
+        search = request.args.get(SEARCH_ARG)
+        if search:
+            try:
+                match = await compiled_search(datasette, database, search)
+            except QueryError as exc:
+                raise BadRequest(f"search {search!r}: {exc}") from None
+            limit = search_settings(datasette).web_max_matches
+            where.append(web_filter("q", limit))
+            params["q"] = match.fts
+            said.append(f'search matches "{search}" (the newest {limit:,} matches at most)')
+        year = request.args.get("_year")
+        if year and len(year) == 4 and year.isdigit():
+            # A range on sort_key ("<published> <id>"), the column the table is ordered by: the
+            # same documents as a range on published, read in order from its index (a range on
+            # published made SQLite sort the whole year: 268 ms at 200,000 documents, not 0).
+            where.append("sort_key >= :year_low and sort_key < :year_high")
+            params.update(year_low=year, year_high=str(int(year) + 1))
+            said.append(f"published in {year}")
+        elif year:
+            where.append("0")
+            said.append(f"published in {year!r}, which is not a year")
+        return FilterArguments(where, params, said) if where else None
+
+    return filters
 
 
 # Above this many rows a facet is left out rather than left to time out: counting a column means
@@ -253,26 +393,22 @@ def marked(fts_text: str | None) -> Markup:
 
 
 async def search_hits(datasette: Any, database: str, search: str, ids: Iterable[str]) -> dict[str, dict[str, Markup]]:
-    """Highlighted title and snippet of each document ``id`` for the search ``search``.
+    """Highlighted title and snippet of each document ``id`` for the search ``search``: the
+    forms that matched marked, as in the command line's snippets and the alerts'."""
+    try:
+        match = await compiled_search(datasette, database, search)
+    except QueryError:
+        return {}
+    tokens = search_settings(datasette).web_snippet_tokens
 
-    One small query per document: FTS5 answers ``match ... and rowid = ?`` from the doclist
-    without reading the other hits, so a word in most documents costs the same as a rare one."""
-    db = datasette.get_database(database)
-    hits: dict[str, dict[str, Markup]] = {}
-    for doc_id in ids:
+    def highlight(conn: sqlite3.Connection) -> dict[str, tuple[str, str]]:
         try:
-            result = await db.execute(
-                f"""select highlight(documents_fts, 0, '{_OPEN}', '{_CLOSE}') as title,
-                           snippet(documents_fts, 1, '{_OPEN}', '{_CLOSE}', '…', {SNIPPET_TOKENS}) as snippet
-                    from documents_fts
-                    where documents_fts match escape_fts(:search)
-                      and rowid = (select rowid from documents where id = :id)""",
-                {"search": search, "id": doc_id})
-        except (QueryInterrupted, sqlite3.DatabaseError):
-            continue  # the plain row is still shown; a hit without a snippet is no reason to fail
-        if result.rows:
-            hits[doc_id] = {"title": marked(result.rows[0]["title"]), "snippet": marked(result.rows[0]["snippet"])}
-    return hits
+            return SearchIndex(conn).highlighted(match.fts, list(ids), tokens)
+        except sqlite3.DatabaseError:
+            return {}  # the plain rows are still shown; hits without snippets are no reason to fail
+
+    rows = await datasette.get_database(database).execute_fn(highlight)
+    return {doc_id: {"title": marked(title), "snippet": marked(snippet)} for doc_id, (title, snippet) in rows.items()}
 
 
 @hookimpl
@@ -383,9 +519,11 @@ def render_atom(datasette: Any, request: Any, columns: list[str], rows: list[Any
         title = (meta.get("tables", {}).get(table) or {}).get("title") or table
     if data.get("human_description_en"):
         title += ": " + data["human_description_en"]
+    # Every text through xml_safe: one character XML 1.0 forbids (a \x01 in a stored title, or in
+    # the search that names the feed) makes lxml refuse the whole feed.
     feed = FeedGenerator()
     feed.id(request.url)
-    feed.title(f"mkb-monitor: {title}")
+    feed.title(xml_safe(f"mkb-monitor: {title}"))
     feed.link(href=request.url, rel="self")
     feed.link(href=request.url.replace(".atom", "", 1), rel="alternate")
     feed.generator("mkb-monitor (Datasette)")
@@ -401,12 +539,13 @@ def render_atom(datasette: Any, request: Any, columns: list[str], rows: list[Any
     for updated, page, record in reversed(entries):  # feedgen prepends: keep the page's order
         entry = feed.add_entry()
         entry.id(page)
-        entry.title(str(record.get("title") or record[key_column]))
+        entry.title(xml_safe(str(record.get("title") or record[key_column])))
         entry.updated(updated)
         entry.link(href=page)  # one link: feedgen 1.0 writes no rel, so a second would also be "alternate"
         content = next((record[c] for c in _CONTENT_COLUMNS if record.get(c)), None)
         if content:  # plain text: a feed reader escapes it, so stored HTML never becomes markup
-            entry.content(str(content).replace(_OPEN, "").replace(_CLOSE, "")[:_FEED_ENTRY_CHARS], type="text")
+            text = xml_safe(str(content).replace(_OPEN, "").replace(_CLOSE, ""))
+            entry.content(text[:_FEED_ENTRY_CHARS], type="text")
     return Response(feed.atom_str(pretty=True), content_type="application/atom+xml; charset=utf-8")
 
 

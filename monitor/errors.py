@@ -2,8 +2,12 @@
 
 Each class carries a dotted ``code`` that is what gets recorded (on a run, a source, a
 quarantined item, a delivery), so a failure has the same name in the database, the logs and
-the tests. This module imports nothing: it is the one module every floor may import
+the tests. This module imports nothing of the project: it is the one module every floor may import
 (``scrapers`` and ``models`` included) without the import running back up.
+
+Every message is passed through :func:`redact` when the error is built, so a password in a URL's
+userinfo or a token in its query string never reaches a log, a stored error text or a served
+column, whichever floor raised the error.
 
     MonitorError
     ├── ConfigError                       config.invalid: a bad or unknown key, a bad value
@@ -14,7 +18,7 @@ the tests. This module imports nothing: it is the one module every floor may imp
     │   ├── TLSFailed                     fetch.tls
     │   ├── Timeout                       fetch.timeout
     │   │   ├── ReadTimeout               fetch.timeout.read: no byte within the read timeout
-    │   │   └── DeadlineExceeded          fetch.timeout.total: the whole exchange took too long
+    │   │   └── DeadlineExceeded          fetch.deadline: the whole exchange took too long
     │   ├── DataLoss                      fetch.data_loss: reset or truncated mid-body
     │   ├── HTTPStatus                    fetch.status: a status we do not accept (4xx, 5xx)
     │   │   └── RateLimited               fetch.rate_limited: 429/503 with Retry-After
@@ -22,6 +26,8 @@ the tests. This module imports nothing: it is the one module every floor may imp
     │   ├── DecompressionLimit            fetch.decompression_limit: decoded body over the cap
     │   ├── RedirectLoop                  fetch.redirect_loop: too many redirects
     │   ├── RedirectForbidden             fetch.redirect_forbidden: another scheme or host
+    │   ├── AddressRefused                fetch.address_refused: a loopback, private, link-local,
+    │   │                                 metadata or other non-public address the config does not allow
     │   ├── RobotsDisallowed              fetch.robots: robots.txt says no
     │   ├── Deferred                      fetch.deferred: try this source again next run
     │   └── NoRecording                   fetch.no_recording: replay has no answer for a request
@@ -50,6 +56,37 @@ recorded on the item or the source like any other failure.
 
 from __future__ import annotations
 
+import re
+
+# A query parameter whose value is a credential: the name is one of these words, alone or as the
+# last part of a name (api_key, access_token, X-Amz-Signature), never as a mere substring
+# (keyword, skiptoken: the Tweede Kamer's paging token is no secret).
+_SECRET_PARAM = re.compile(r"(?:^|[_.-])(?:token|key|apikey|secret|password|passwd|pwd|pass|signature|sig|auth|"
+                           r"authorization|credentials?|session|sessionid|sid|jwt|code)$", re.IGNORECASE)
+_URL = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s\"'<>`]+")
+_USERINFO = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*://)[^/?#@]*@")
+_PARAM = re.compile(r"([?&;])([^=&;#]*)=([^&;#]*)")
+REDACTED = "***"
+
+
+def redact(text: str) -> str:
+    """``text`` with the credentials of every URL in it replaced by ``***``: the userinfo
+    (``https://user:pass@host`` -> ``https://***@host``) and the values of query parameters named
+    like a secret (token, key, api_key, secret, password, signature, access_token, ...)."""
+    if "://" not in text:
+        return text
+    return _URL.sub(lambda m: _redact_url(m.group(0)), text)
+
+
+def _redact_url(url: str) -> str:
+    url = _USERINFO.sub(lambda m: f"{m.group(1)}{REDACTED}@", url)
+    if "?" not in url:
+        return url
+    base, _, query = url.partition("?")
+    query = _PARAM.sub(lambda m: f"{m.group(1)}{m.group(2)}={REDACTED}" if _SECRET_PARAM.search(m.group(2))
+                       else m.group(0), "?" + query)
+    return base + query
+
 
 class MonitorError(Exception):
     """Base of every error mkb-monitor raises on purpose."""
@@ -57,9 +94,10 @@ class MonitorError(Exception):
     code = "monitor.error"
 
     def __init__(self, message: str = "", **details: object) -> None:
+        message = redact(message)
         super().__init__(message or self.__class__.__doc__ or self.code)
         self.message = message or (self.__class__.__doc__ or self.code).strip()
-        self.details = details
+        self.details = {k: redact(v) if isinstance(v, str) else v for k, v in details.items()}
 
     def __str__(self) -> str:
         return self.message
@@ -104,7 +142,7 @@ class FetchError(MonitorError):
 
     def __init__(self, message: str = "", *, url: str | None = None, **details: object) -> None:
         super().__init__(message, **details)
-        self.url = url
+        self.url = redact(url) if url else url
 
 
 class ConnectFailed(FetchError):
@@ -136,7 +174,7 @@ class ReadTimeout(Timeout):
 class DeadlineExceeded(Timeout):
     """The whole exchange took longer than its total deadline."""
 
-    code = "fetch.timeout.total"
+    code = "fetch.deadline"
 
 
 class DataLoss(FetchError):
@@ -190,6 +228,13 @@ class RedirectForbidden(FetchError):
     """A redirect to a scheme or host the source does not allow."""
 
     code = "fetch.redirect_forbidden"
+
+
+class AddressRefused(FetchError):
+    """The host is (or resolves to) an address outside the public internet that the config does
+    not allow; nothing was sent to it."""
+
+    code = "fetch.address_refused"
 
 
 class RobotsDisallowed(FetchError):

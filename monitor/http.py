@@ -3,14 +3,18 @@
 ``Client.get`` is a GET that is bounded in every dimension RELIABILITY I9 names and polite in
 every way N1-N15 ask for:
 
-* **time**: a connect and a read timeout (httpx), and a *total* deadline per exchange that this
-  module enforces while streaming, because httpx has none (a server dripping a byte every half
-  second never trips a read timeout);
+* **time**: a connect and a read timeout (httpx), and a *total* deadline per exchange that holds
+  in every phase (resolving, connecting, TLS, the status line, the headers, the body), because
+  httpx has none: a server dripping its status line a byte a second never trips a read timeout
+  (``monitor.connections`` bounds every socket call by the time left);
+* **where**: connections go only to public addresses, or to the non-public ones the config
+  allows (``[http] allow_private``, a source's ``allow_private_addresses``), checked on the address
+  actually connected to, for every redirect again (``monitor.connections``);
 * **size**: a raw cap, checked against Content-Length before the body is read and again while
   streaming, and a decoded cap. Bodies are read with ``iter_raw()`` and decoded here, asking zlib
   for at most 64 KiB at a time, so a gzip bomb stops at the cap instead of inflating in one go;
 * **politeness**: one User-Agent, a minimum interval between requests to one host, a limit on
-  concurrent requests, robots.txt (RFC 9309) per origin, conditional requests;
+  concurrent requests, robots.txt (RFC 9309, ``monitor.robots``) per origin, conditional requests;
 * **failure**: retries with exponential backoff and full jitter, Retry-After honoured up to a cap
   (a longer one defers the source to the next run), a per-host circuit breaker, redirects followed
   here against a scheme and host allow-list, and every httpx exception mapped to
@@ -29,6 +33,7 @@ from __future__ import annotations
 
 import dataclasses
 import email.utils
+import math
 import random
 import ssl
 import threading
@@ -39,10 +44,11 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Protocol
-from urllib.robotparser import RobotFileParser
 
 import httpx
 
+from monitor import connections, robots
+from monitor.connections import AddressPolicy
 from monitor.errors import (
     ConfigError,
     ConnectFailed,
@@ -52,12 +58,10 @@ from monitor.errors import (
     Deferred,
     FetchError,
     HTTPStatus,
-    NoRecording,
     RateLimited,
     ReadTimeout,
     RedirectForbidden,
     RedirectLoop,
-    RobotsDisallowed,
     Timeout,
     TLSFailed,
     TooLarge,
@@ -95,6 +99,7 @@ class HttpSettings:
     robots: bool
     robots_ttl: float
     robots_max_bytes: int
+    allow_private: bool
 
     @classmethod
     def from_config(cls, table: Mapping[str, Any]) -> HttpSettings:
@@ -105,7 +110,38 @@ class HttpSettings:
         missing = sorted(names - set(table))
         if missing:
             raise ConfigError(f"[http]: missing key {missing[0]!r}")
+        for name, value in table.items():
+            check_range(f"[http] {name}", value, RANGES.get(name))
+        if not robots.product_token(table["user_agent"]):
+            raise ConfigError(f"[http] user_agent must start with a product token (letters, '-', '_'), "
+                              f"as in 'mkb-monitor/1.0': {table['user_agent']!r}")
         return cls(**table)
+
+    def address_policy(self, allowed: Iterable[str] = (), *, source: str | None = None) -> AddressPolicy:
+        """What a source's connections may reach: every non-public address when
+        ``allow_private`` is set, else the networks in ``allowed`` (its ``allow_private_addresses``)."""
+        setting = f"[sources.{source}] allow_private_addresses" if source else "[http] allow_private"
+        return AddressPolicy.build(self.allow_private, allowed, setting=setting)
+
+
+# (minimum, maximum) of each number in [http]; a float must also be finite: nan compares false
+# with everything and inf would switch a timeout or the deadline off.
+RANGES: dict[str, tuple[float, float]] = {
+    "connect_timeout": (0.001, 3600), "read_timeout": (0.001, 3600), "total_deadline": (0.001, 86400),
+    "max_bytes": (1, 2**40), "max_decoded_bytes": (1, 2**40), "max_redirects": (0, 100),
+    "retries": (1, 100), "backoff_base": (0, 3600), "backoff_cap": (0, 86400), "retry_after_cap": (0, 30 * 86400),
+    "host_interval": (0, 3600), "max_concurrency": (1, 1000), "breaker_failures": (1, 10_000),
+    "robots_ttl": (0, 365 * 86400), "robots_max_bytes": (1, 2**31),
+}
+
+
+def check_range(key: str, value: Any, bounds: tuple[float, float] | None) -> None:
+    """Refuse a number outside its range, naming the key (``ConfigError``)."""
+    if bounds is None or isinstance(value, bool) or not isinstance(value, (int, float)):
+        return
+    low, high = bounds
+    if not (math.isfinite(value) and low <= value <= high):
+        raise ConfigError(f"{key} = {value!r} is out of range: it must be a finite number from {low:g} to {high:g}")
 
 
 class HttpCache(Protocol):
@@ -203,11 +239,22 @@ class BodyDecoder:
             self._parts.append(data)
 
 
-def default_transport(settings: HttpSettings) -> httpx.HTTPTransport:
+class GuardedTransport(httpx.HTTPTransport):
+    """httpx's transport with ``monitor.connections``' network backend: connections only to the
+    addresses ``policy`` allows, every socket call bounded by the exchange's deadline."""
+
+    def __init__(self, policy: AddressPolicy, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        # httpx offers no way to hand its httpcore pool a network backend, so it is set on the
+        # pool it built. The address tests fail loudly if a new httpx moves it.
+        self._pool._network_backend = connections.GuardedBackend(policy)  # type: ignore[attr-defined]
+
+
+def default_transport(settings: HttpSettings, policy: AddressPolicy | None = None) -> httpx.HTTPTransport:
     """The real network transport, sized to the concurrency limit (wrap it to record a run)."""
     limits = httpx.Limits(max_connections=settings.max_concurrency,
                           max_keepalive_connections=settings.max_concurrency)
-    return httpx.HTTPTransport(limits=limits, retries=0)
+    return GuardedTransport(policy or settings.address_policy(), limits=limits, retries=0)
 
 
 @dataclass(frozen=True)
@@ -281,13 +328,16 @@ class Client:
 
     ``transport`` replaces the network (``httpx.MockTransport``, ``monitor.recording``'s
     transports); ``allowed_hosts`` are the hosts redirects may lead to, each with its subdomains
-    (empty: the host of the URL asked for, without ``www.``). ``clock`` is monotonic seconds and
-    drives pacing, backoff and the total deadline; ``now`` is wall-clock epoch seconds, used only
-    for the age of cached robots.txt copies.
+    (empty: the host of the URL asked for, without ``www.``); ``policy`` the addresses connections
+    may reach (default: ``settings.address_policy()``; it applies to the network transport it
+    builds, a given transport brings its own). ``clock`` is monotonic seconds and drives pacing and
+    backoff (the total deadline runs on real time: it bounds real sockets); ``now`` is wall-clock
+    epoch seconds, used only for the age of cached robots.txt copies.
     """
 
     def __init__(self, settings: HttpSettings, *, transport: httpx.BaseTransport | None = None,
                  cache: HttpCache | None = None, allowed_hosts: Iterable[str] | None = None,
+                 policy: AddressPolicy | None = None,
                  clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep,
                  now: Callable[[], float] = time.time, rng: random.Random | None = None) -> None:
         self.settings = settings
@@ -297,7 +347,7 @@ class Client:
         self._sleep = sleep
         self._now = now
         self._rng = rng or random.Random()
-        transport = transport or default_transport(settings)
+        transport = transport or default_transport(settings, policy)
         # A recording keeps the readings of the run's clock with the exchanges (see now()).
         self._recorded_clock: Callable[[float], float] | None = getattr(transport, "clock", None)
         self._http = httpx.Client(
@@ -305,12 +355,15 @@ class Client:
             follow_redirects=False,
             headers={"User-Agent": settings.user_agent, "Accept-Encoding": ACCEPT_ENCODING},
             timeout=httpx.Timeout(settings.read_timeout, connect=settings.connect_timeout),
+            # No proxy from the environment: a proxy would connect on our behalf, to addresses
+            # the policy never sees (and its mount would bypass the transport above).
+            trust_env=False,
         )
         self._slots = threading.BoundedSemaphore(settings.max_concurrency)
         self._pacer = _Pacer(settings.host_interval, clock, sleep)
         self._breaker = _Breaker(settings.breaker_failures)
-        self._robots: dict[str, RobotFileParser | str] = {}  # origin -> rules, or why it is deferred
-        self._robots_locks: dict[str, threading.Lock] = {}
+        self._robots = robots.RobotsCache(settings.user_agent, fetch=self._fetch_robots, store=self._cache,
+                                          ttl=settings.robots_ttl, max_bytes=settings.robots_max_bytes, now=now)
         self._pending: dict[str, dict[str, str | None]] = {}
         self._stats: dict[str, Counter[str]] = {}
         self._lock = threading.Lock()
@@ -377,7 +430,7 @@ class Client:
         """Follow redirects ourselves, checking each target before any request goes to it."""
         for _ in range(self.settings.max_redirects + 1):
             if robots:
-                self._check_robots(url)
+                self._robots.check(_origin(url), str(url))
             reply = self._attempts(url, headers, caps)
             location = reply.headers.get("location")
             if reply.status not in REDIRECT_STATUSES or not location:
@@ -396,44 +449,12 @@ class Client:
             url = target
         raise RedirectLoop(f"more than {self.settings.max_redirects} redirects, last to {url}", url=str(url))
 
-    def _check_robots(self, url: httpx.URL) -> None:
-        origin = _origin(url)
-        with self._lock:
-            origin_lock = self._robots_locks.setdefault(origin, threading.Lock())
-        with origin_lock:  # one robots.txt fetch per origin, however many threads ask
-            if origin not in self._robots:
-                self._robots[origin] = self._load_robots(origin)
-            rules = self._robots[origin]
-        if isinstance(rules, str):
-            raise Deferred(rules, url=str(url), origin=origin)
-        if not rules.can_fetch(self.settings.user_agent, str(url)):
-            raise RobotsDisallowed(f"robots.txt of {origin} disallows {url}", url=str(url))
-
-    def _load_robots(self, origin: str) -> RobotFileParser | str:
-        """RFC 9309 2.3.1: 2xx is the rules; 4xx (and more than five redirects) means no rules;
-        5xx or unreachable means disallow everything for now, unless a good copy is recent."""
+    def _fetch_robots(self, url: str) -> robots.Fetched:
+        # Redirects of robots.txt may cross hosts (RFC 9309 2.3.1.2), so no host allow-list;
+        # each one is still a new connection, checked against the address policy.
         caps = _Caps(raw=self.settings.max_bytes, decoded=self.settings.max_decoded_bytes)
-        try:
-            # Redirects of robots.txt may cross hosts (RFC 9309 2.3.1.2), so no host allow-list.
-            reply = self._follow(httpx.URL(origin + "/robots.txt"), {}, caps, allowed=None, robots=False)
-        except RedirectLoop:
-            return _robots_rules(b"", self.settings.robots_max_bytes)
-        except NoRecording:
-            raise  # a replay without robots.txt is an incomplete recording, not an unreachable host
-        except FetchError as exc:
-            return self._cached_robots(origin, f"{exc.code}: {exc}")
-        if 200 <= reply.status < 300:
-            self._cache.put_robots(origin, reply.content, self._now())
-            return _robots_rules(reply.content, self.settings.robots_max_bytes)
-        if 400 <= reply.status < 500 and reply.status != 429:
-            return _robots_rules(b"", self.settings.robots_max_bytes)
-        return self._cached_robots(origin, f"status {reply.status}")
-
-    def _cached_robots(self, origin: str, why: str) -> RobotFileParser | str:
-        cached = self._cache.get_robots(origin)
-        if cached is not None and self._now() - cached[1] < self.settings.robots_ttl:
-            return _robots_rules(cached[0], self.settings.robots_max_bytes)
-        return f"robots.txt of {origin} is unavailable ({why}) and no recent copy is kept; deferred to the next run"
+        reply = self._follow(httpx.URL(url), {}, caps, allowed=None, robots=False)
+        return robots.Fetched(status=reply.status, content=reply.content)
 
     # --- retries, pacing, the breaker --------------------------------------------------------
 
@@ -480,25 +501,28 @@ class Client:
     # --- one exchange -------------------------------------------------------------------------
 
     def _exchange(self, url: httpx.URL, headers: Mapping[str, str], caps: _Caps) -> _Reply:
-        """Send one GET and read its body within the caps and the total deadline."""
-        deadline = self._clock() + self.settings.total_deadline
-        timeout = httpx.Timeout(min(self.settings.read_timeout, self.settings.total_deadline),
-                                connect=min(self.settings.connect_timeout, self.settings.total_deadline))
+        """Send one GET and read its body within the caps and the total deadline, which bounds
+        every socket call of the exchange (``monitor.connections.deadline``)."""
+        total = self.settings.total_deadline
+        timeout = httpx.Timeout(min(self.settings.read_timeout, total),
+                                connect=min(self.settings.connect_timeout, total), pool=total)
         request = self._http.build_request("GET", url, headers=headers, timeout=timeout)
         self._count(url.host, "requests")
-        try:
-            response = self._http.send(request, stream=True)
-        except httpx.HTTPError as exc:
-            raise self._mapped(exc, url, deadline) from exc
-        try:
-            content = self._read_body(response, url, deadline, caps) if 200 <= response.status_code < 300 else b""
-        except httpx.HTTPError as exc:
-            raise self._mapped(exc, url, deadline) from exc
-        finally:
-            response.close()
+        with connections.deadline(total) as deadline:
+            try:
+                response = self._http.send(request, stream=True)
+            except httpx.HTTPError as exc:
+                raise self._mapped(exc, url, deadline) from exc
+            try:
+                content = self._read_body(response, url, deadline, caps) if 200 <= response.status_code < 300 else b""
+            except httpx.HTTPError as exc:
+                raise self._mapped(exc, url, deadline) from exc
+            finally:
+                response.close()
         return _Reply(url=url, status=response.status_code, headers=response.headers, content=content)
 
-    def _read_body(self, response: httpx.Response, url: httpx.URL, deadline: float, caps: _Caps) -> bytes:
+    def _read_body(self, response: httpx.Response, url: httpx.URL, deadline: connections.Deadline,
+                   caps: _Caps) -> bytes:
         declared = response.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > caps.raw:
             raise TooLarge(f"Content-Length {declared} is over the cap of {caps.raw} bytes; not read",
@@ -516,20 +540,24 @@ class Client:
             self._count(url.host, "bytes", len(chunk))
             if received > caps.raw:
                 raise TooLarge(f"body is over the cap of {caps.raw} bytes", url=str(url), cap=caps.raw)
-            if self._clock() > deadline:
-                raise DeadlineExceeded(f"{url} took longer than {self.settings.total_deadline} s", url=str(url))
+            if deadline.expired():  # a transport without sockets (a mock, a replay) meets it here
+                raise self._deadline_exceeded(url)
             decoder.feed(chunk)
         return decoder.finish()
 
-    def _mapped(self, exc: httpx.HTTPError, url: httpx.URL, deadline: float) -> FetchError:
+    def _deadline_exceeded(self, url: httpx.URL) -> DeadlineExceeded:
+        return DeadlineExceeded(f"{url} took longer than the total deadline of {self.settings.total_deadline:g} s",
+                                url=str(url), deadline=self.settings.total_deadline)
+
+    def _mapped(self, exc: httpx.HTTPError, url: httpx.URL, deadline: connections.Deadline) -> FetchError:
         """httpx's exception vocabulary to ours."""
         where = str(url)
         detail = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        if isinstance(exc, httpx.TimeoutException) and deadline.expired():
+            return self._deadline_exceeded(url)
         if isinstance(exc, httpx.ConnectTimeout):
             return ConnectFailed(f"connecting to {url.host} timed out", url=where)
         if isinstance(exc, httpx.ReadTimeout):
-            if self._clock() >= deadline:
-                return DeadlineExceeded(f"{url} took longer than {self.settings.total_deadline} s", url=where)
             return ReadTimeout(f"no byte from {url.host} for {self.settings.read_timeout} s", url=where)
         if isinstance(exc, httpx.TimeoutException):
             return Timeout(f"{url}: {detail}", url=where)
@@ -606,12 +634,6 @@ def _http_date(value: str) -> datetime | None:
     except (TypeError, ValueError, IndexError):
         return None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
-
-
-def _robots_rules(body: bytes, max_bytes: int) -> RobotFileParser:
-    rules = RobotFileParser()
-    rules.parse(body[:max_bytes].decode("utf-8", errors="replace").splitlines())
-    return rules
 
 
 def _origin(url: httpx.URL) -> str:

@@ -6,6 +6,14 @@ holds up another (D7b). A failure is recorded on its row with the next attempt t
 channel's schedule, and a delivery that runs out of schedule is ``failed``, visible, and can be
 replayed by hand (D1, D6). The clock is injected, so the schedule is tested without sleeping.
 
+Every connection goes through ``monitor.connections``: to an address the policy allows (checked
+when the message is sent, on the address connected to, so a webhook's name cannot be rebound to an
+internal address after it was saved), within a deadline that holds in every phase (an SMTP server
+dripping ``220-`` greeting lines, a receiver dripping its headers). A host that fails to answer
+``delivery_breaker_failures`` times in a row is left alone for the rest of the pass, and a pass
+ends after ``delivery_pass_limit`` seconds, so no receiver can hold the run (and its lock) for
+long: what was not tried waits, due, for the next pass, and is counted as ``deferred``.
+
 Nothing can be delivered strictly exactly once. What is promised (I4, I5): nothing is lost, and
 a second delivery happens only when the channel accepted a message but the process died (or
 the SMTP server hung up after the message's final dot) before the outbox recorded it. Then it
@@ -19,17 +27,18 @@ carries the same idempotency key as the first, and it is counted:
 from __future__ import annotations
 
 import base64
+import contextlib
 import email.policy
 import html
-import ipaddress
 import json
 import logging
 import os
 import smtplib
-import socket
 import sys
 import tempfile
-from collections.abc import Callable
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
@@ -42,12 +51,16 @@ import httpx
 from feedgen.feed import FeedGenerator
 from standardwebhooks.webhooks import Webhook
 
-from monitor.config import Config
+from monitor import connections
+from monitor.config import RANGES as CONFIG_RANGES, Config
+from monitor.connections import AddressPolicy
 from monitor.crashpoints import crashpoint
-from monitor.errors import DeliveryError, DeliveryPermanent, DeliveryTemporary
+from monitor.errors import AddressRefused, ConfigError, DeliveryError, DeliveryPermanent, DeliveryTemporary, redact
+from monitor.http import GuardedTransport, check_range
 from monitor.http import _retry_after as retry_after
 from monitor.search import Hit
 from monitor.store.private import PrivateStore, stamp
+from monitor.text import xml_safe
 
 log = logging.getLogger(__name__)
 
@@ -176,11 +189,24 @@ class Console:
         print(message.text(), file=sys.stderr, flush=True)
 
 
+class _SMTP(smtplib.SMTP):
+    """smtplib's client on a socket to an address the policy allows, every call bounded by its
+    timeout and by the delivery's deadline: a reply of endless ``220-`` lines ends with it."""
+
+    def __init__(self, host: str, port: int, *, policy: AddressPolicy, timeout: float) -> None:
+        self._policy = policy  # before connect(), which the constructor calls
+        super().__init__(host, port, local_hostname=MESSAGE_DOMAIN, timeout=timeout)
+
+    def _get_socket(self, host: str, port: int, timeout: float) -> Any:
+        bound = connections.current() or connections.Deadline(timeout)
+        return connections.connect_socket(host, port, self._policy, bound, timeout)
+
+
 class Email:
     """Plain text and HTML over SMTP. 4xx is temporary, 5xx permanent for that recipient (D2)."""
 
-    def __init__(self, host: str, port: int, sender: str, timeout: float) -> None:
-        self.host, self.port, self.sender, self.timeout = host, port, sender, timeout
+    def __init__(self, host: str, port: int, sender: str, timeout: float, *, policy: AddressPolicy) -> None:
+        self.host, self.port, self.sender, self.timeout, self.policy = host, port, sender, timeout, policy
 
     def build(self, message: Message, to: str, now: datetime) -> EmailMessage:
         mail = EmailMessage(policy=email.policy.SMTP)
@@ -196,11 +222,13 @@ class Email:
     def send(self, message: Message, target: str, secret: str | None, now: datetime) -> None:
         mail = self.build(message, target, now)
         try:
-            smtp = smtplib.SMTP(self.host, self.port, timeout=self.timeout, local_hostname=MESSAGE_DOMAIN)
+            smtp = _SMTP(self.host, self.port, policy=self.policy, timeout=self.timeout)
+        except AddressRefused as exc:
+            raise DeliveryPermanent(f"SMTP server {exc}") from None
         except smtplib.SMTPResponseException as exc:  # e.g. 421 on connect
             raise _smtp_error(exc.smtp_code, exc.smtp_error, "connect") from None
         except (OSError, smtplib.SMTPException) as exc:
-            raise DeliveryTemporary(f"SMTP {self.host}:{self.port}: {exc}") from None
+            raise self._unreachable(exc) from None
         try:
             smtp.ehlo_or_helo_if_needed()
             _check("MAIL", *smtp.mail(self.sender))
@@ -210,17 +238,29 @@ class Email:
             except (OSError, smtplib.SMTPServerDisconnected) as exc:
                 # The server may have stored the message before the line dropped (RFC 1047):
                 # retried with the same Message-ID, and counted (D3, D4).
-                raise DeliveryTemporary(f"SMTP connection lost after DATA: {exc}", ambiguous=True) from None
+                raise DeliveryTemporary(f"SMTP connection lost after DATA: {_why(exc)}", ambiguous=True,
+                                        transport=True) from None
             _check("DATA", code, reply)
         except smtplib.SMTPResponseException as exc:
             raise _smtp_error(exc.smtp_code, exc.smtp_error, "SMTP") from None
         except (OSError, smtplib.SMTPException) as exc:
-            raise DeliveryTemporary(f"SMTP {self.host}:{self.port}: {exc}") from None
+            raise self._unreachable(exc) from None
         finally:
             try:
                 smtp.quit()
             except (OSError, smtplib.SMTPException):
                 smtp.close()
+
+    def _unreachable(self, exc: BaseException) -> DeliveryTemporary:
+        return DeliveryTemporary(f"SMTP {self.host}:{self.port}: {_why(exc)}", transport=True)
+
+
+def _why(exc: BaseException) -> str:
+    """An exception's text, saying so when the delivery's deadline is what ended it."""
+    bound = connections.current()
+    if bound is not None and bound.expired():
+        return f"no complete exchange within the delivery deadline of {bound.seconds:g} s ({exc})"
+    return str(exc) or type(exc).__name__
 
 
 def _check(step: str, code: int, reply: bytes) -> None:
@@ -253,8 +293,10 @@ class WebhookChannel:
             # hold the loop or fill memory with an endless answer (I9).
             with self.client.stream("POST", target, content=body.encode("utf-8"), headers=headers) as response:
                 status, answer = response.status_code, response.headers
+        except AddressRefused as exc:  # checked at connect time: the name may resolve elsewhere now
+            raise DeliveryPermanent(f"webhook {exc}") from None
         except httpx.HTTPError as exc:
-            raise DeliveryTemporary(f"{type(exc).__name__}: {exc}") from None
+            raise DeliveryTemporary(f"{type(exc).__name__}: {_why(exc)}", transport=True) from None
         if 200 <= status < 300:
             return
         if status == 410:
@@ -265,24 +307,30 @@ class WebhookChannel:
 
 
 def check_webhook_url(url: str, *, allow_private: bool) -> None:
-    """Refuse a URL that is not http(s), or whose host resolves to a private, loopback,
-    link-local or otherwise non-public address (SSRF, D7), unless private ones are allowed."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    """Refuse a URL that is not http(s) with a host, or whose host is a literal non-public
+    address (or ``localhost``) while those are not allowed (SSRF, D7). Nothing is resolved, so
+    saving a webhook works offline: a name is checked each time the webhook is sent, on the
+    address actually connected to (``monitor.connections``)."""
+    try:
+        parsed = httpx.URL(url)
+    except (httpx.InvalidURL, TypeError) as exc:
+        raise DeliveryPermanent(f"not a valid webhook URL: {url!r} ({exc})") from None
+    if parsed.scheme not in ("http", "https") or not parsed.host:
         raise DeliveryPermanent(f"a webhook needs an http(s) URL, not {url!r}")
     try:
-        infos = socket.getaddrinfo(parts.hostname, parts.port or (443 if parts.scheme == "https" else 80),
-                                   type=socket.SOCK_STREAM)
-    except socket.gaierror as exc:
-        raise DeliveryTemporary(f"cannot resolve {parts.hostname}: {exc}") from None
-    if allow_private:
-        return
-    for info in infos:
-        address = ipaddress.ip_address(info[4][0].split("%")[0])
-        mapped = getattr(address, "ipv4_mapped", None)
-        if not (mapped or address).is_global:
-            raise DeliveryPermanent(f"webhook host {parts.hostname} resolves to the non-public address "
-                                    f"{address}: refused ([alerts] allow_private_webhooks)")
+        webhook_policy(allow_private).check_host(parsed.host)
+    except AddressRefused as exc:
+        raise DeliveryPermanent(f"webhook {exc}") from None
+
+
+def webhook_policy(allow_private: bool) -> AddressPolicy:
+    return AddressPolicy.build(allow_private, setting="[alerts] allow_private_webhooks")
+
+
+def smtp_policy(allow_private: bool) -> AddressPolicy:
+    """Loopback is always allowed for SMTP: a local MTA is the usual setup (and the default
+    ``smtp_host``); a relay on a private network needs ``allow_private_smtp``."""
+    return AddressPolicy.build(allow_private, ["127.0.0.0/8", "::1"], setting="[alerts] allow_private_smtp")
 
 
 def new_webhook_secret() -> str:
@@ -303,20 +351,20 @@ class AtomFeeds:
     def write(self, search_id: int, search_name: str, messages: list[Message], now: datetime) -> Path:
         feed = FeedGenerator()
         feed.id(f"{TAG}:search-{search_id}")
-        feed.title(f"mkb-monitor: {_line(search_name)}".translate(_CONTROL))
+        feed.title(xml_safe(f"mkb-monitor: {_line(search_name)}".translate(_CONTROL)))
         feed.author({"name": "mkb-monitor"})
         feed.updated(max((m.created for m in messages), default=now.isoformat()))
         feed.link(href=self.path(search_id).name, rel="self")
         for m in sorted(messages, key=lambda m: m.alert_id):
             entry = feed.add_entry()
             entry.id(m.atom_id)
-            entry.title(m.title.translate(_CONTROL))
+            entry.title(xml_safe(m.title.translate(_CONTROL)))
             entry.updated(m.created)
             entry.published(m.created)
             first = m.matches[0].hit if m.matches else None
             if first is not None and first.url:
-                entry.link(href=first.url)
-            entry.content(m.html(), type="html")
+                entry.link(href=xml_safe(first.url))
+            entry.content(xml_safe(m.html()), type="html")  # an older corpus may hold U+FFFE, which lxml refuses
         self.directory.mkdir(parents=True, exist_ok=True)
         target = self.path(search_id)
         # Written beside the target and renamed over it: a reader never sees half a feed.
@@ -351,14 +399,36 @@ class Schedule:
         return when
 
 
-def deliver(private: PrivateStore, config: Config, *, clock: Clock) -> dict[str, int]:
-    """Send every due delivery once; return how many were sent, put back, or failed."""
+# (minimum, maximum) of the [alerts] numbers delivery uses (monitor.config has every range);
+# floats must be finite.
+RANGES: dict[str, tuple[float, float]] = {
+    key: CONFIG_RANGES[f"alerts.{key}"]  # type: ignore[misc]
+    for key in ("smtp_port", "smtp_timeout", "webhook_timeout", "delivery_deadline", "delivery_pass_limit",
+                "delivery_breaker_failures")
+}
+
+
+def delivery_settings(config: Config) -> Mapping[str, Any]:
+    """The ``[alerts]`` table, its delivery numbers checked (``ConfigError`` names the key)."""
     settings = config["alerts"]
-    counts = {"sent": 0, "retrying": 0, "failed": 0}
+    for key, bounds in RANGES.items():
+        value = settings[key]
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"[alerts] {key} must be a number, not {value!r}")
+        check_range(f"[alerts] {key}", value, bounds)
+    return settings
+
+
+def deliver(private: PrivateStore, config: Config, *, clock: Clock) -> dict[str, int]:
+    """Send every due delivery once; return how many were sent, put back, failed, or deferred to
+    the next pass (their host stopped answering in this pass, or the pass ran out of time)."""
+    settings = delivery_settings(config)
+    counts = {"sent": 0, "retrying": 0, "failed": 0, "deferred": 0}
     now = clock()
     due = private.due(stamp(now))
     if not due:
         return counts
+    started = time.monotonic()
     schedules = {
         "email": Schedule(list(settings["smtp_retry"]), settings["smtp_retry_every"], settings["smtp_give_up_after"]),
         "webhook": Schedule(list(settings["webhook_retry"])),
@@ -376,39 +446,74 @@ def deliver(private: PrivateStore, config: Config, *, clock: Clock) -> dict[str,
         outcome = _write_feed(private, feeds, batch, message, schedules["email"], now)
         counts[outcome] += len(batch)
 
-    with httpx.Client(timeout=settings["webhook_timeout"], follow_redirects=False) as client:
+    with contextlib.ExitStack() as stack:
         channels: dict[str, Channel] = {
             "console": Console(),
             "email": Email(settings["smtp_host"], settings["smtp_port"], settings["smtp_from"],
-                           settings["smtp_timeout"]),
-            "webhook": WebhookChannel(client, allow_private=settings["allow_private_webhooks"]),
+                           settings["smtp_timeout"], policy=smtp_policy(settings["allow_private_smtp"])),
         }
+        if any(d["channel_kind"] == "webhook" for d in due):  # an HTTP client (TLS context) only when needed
+            transport = GuardedTransport(webhook_policy(settings["allow_private_webhooks"]), retries=0)
+            client = stack.enter_context(httpx.Client(transport=transport, timeout=settings["webhook_timeout"],
+                                                      follow_redirects=False, trust_env=False))
+            channels["webhook"] = WebhookChannel(client, allow_private=settings["allow_private_webhooks"])
         disabled: set[int] = set()  # channels disabled in this loop (410): their rest waits for a replay
+        unanswered: Counter[str] = Counter()  # per host: deliveries in a row that got no answer
+        retry_at: dict[str, str] = {}  # per host: when its last unanswered delivery is tried again
         for d in due:
             if d["channel_kind"] == "atom" or d["channel_id"] in disabled:
+                continue
+            host = _host(d, settings)
+            if unanswered[host] >= settings["delivery_breaker_failures"]:
+                # Not tried, and no attempt counted: it waits with the host's failed deliveries.
+                with private.transaction():
+                    private.mark_retry(d["id"], retry_at[host], f"{DeliveryTemporary.code}: not tried: {host} did "
+                                       f"not answer {unanswered[host]} deliveries in a row")
+                counts["retrying"] += 1
+                continue
+            left = settings["delivery_pass_limit"] - (time.monotonic() - started)
+            if left <= 0:
+                counts["deferred"] += 1  # untouched: still due, first in line for the next pass
                 continue
             with private.transaction():
                 if private.begin_attempt(d["id"], stamp(now)):
                     private.bump("alerts/ambiguous_redelivery")
             try:
-                channels[d["channel_kind"]].send(message(d["alert_id"]), d["target"], d["secret"], now)
+                with connections.deadline(min(settings["delivery_deadline"], left)):
+                    channels[d["channel_kind"]].send(message(d["alert_id"]), d["target"], d["secret"], now)
             except Exception as exc:  # any failure of one channel stays on its own delivery row
                 error = exc if isinstance(exc, DeliveryError) else DeliveryTemporary(f"{type(exc).__name__}: {exc}")
                 with private.transaction():
                     if error.details.get("ambiguous"):
                         private.bump("smtp/ambiguous_after_data")
-                    outcome = _fail_or_retry(private, d, error, schedules.get(d["channel_kind"], schedules["email"]),
-                                             now)
+                    outcome, when = _fail_or_retry(private, d, error,
+                                                   schedules.get(d["channel_kind"], schedules["email"]), now)
                 counts[outcome] += 1
                 if not private.channel(d["channel_id"])["enabled"]:
                     disabled.add(d["channel_id"])
-                log.warning("delivery %s (%s %s) failed: %s", d["id"], d["channel_kind"], d["target"], error)
+                if error.details.get("transport") and when is not None:
+                    unanswered[host] += 1
+                    retry_at[host] = when
+                    if unanswered[host] == settings["delivery_breaker_failures"]:
+                        log.warning("%s did not answer %d times in a row: its other deliveries wait for the "
+                                    "next pass", host, unanswered[host])
+                log.warning("delivery %s (%s %s) failed: %s", d["id"], d["channel_kind"], redact(d["target"]), error)
                 continue
+            unanswered[host] = 0
             crashpoint("after_remote_accept_before_mark")
             with private.transaction():
                 private.mark_sent(d["id"], stamp(now))
             counts["sent"] += 1
     return counts
+
+
+def _host(d: Mapping[str, Any], settings: Mapping[str, Any]) -> str:
+    """The host a delivery goes to, for the per-host breaker."""
+    if d["channel_kind"] == "email":
+        return f"{settings['smtp_host']}:{settings['smtp_port']}"
+    if d["channel_kind"] == "webhook":
+        return urlsplit(d["target"]).netloc.rpartition("@")[2].lower()
+    return d["channel_kind"]
 
 
 def _write_feed(private: PrivateStore, feeds: AtomFeeds, batch: list[dict[str, Any]],
@@ -424,7 +529,7 @@ def _write_feed(private: PrivateStore, feeds: AtomFeeds, batch: list[dict[str, A
         feeds.write(batch[0]["search_id"], shown[0].search_name, shown, now)
     except OSError as exc:
         with private.transaction():
-            outcomes = {_fail_or_retry(private, d, DeliveryTemporary(f"feed: {exc}"), schedule, now) for d in batch}
+            outcomes = {_fail_or_retry(private, d, DeliveryTemporary(f"feed: {exc}"), schedule, now)[0] for d in batch}
         return outcomes.pop()
     with private.transaction():
         for d in batch:
@@ -433,19 +538,20 @@ def _write_feed(private: PrivateStore, feeds: AtomFeeds, batch: list[dict[str, A
 
 
 def _fail_or_retry(private: PrivateStore, d: dict[str, Any], error: DeliveryError, schedule: Schedule,
-                   now: datetime) -> str:
+                   now: datetime) -> tuple[str, str | None]:
+    """Record a failed attempt: ("failed", None), or ("retrying", when it is tried again)."""
     message = f"{error.code}: {error}"
     if isinstance(error, DeliveryPermanent):
         private.mark_failed(d["id"], message)
         if error.details.get("disable"):
             private.disable_channel(d["channel_id"], message)
-        return "failed"
+        return "failed", None
     first = datetime.fromisoformat((d["first_attempt_at"] or stamp(now)).replace("Z", "+00:00"))
     when = schedule.next_attempt(d["attempts"] + 1, first, now, error.details.get("retry_after"))
     if when is None:
         private.mark_failed(d["id"], f"{message} (retries exhausted)")
         if d["channel_kind"] == "webhook":
             private.disable_channel(d["channel_id"], f"retries exhausted: {message}")
-        return "failed"
+        return "failed", None
     private.mark_retry(d["id"], stamp(when), message)
-    return "retrying"
+    return "retrying", stamp(when)

@@ -319,10 +319,12 @@ def fetcher_factory(config: Config, *, record: str | Path | None = None, replay:
     replayed = recording.ReplayTransport(Path(replay)) if replay else None
 
     def make(sc: SourceConfig) -> Fetcher:
+        policy = settings.address_policy(sc.allow_private_addresses, source=sc.name)
         transport = replayed
         if record:
-            transport = recording.RecordingTransport(http.default_transport(settings), Path(record))
-        return http.Client(settings, transport=transport, cache=store, allowed_hosts=sc.allowed_hosts or None)
+            transport = recording.RecordingTransport(http.default_transport(settings, policy), Path(record))
+        return http.Client(settings, transport=transport, cache=store, allowed_hosts=sc.allowed_hosts or None,
+                           policy=policy)
 
     return make
 

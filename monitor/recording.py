@@ -42,7 +42,7 @@ Each line of ``index.jsonl`` has these keys:
     or time cap, or because it never reads the body of a redirect or an error status.
 ``error``
     ``{"type": "ReadError", "message": "..."}``: the httpx transport exception that ended the
-    exchange, or ``null``.
+    exchange (or ``AddressRefused``: the address policy refused the connection), or ``null``.
 ``recorded_at``
     When the exchange ended, ISO 8601 in UTC.
 
@@ -81,7 +81,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import httpx
 
-from monitor.errors import ConfigError, FetchError, NoRecording
+from monitor.errors import AddressRefused, ConfigError, FetchError, NoRecording
 from monitor.http import WIRE_HEADERS, BodyDecoder
 
 INDEX = "index.jsonl"
@@ -99,7 +99,7 @@ class RecordingTransport(httpx.BaseTransport):
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         try:
             response = self.inner.handle_request(request)
-        except httpx.TransportError as exc:
+        except (httpx.TransportError, AddressRefused) as exc:  # a refusal is replayed as one too
             self._write(request, None, error=exc)
             raise
         return httpx.Response(status_code=response.status_code, headers=response.headers,
@@ -201,7 +201,9 @@ class ReplayTransport(httpx.BaseTransport):
                         self._clock.append(float(entry["clock"]))
                         continue
                     key = (entry["method"].upper(), _match_key(entry["url"]))
-                except (ValueError, KeyError, AttributeError) as exc:
+                    if entry["body"] is not None:
+                        entry["body"] = self._inside(entry["body"])
+                except (ValueError, KeyError, AttributeError, TypeError) as exc:
                     raise ConfigError(f"{index}:{number}: not a recorded exchange ({exc})") from None
                 self._answers.setdefault(key, []).append(entry)
         self._served: dict[tuple[str, str], int] = {}
@@ -232,8 +234,18 @@ class ReplayTransport(httpx.BaseTransport):
         ending = None if entry["complete"] else _transport_error(entry["error"], request)
         return httpx.Response(status_code=entry["status"], headers=headers, stream=_Replayed(body, ending))
 
+    def _inside(self, body: str) -> Path:
+        """The body file named by an index line, which must be inside the recording's ``bodies``:
+        a recording is data from elsewhere, and ``../`` or an absolute path (or a link leading out)
+        would make a replay read, and serve as a response, any file the user can read."""
+        bodies = (self.directory / BODIES).resolve()
+        path = (self.directory / body).resolve()
+        if not path.is_relative_to(bodies):
+            raise ValueError(f"its body {body!r} is outside {self.directory / BODIES}")
+        return path
+
     def _body(self, entry: dict[str, Any]) -> bytes:
-        path = self.directory / entry["body"]
+        path = entry["body"]
         try:
             body = path.read_bytes()
         except OSError as exc:
@@ -255,10 +267,13 @@ class _Replayed(httpx.SyncByteStream):
             raise self._ending
 
 
-def _transport_error(error: dict[str, str] | None, request: httpx.Request) -> httpx.TransportError:
-    """The recorded httpx exception; a client that stopped reading becomes a ReadError."""
+def _transport_error(error: dict[str, str] | None, request: httpx.Request) -> Exception:
+    """The recorded httpx exception (or address refusal); a client that stopped reading becomes a
+    ReadError."""
     if error is None:
         return httpx.ReadError("the recording ends here: the client stopped reading live", request=request)
+    if error["type"] == AddressRefused.__name__:
+        return AddressRefused(error["message"], url=str(request.url))
     kind = getattr(httpx, error["type"], None)
     if not (isinstance(kind, type) and issubclass(kind, httpx.TransportError)):
         kind = httpx.TransportError

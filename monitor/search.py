@@ -1,102 +1,278 @@
-"""Search the corpus: a person's query in, a safe FTS5 query and ranked, highlighted results out.
+"""Search the corpus: one query language for the command line, the Datasette app and saved searches.
 
-The query language is the one people type into search boxes:
+    werknemer                   the word in its Dutch forms: werknemer, werknemers
+    =werknemer                  exactly this form (case and accents still do not matter)
+    digitale werkplaatsen       both words, in any order
+    "digitale werkplaatsen"     the words in this order (each in its forms); ="..." exactly these
+    mkb OR zzp                  either
+    mkb -zzp                    mkb, but not zzp (nor its forms and synonyms)
+    digitali*                   any word that begins so
 
-    digitale werkplaatsen       both words (in any order)
-    "digitale werkplaatsen"     the exact phrase
-    mkb OR zzp                  either word
-    mkb -zzp                    mkb, but not zzp
-    digitali*                   a prefix
+A word or phrase also finds its synonyms and abbreviations (``mkb`` finds ``midden- en
+kleinbedrijf``, ``EZK`` finds ``Economische Zaken en Klimaat``; monitor/wordforms.py says which
+forms count), and documents that contain the query as typed rank above those that only match a
+form or a synonym.
 
 Nothing a person types reaches FTS5 raw: every word becomes a quoted FTS5 string (so ``AND``,
-``NEAR(``, ``12,5`` and ``'s-Hertogenbosch`` are words, not syntax), an unbalanced quote closes
-at the end, and a query with nothing left to look for is a QueryError with a plain message.
-The FTS index folds diacritics, so ``comite`` finds ``Comité``.
+``NEAR(``, ``12,5`` and ``'s-Hertogenbosch`` are words, not syntax), an unbalanced quote closes at
+the end, the text is NFKC-normalised (``ＭＫＢ`` is ``MKB``), repeated terms collapse, and a query
+with nothing left to look for, or past the length caps of ``[search]``, is a QueryError with a
+plain message. This module parses and compiles; ``monitor/store/search.py`` runs the result.
 """
 
 from __future__ import annotations
 
 import html
-import json
-import math
+import itertools
 import re
+import unicodedata
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
 
 from models.records import UNITS
+from monitor import wordforms
 from monitor.errors import QueryError
-from monitor.store import Store
-from monitor.store.corpus import FTS_TOKENIZER, TITLE_WEIGHT
+
+if TYPE_CHECKING:
+    from monitor.store import Store
 
 MARK_START, MARK_END = "\ue000", "\ue001"  # private-use code points: never in real text
 SORTS = ("relevance", "date")
-SNIPPET_TOKENS = 24
 
-_TOKEN = re.compile(r'(-?)"([^"]*)"?|(\S+)')
+_QUOTES = str.maketrans({"“": '"', "”": '"', "„": '"', "‟": '"', "«": '"', "»": '"'})
+_TOKEN = re.compile(r'(-?)(=?)"([^"]*)"?|(\S+)')
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-_WORD = re.compile(r"[^\W_]")  # a letter or digit: what FTS5 unicode61 indexes
+_APOSTROPHE = re.compile(r"['’`´]")
+# What an apostrophe ending is a form of: mkb'er, mkb'ers and mkb’ers are one word; a plural
+# in 's (cao's) is the word itself, whose token the index holds as well.
+_APOSTROPHE_FORMS = {"er": ("er", "ers"), "ers": ("ers", "er"), "s": ()}  # the typed ending first
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The ``[search]`` table of the config (defaults in monitor/defaults.toml)."""
+
+    max_query_chars: int = 1000
+    max_query_terms: int = 64
+    max_forms: int = 16
+    max_phrase_variants: int = 16
+    snippet_tokens: int = 24
+    web_snippet_tokens: int = 40
+    web_max_matches: int = 2000
+    max_matches: int = 100_000
+    lead_chars: int = 240
+    synonyms: tuple[tuple[str, ...], ...] = ()
+
+    @classmethod
+    def of(cls, table: Mapping[str, Any] | None) -> Settings:
+        if table is None:
+            return _default_settings()
+        return cls(**{**table, "synonyms": tuple(tuple(g) for g in table.get("synonyms", ()))})
+
+
+@lru_cache(maxsize=1)
+def _default_settings() -> Settings:
+    from monitor.config import defaults
+
+    return Settings.of(defaults()["search"])
 
 
 @dataclass(frozen=True)
 class Term:
-    text: str
-    phrase: bool = False
-    prefix: bool = False
-    negated: bool = False
+    """A word (one slot) or a phrase (several), each slot a choice of folded tokens."""
 
-    def fts(self) -> str:
-        quoted = '"' + self.text.replace('"', '""') + '"'
-        return quoted + "*" if self.prefix else quoted
+    slots: tuple[tuple[str, ...], ...]
+    exact: bool = False
+    prefix: bool = False
+    synonym: bool = field(default=False, compare=False)  # added for a typed term, not typed
+
+    @property
+    def typed(self) -> tuple[str, ...]:
+        return tuple(slot[0] for slot in self.slots if slot)
+
+    def fts(self, forms: Mapping[str, Sequence[str]] | None, cap: int) -> str:
+        """This term as FTS5: each slot's tokens in their forms (``forms`` None: as typed)."""
+        choices = []
+        for slot in self.slots:
+            found: list[str] = []
+            for token in slot:
+                more = [token] if forms is None or self.exact or self.prefix else forms.get(token, [token])
+                found += [f for f in more if f not in found]
+            choices.append(found if forms is not None else found[:1])
+        variants = [" ".join(v) for v in itertools.islice(itertools.product(*choices), cap)]
+        star = "*" if self.prefix else ""
+        return _any(['"' + v.replace('"', '""') + '"' + star for v in variants])
+
+
+@dataclass(frozen=True)
+class AllOf:
+    """Terms that must all match: the words a person typed that also make up a synonym."""
+
+    terms: tuple[Term, ...]
+
+    def fts(self, forms: Mapping[str, Sequence[str]] | None, cap: int) -> str:
+        return "(" + " AND ".join(t.fts(forms, cap) for t in self.terms) + ")"
+
+
+Alternative = Term | AllOf
+
+
+def _any(parts: Sequence[str]) -> str:
+    unique = list(dict.fromkeys(parts))
+    return unique[0] if len(unique) == 1 else "(" + " OR ".join(unique) + ")"
 
 
 @dataclass
 class Query:
-    """A parsed user query: groups of alternatives (OR) that must all match, minus exclusions."""
+    """A parsed query: groups of alternatives (OR) that must all match, minus exclusions. The
+    alternatives a synonym added are marked (``Term.synonym``): ranking wants the query as typed."""
 
-    groups: list[list[Term]] = field(default_factory=list)
-    excluded: list[Term] = field(default_factory=list)
+    groups: list[list[Alternative]] = field(default_factory=list)
+    excluded: list[Alternative] = field(default_factory=list)
+    settings: Settings = field(default_factory=Settings)
 
-    def fts(self) -> str:
+    def tokens(self) -> set[str]:
+        """The tokens whose Dutch forms the query needs (from the corpus: SearchIndex.forms)."""
+        found: set[str] = set()
+        for alternative in itertools.chain(*self.groups, self.excluded):
+            for term in (alternative.terms if isinstance(alternative, AllOf) else (alternative,)):
+                if not term.exact and not term.prefix:
+                    found.update(token for slot in term.slots for token in slot)
+        return found
+
+    def fts(self, forms: Mapping[str, Sequence[str]] | None = None, *, as_typed: bool = False) -> str:
+        """The FTS5 MATCH expression. ``forms`` gives each token's forms (None: as typed);
+        ``as_typed`` leaves out the synonyms too. Its depth does not grow with the number of
+        exclusions (100 of them once overflowed FTS5's parser stack)."""
         if not self.groups:
             raise QueryError("the search has no words to look for (only exclusions or punctuation)")
-        parts = []
-        for group in self.groups:
-            alternatives = [t.fts() for t in group]
-            parts.append(alternatives[0] if len(alternatives) == 1 else "(" + " OR ".join(alternatives) + ")")
-        expression = " AND ".join(parts)
-        for term in self.excluded:
-            expression = f"({expression}) NOT {term.fts()}"
+        cap = self.settings.max_phrase_variants
+        groups = [[a for a in g if not (as_typed and isinstance(a, Term) and a.synonym)] for g in self.groups]
+        expression = " AND ".join(_any([a.fts(forms, cap) for a in group]) for group in groups)
+        if self.excluded:
+            expression = f"({expression}) NOT {_any([a.fts(forms, cap) for a in self.excluded])}"
         return expression
 
 
-def parse(text: str) -> Query:
-    """Parse what a person typed. Never raises on syntax; only an empty result is an error."""
-    query = Query()
+@dataclass(frozen=True)
+class Match:
+    """A query compiled against a corpus: the FTS5 expression, and the one for the query as
+    typed when it differs (documents matching that rank first)."""
+
+    fts: str
+    typed: str | None = None
+
+
+def parse(text: str, settings: Settings | None = None) -> Query:
+    """Parse what a person typed. Syntax is never an error; an empty query or one past the caps is."""
+    settings = settings or Settings.of(None)
+    if len(text) > settings.max_query_chars:
+        raise QueryError(f"the search is {len(text)} characters long; at most "
+                         f"{settings.max_query_chars} are allowed ([search] max_query_chars)")
+    text = unicodedata.normalize("NFKC", text)
+    if any(0xD800 <= ord(c) <= 0xDFFF for c in text):
+        raise QueryError("the search has bytes that are not UTF-8; type it again in UTF-8")
+    text = _CONTROL.sub(" ", text.translate(_QUOTES))  # FTS5 reads a NUL as the end of the string
+    query = Query(settings=settings)
     pending_or = False
-    text = _CONTROL.sub(" ", text)  # FTS5 reads a NUL as the end of the string
     for match in _TOKEN.finditer(text):
-        negated_phrase, phrase, word = match.groups()
+        negated_phrase, exact_phrase, phrase, word = match.groups()
         if word is not None:
             if word == "OR":
                 pending_or = bool(query.groups)
                 continue
             negated = word.startswith("-") and len(word) > 1
             core = word[1:] if negated else word
-            prefix = core.endswith("*")
-            core = core.rstrip("*")
-            term = Term(core, prefix=prefix and bool(_WORD.search(core)), negated=negated)
+            exact = core.startswith("=") and len(core) > 1
+            core = core[1:] if exact else core
+            term = _term(core, exact=exact)
         else:
-            term = Term(phrase, phrase=True, negated=bool(negated_phrase))
-        if not _WORD.search(term.text):
+            negated = bool(negated_phrase)
+            term = _term(phrase, exact=bool(exact_phrase), phrase=True)
+        if term is None:
+            pending_or = False
             continue  # punctuation alone matches nothing and would only confuse FTS5
-        if term.negated:
-            query.excluded.append(term)
+        if negated:
+            if term not in query.excluded:
+                query.excluded.append(term)
         elif pending_or:
-            query.groups[-1].append(term)
-        else:
+            if term not in query.groups[-1]:
+                query.groups[-1].append(term)
+        elif [term] not in query.groups:
             query.groups.append([term])
         pending_or = False
+    count = sum(map(len, query.groups)) + len(query.excluded)
+    if count > settings.max_query_terms:
+        raise QueryError(f"the search has {count} terms; at most {settings.max_query_terms} are allowed "
+                         "([search] max_query_terms)")
+    _add_synonyms(query, wordforms.synonyms(settings.synonyms))
     return query
+
+
+def _term(text: str, *, exact: bool, phrase: bool = False) -> Term | None:
+    prefix = not phrase and text.endswith("*")
+    text = text.rstrip("*") if prefix else text
+    slots: list[tuple[str, ...]] = []
+    for part in text.split() if phrase else [text]:
+        pieces = _APOSTROPHE.split(part)
+        ending = pieces[-1].lower() if len(pieces) > 1 else None
+        if ending in _APOSTROPHE_FORMS and not exact and not prefix:
+            slots += [(t,) for t in wordforms.words(" ".join(pieces[:-1]))]
+            if slots and _APOSTROPHE_FORMS[ending]:
+                slots.append(_APOSTROPHE_FORMS[ending])
+            continue
+        slots += [(t,) for t in wordforms.words(part)]
+    if not slots:
+        return None
+    return Term(tuple(slots), exact=exact, prefix=prefix)
+
+
+def _add_synonyms(query: Query, synonyms: wordforms.Synonyms) -> None:
+    """Give every word, phrase, and run of typed words that is a synonym its alternatives."""
+    def alternatives(term: Term) -> list[Term]:
+        if term.exact or term.prefix or term.synonym:
+            return []
+        return [Term(tuple((t,) for t in p), synonym=True) for p in synonyms.alternatives(term.typed)]
+
+    for group in query.groups:
+        group += [a for t in list(group) if isinstance(t, Term) for a in alternatives(t) if a not in group]
+    query.excluded += [a for t in list(query.excluded) if isinstance(t, Term) for a in alternatives(t)
+                       if a not in query.excluded]
+    # Runs of plain words: "kunstmatige intelligentie" typed without quotes also finds AI.
+    plain = [len(g) == 1 and isinstance(g[0], Term) and not g[0].exact and not g[0].prefix for g in query.groups]
+    start = 0
+    while start < len(query.groups):
+        for end in range(min(len(query.groups), start + synonyms.longest), start + 1, -1):
+            if not all(plain[start:end]):
+                continue
+            run = [g[0] for g in query.groups[start:end]]
+            tokens = tuple(token for term in run for token in term.typed)  # type: ignore[union-attr]
+            found = [Term(tuple((t,) for t in p), synonym=True) for p in synonyms.alternatives(tokens)]
+            if found:
+                query.groups[start:end] = [[AllOf(tuple(run)), *found]]
+                plain[start:end] = [False]
+                break
+        start += 1
+
+
+def compile(store: Store, text: str, settings: Settings | None = None) -> Match:
+    """A query compiled against the corpus's vocabulary. Raises QueryError for a query that
+    cannot run, with the reason: ``alerts add`` and ``alerts edit`` call this to refuse one."""
+    query = parse(text, settings or Settings.of(store.search_config))
+    index = store.search_index
+    match = compiled(query, index.forms(query.tokens(), query.settings.max_forms))
+    index.check(match.fts)
+    return match
+
+
+def compiled(query: Query, forms: Mapping[str, Sequence[str]]) -> Match:
+    full, typed = query.fts(forms), query.fts(None, as_typed=True)
+    return Match(full, typed if typed != full else None)
+
+
+check_query = compile  # the name the alerts use: compile and discard
 
 
 @dataclass(frozen=True)
@@ -120,6 +296,12 @@ class Hit:
         return {"id": self.id, "title": self.title, "kind": self.kind, "url": self.url,
                 "published": self.published, "sources": self.sources, "snippet": self.snippet_plain(),
                 "snippet_html": self.snippet_html(), "rank": self.rank}
+
+    @classmethod
+    def of(cls, row: Mapping[str, Any]) -> Hit:
+        return cls(id=row["id"], title=row["title"], kind=row["kind"], url=row["url"], published=row["published"],
+                   sources=sorted(row["sources"].split(",")) if row["sources"] else [],
+                   snippet=row["snippet"] or "", rank=row.get("rank"))
 
 
 FIGURE_OPS = (">=", "<=", ">", "<", "=")
@@ -147,21 +329,6 @@ class FigureCondition:
         if self.unit is not None and self.unit not in UNITS:
             raise QueryError(f"figure unit must be one of {', '.join(UNITS)}, not {self.unit!r}")
 
-    def sql(self, params: dict[str, Any]) -> str:
-        """The condition on ``figures f``, its values added to ``params``."""
-        parts = []
-        if self.unit is not None:
-            parts.append("f.unit = :fig_unit")
-            params["fig_unit"] = self.unit
-        if self.subject:
-            parts.append("replace(lower(f.subject), '’', '''') LIKE :fig_subject ESCAPE '!'")
-            folded = self.subject.lower().replace("’", "'")
-            params["fig_subject"] = "%" + re.sub(r"([%_!])", r"!\1", folded) + "%"
-        if self.op is not None:
-            parts.append(f"f.value {self.op} :fig_value")
-            params["fig_value"] = self.value
-        return " AND ".join(parts)
-
 
 def search(store: Store, text: str, *, since: str | None = None, until: str | None = None,
            sources: list[str] | None = None, kinds: list[str] | None = None,
@@ -170,209 +337,24 @@ def search(store: Store, text: str, *, since: str | None = None, until: str | No
            offset: int = 0) -> list[Hit]:
     """Search documents. ``organisations`` are organisation ids (resolve names with ``org_ids``);
     ``ids`` restricts the search to those documents (alerts match what a run changed);
-    ``figure`` keeps documents with a figure that meets the condition.
-
-    A query with few matches has every match ranked or sorted. One with very many (``_exact_limit``)
-    is still sorted by date exactly, but ranked by relevance among its newest ``RECENT_WINDOW``
-    matches only (bm25 with the statistics of that window), and ``Hit.rank`` is None when it is
-    sorted by date."""
+    ``figure`` keeps documents with a figure that meets the condition. How it stays fast on a
+    million documents: monitor/store/search.py."""
     if sort not in SORTS:
         raise QueryError(f"sort must be one of {', '.join(SORTS)}, not {sort!r}")
     if limit < 1:
         raise QueryError("limit must be at least 1")
-    match = parse(text).fts()
-    filters = _Filters.of(since=since, until=until, sources=sources, kinds=kinds, organisations=organisations,
-                          dossier=dossier, ids=ids, figure=figure)
-    need = offset + limit if sort == "date" else max(RECENT_WINDOW, offset + limit)
-    if ids is not None or not _more_matches_than(store, match, _exact_limit(store, need)):
-        return _exact(store, match, filters, sort=sort, limit=limit, offset=offset)
-    if sort == "date":
-        return _hits(store, match, _newest(store, match, filters, need)[offset:], {})
-    window = _newest(store, match, filters, need)
-    ranks = _ranks(store, match, window)
-    page = sorted(window, key=lambda rowid: ranks.get(rowid, 0.0))[offset:offset + limit]
-    return _hits(store, match, page, ranks)
+    match = compile(store, text)
+    rows = store.search_index.find(match.fts, match.typed, _filters(since=since, until=until, sources=sources,
+                                   kinds=kinds, organisations=organisations, dossier=dossier, ids=ids,
+                                   figure=figure), sort=sort, limit=limit, offset=offset,
+                                   snippet_tokens=Settings.of(store.search_config).snippet_tokens)
+    return [Hit.of(r) for r in rows]
 
 
-# How search stays fast on a million documents (bench/bench_search.py measures it).
-#
-# FTS5 finds the documents that contain a word quickly and in rowid order, and stops early under
-# a LIMIT. What is slow is whatever needs every match: bm25 for each of them, or each one's date
-# to sort or filter by, when the word ("mkb") is in two thirds of the corpus. So a query with few
-# matches, nearly every query, is answered by one SQL statement over all of them; one with very
-# many is answered from its newest matches, found by walking an index of the documents by date.
-
-EXACT_LIMIT = 1000  # matches: up to here every match is ranked or sorted, whatever the corpus size
-WALK_COST = 0.1  # walking one document of the date index, against ranking or sorting one match
-RECENT_WINDOW = 200  # relevance ranks this many of the newest matches of a query with very many
-SPAN_GAP = 4096  # rowids: neighbours closer than this are read from FTS5 in one range scan
-
-
-def _exact_limit(store: Store, need: int) -> int:
-    """The number of matches up to which ranking or sorting all of them is cheaper than walking
-    the date index for the newest ``need``. The walk takes about need x documents / matches steps,
-    so the two cost the same at sqrt(need x documents x WALK_COST) matches: 1,400 for a page
-    sorted by date in a million documents, 4,500 for a relevance window of 200."""
-    documents = store.db.execute("SELECT coalesce(max(rowid), 0) FROM documents").fetchone()[0]
-    return max(EXACT_LIMIT, math.isqrt(int(need * documents * WALK_COST)))
-
-
-@dataclass
-class _Filters:
-    """The filters as SQL on ``documents d``: those on the date, which the index of live
-    documents by date answers, and the rest. Deleted documents are never found."""
-
-    dates: list[str]
-    rest: list[str]
-    params: dict[str, Any]
-
-    @classmethod
-    def of(cls, *, since: str | None, until: str | None, sources: list[str] | None, kinds: list[str] | None,
-           organisations: list[str] | None, dossier: str | None, ids: list[str] | None,
-           figure: FigureCondition | None = None) -> "_Filters":
-        dates: list[str] = []
-        rest: list[str] = []
-        params: dict[str, Any] = {}
-        if since:
-            dates.append("d.published >= :since")
-            params["since"] = since
-        if until:
-            # a bare date includes that whole day
-            dates.append("d.published < :until || 'T99'" if len(until) == 10 else "d.published <= :until")
-            params["until"] = until
-        if kinds:
-            rest.append(f"d.kind IN ({_names('k', kinds, params)})")
-        if ids is not None:
-            rest.append(f"d.id IN ({_names('i', ids, params) or 'NULL'})")
-        if dossier:
-            rest.append("d.id IN (SELECT document_id FROM document_dossiers WHERE dossier = :dossier)")
-            params["dossier"] = dossier
-        # Correlated EXISTS: one index probe per candidate, never a list of every document an
-        # organisation or source has (tens of thousands for the common ones).
-        if sources:
-            rest.append("EXISTS (SELECT 1 FROM document_sources s WHERE s.document_id = d.id "
-                        f"AND s.source IN ({_names('s', sources, params)}))")
-        if organisations:
-            rest.append("EXISTS (SELECT 1 FROM mentions m WHERE m.document_id = d.id "
-                        f"AND m.organisation_id IN ({_names('o', organisations, params)}))")
-        if figure is not None:
-            rest.append(f"EXISTS (SELECT 1 FROM figures f WHERE f.document_id = d.id AND {figure.sql(params)})")
-        return cls(dates, rest, params)
-
-    def sql(self) -> str:
-        return " AND ".join(["d.deleted = 0", *self.dates, *self.rest])
-
-
-_COLUMNS = f"""d.rowid, d.id, d.title, d.kind, d.url, d.published,
-    snippet(documents_fts, 1, '{MARK_START}', '{MARK_END}', '…', {SNIPPET_TOKENS}) AS snippet,
-    (SELECT group_concat(DISTINCT source) FROM document_sources WHERE document_id = d.id) AS sources"""
-
-
-def _exact(store: Store, match: str, filters: _Filters, *, sort: str, limit: int, offset: int) -> list[Hit]:
-    # Order rowids only: a snippet computed before the sort would be computed for every match.
-    order = "documents_fts.rank" if sort == "relevance" else "d.published DESC, d.rowid DESC"
-    sql = f"""
-        SELECT d.rowid, documents_fts.rank
-        FROM documents_fts JOIN documents d ON d.rowid = documents_fts.rowid
-        WHERE documents_fts MATCH :match AND {filters.sql()}
-        ORDER BY {order} LIMIT :limit OFFSET :offset"""
-    ranked = store.db.execute(sql, {**filters.params, "match": match, "limit": limit, "offset": offset}).fetchall()
-    return _hits(store, match, [r for r, _ in ranked], dict(ranked))
-
-
-def _more_matches_than(store: Store, match: str, n: int) -> bool:
-    """Whether more than ``n`` documents match, counting no further than that."""
-    sql = "SELECT count(*) FROM (SELECT 1 FROM documents_fts WHERE documents_fts MATCH ? LIMIT ?)"
-    return store.db.execute(sql, [match, n + 1]).fetchone()[0] > n
-
-
-def _newest(store: Store, match: str, filters: _Filters, need: int) -> list[int]:
-    """The rowids of the ``need`` newest matches that pass the filters, newest first: exactly
-    ``ORDER BY published DESC, rowid DESC``.
-
-    Walks the date index from the newest end in growing chunks. For each chunk FTS5 says which
-    rowids match, reading only the rowid ranges the chunk covers; because a monitor stores
-    documents roughly in the order they are published, those ranges are few and short. The walk
-    stops once ``need`` matches have passed the filters, after a few dozen documents for "mkb"."""
-    walk = store.db.execute(
-        "SELECT d.rowid FROM documents d INDEXED BY idx_documents_live_published "
-        f"WHERE {' AND '.join(['d.deleted = 0', *filters.dates])} "
-        "ORDER BY d.published DESC, d.rowid DESC", filters.params)
-    found: list[int] = []
-    walked, chunk = 0, max(2 * need, 64)
-    try:
-        while len(found) < need:
-            rowids = [r for (r,) in walk.fetchmany(chunk)]
-            if not rowids:
-                break
-            walked += len(rowids)
-            matching = _matching(store, match, rowids)
-            found += _passing(store, [r for r in rowids if r in matching], filters)
-            # the next chunk: what the share of passing matches so far says is still needed
-            chunk = min(max(int((need - len(found)) * walked / max(len(found), 1) * 1.25), 64), 65536)
-    finally:
-        walk.close()
-    return found[:need]
-
-
-def _spans(rowids: list[int]) -> list[tuple[int, int]]:
-    """The rowids as few ranges as FTS5 can scan cheaply."""
-    spans: list[tuple[int, int]] = []
-    for rowid in sorted(rowids):
-        if spans and rowid - spans[-1][1] <= SPAN_GAP:
-            spans[-1] = (spans[-1][0], rowid)
-        else:
-            spans.append((rowid, rowid))
-    return spans
-
-
-def _matching(store: Store, match: str, rowids: list[int]) -> set[int]:
-    sql = "SELECT rowid FROM documents_fts WHERE documents_fts MATCH ? AND rowid BETWEEN ? AND ?"
-    return {r for low, high in _spans(rowids) for (r,) in store.db.execute(sql, [match, low, high])}
-
-
-def _passing(store: Store, rowids: list[int], filters: _Filters) -> list[int]:
-    """Those of ``rowids`` whose document passes the filters other than dates, in order."""
-    if not rowids or not filters.rest:
-        return rowids
-    sql = (f"SELECT d.rowid FROM documents d WHERE d.rowid IN (SELECT value FROM json_each(:rowids)) "
-           f"AND {' AND '.join(filters.rest)}")
-    passing = {r for (r,) in store.db.execute(sql, {**filters.params, "rowids": json.dumps(rowids)})}
-    return [r for r in rowids if r in passing]
-
-
-def _ranks(store: Store, match: str, rowids: list[int]) -> dict[int, float]:
-    """bm25 of the given matches, with the statistics of these documents instead of the corpus.
-
-    FTS5's bm25 begins by counting every match of every term in the whole corpus (for its idf):
-    40 ms for "mkb" in a million documents, 150 ms for a phrase, whatever the rowids asked for.
-    Indexing the window's few hundred documents in a scratch table costs a fixed 20 ms or so."""
-    db = store.db
-    db.execute("CREATE VIRTUAL TABLE IF NOT EXISTS temp.search_window USING "
-               f"fts5(title, text, content='', tokenize='{FTS_TOKENIZER}')")
-    db.execute("INSERT INTO temp.search_window (search_window) VALUES ('delete-all')")
-    db.execute("INSERT INTO temp.search_window (rowid, title, text) SELECT rowid, title, text FROM main.documents "
-               "WHERE rowid IN (SELECT value FROM json_each(?))", [json.dumps(rowids)])
-    sql = f"SELECT rowid, bm25(search_window, {TITLE_WEIGHT}, 1.0) FROM temp.search_window WHERE search_window MATCH ?"
-    return dict(db.execute(sql, [match]).fetchall())
-
-
-def _hits(store: Store, match: str, rowids: list[int], ranks: dict[int, float]) -> list[Hit]:
-    """The hits for a page of matches, in the page's order, with their snippets."""
-    if not rowids:
-        return []
-    sql = f"""
-        SELECT {_COLUMNS}
-        FROM documents_fts JOIN documents d ON d.rowid = documents_fts.rowid
-        WHERE documents_fts MATCH :match AND documents_fts.rowid IN (SELECT value FROM json_each(:rowids))"""
-    rows = {r["rowid"]: r for r in store.db.query(sql, {"match": match, "rowids": json.dumps(rowids)})}
-    return [_hit(rows[r], ranks.get(r)) for r in rowids]
-
-
-def _hit(row: dict[str, Any], rank: float | None) -> Hit:
-    return Hit(id=row["id"], title=row["title"], kind=row["kind"], url=row["url"], published=row["published"],
-               sources=sorted(row["sources"].split(",")) if row["sources"] else [],
-               snippet=row["snippet"] or "", rank=rank)
+def _filters(**filters: Any) -> dict[str, Any]:
+    figure = filters.pop("figure", None)
+    return {**filters, "figure": None if figure is None else
+            {"unit": figure.unit, "subject": figure.subject, "op": figure.op, "value": figure.value}}
 
 
 def org_ids(store: Store, names: list[str]) -> list[str]:
@@ -386,26 +368,14 @@ def org_ids(store: Store, names: list[str]) -> list[str]:
         if org is not None:
             found.append(org.id)
             continue
-        rows = store.db.execute("SELECT id FROM organisations WHERE id = ? OR lower(canonical) = lower(?)",
-                                [name, name]).fetchall()
-        if not rows:
+        ids = store.search_index.organisation_ids(name)
+        if not ids:
             raise QueryError(f"no organisation known as {name!r}")
-        found += [r[0] for r in rows]
+        found += ids
     return found
 
 
-def _names(prefix: str, values: list[str], params: dict[str, Any]) -> str:
-    keys = []
-    for i, value in enumerate(values):
-        params[f"{prefix}{i}"] = value
-        keys.append(f":{prefix}{i}")
-    return ", ".join(keys)
-
-
 # --- saved searches -------------------------------------------------------------------------
-
-MAX_MATCHES = 100_000
-LEAD_CHARS = 240  # the snippet of a match on filters alone that no figure or mention explains
 
 
 def matching(store: Store, query: str, *, ids: list[str] | None = None, since: str | None = None,
@@ -421,32 +391,26 @@ def matching(store: Store, query: str, *, ids: list[str] | None = None, since: s
         return []
     filters: dict[str, Any] = {"since": since, "sources": sources, "kinds": kinds, "organisations": organisations,
                                "dossier": dossier, "ids": ids, "figure": figure}
+    cap = Settings.of(store.search_config).max_matches
     if query.strip():
-        return search(store, query, **filters, limit=len(ids) if ids else MAX_MATCHES)
-    where = _Filters.of(until=None, **filters)
-    rows = store.db.query(f"""
-        SELECT d.id, d.title, d.kind, d.url, d.published, substr(d.text, 1, {LEAD_CHARS}) AS snippet,
-               (SELECT group_concat(DISTINCT source) FROM document_sources WHERE document_id = d.id) AS sources
-        FROM documents d WHERE {where.sql()} ORDER BY d.rowid LIMIT {MAX_MATCHES}""", where.params)
-    return [replace(hit, snippet=_evidence(store, hit.id, organisations, figure) or hit.snippet)
-            for hit in (_hit(r, None) for r in rows)]
+        return search(store, query, **filters, limit=len(ids) if ids else cap)
+    index = store.search_index
+    rows = index.filtered(_filters(until=None, **filters), limit=cap, lead_chars=Settings.of(store.search_config).lead_chars)
+    return [replace(hit, snippet=_evidence(index.evidence(hit.id, organisations, _filters(figure=figure)["figure"]))
+                    or hit.snippet) for hit in map(Hit.of, rows)]
 
 
-def _evidence(store: Store, doc_id: str, organisations: list[str] | None,
-              figure: FigureCondition | None) -> str | None:
-    """The sentence of the first figure or mention that made a document match, the match marked."""
-    params: dict[str, Any] = {"doc": doc_id}
-    if figure is not None:
-        sql = f"SELECT text, sentence FROM figures f WHERE f.document_id = :doc AND {figure.sql(params)}"
-    elif organisations:
-        sql = (f"SELECT text, sentence FROM mentions WHERE document_id = :doc "
-               f"AND organisation_id IN ({_names('o', organisations, params)})")
-    else:
+def among(store: Store, query: str, ids: list[str]) -> list[str]:
+    """Those of ``ids`` whose words ``query`` finds, in the order given (a saved search's words,
+    asked about the documents one run changed, however many the corpus holds)."""
+    return store.search_index.among(compile(store, query).fts, ids) if ids else []
+
+
+def _evidence(found: tuple[str, str] | None) -> str | None:
+    """The sentence of a figure or mention, with its text marked."""
+    if found is None:
         return None
-    row = store.db.execute(sql + " ORDER BY start LIMIT 1", params).fetchone()
-    if row is None or not row[1]:
-        return None
-    text, sentence = row
+    text, sentence = found
     at = sentence.find(text)
     if at < 0:
         return sentence
@@ -455,9 +419,4 @@ def _evidence(store: Store, doc_id: str, organisations: list[str] | None,
 
 def facts(store: Store, doc_id: str) -> dict[str, list[Any]]:
     """The figures and organisations found in a document, for an alert message."""
-    figures = [dict(r) for r in store.db.query(
-        "SELECT text, value, value_max, unit, subject FROM figures WHERE document_id = ? ORDER BY start", [doc_id])]
-    organisations = [r["canonical"] for r in store.db.query(
-        "SELECT o.canonical FROM mentions m JOIN organisations o ON o.id = m.organisation_id "
-        "WHERE m.document_id = ? GROUP BY o.id ORDER BY min(m.start)", [doc_id])]
-    return {"figures": figures, "organisations": organisations}
+    return store.search_index.facts(doc_id)

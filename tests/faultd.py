@@ -21,6 +21,9 @@ Endpoints (query parameters optional unless said otherwise):
     /hang-before-headers               reads the request, never answers
     /hang-after-headers                sends headers (Content-Length: 100), then stalls
     /drip?interval=0.5&bytes=10000     Content-Length bytes, one byte every interval seconds
+    /drip-status?interval=1            the status line (then header lines) one byte every interval
+    /drip-headers?interval=1           the status line at once, then header lines one byte every
+                                       interval, never ending the head (also answers a POST)
     /reset?after=100&mode=fin|rst      promises after+1000 bytes, sends after, then FIN or RST
     /chunked-broken                    chunked body without the terminating chunk
     /big?mb=50&cl=1|0                  mb MiB of b"x", with Content-Length (1) or chunked (0)
@@ -37,6 +40,10 @@ Endpoints (query parameters optional unless said otherwise):
     /canary                            200; count its hits with ``server.hits("/canary")``
 
 ``server.route(path, status=, headers=, body=)`` serves anything else, e.g. a recorded fixture.
+
+``Dripper`` is a bare TCP server below HTTP, for protocols that speak first or are not HTTP: it
+sends a prefix, then repeats a unit a byte at a time (an SMTP greeting of endless ``220-`` lines,
+a TLS handshake that never completes).
 """
 
 from __future__ import annotations
@@ -263,6 +270,8 @@ class Faultd:
             "hang-before-headers": ex.hang,
             "hang-after-headers": lambda: (ex.head(200, {"Content-Length": "100"}), ex.hang()),
             "drip": lambda: self._drip(ex),
+            "drip-status": lambda: self._drip_head(ex, b""),
+            "drip-headers": lambda: self._drip_head(ex, b"HTTP/1.1 200 OK\r\n"),
             "reset": lambda: self._reset(ex),
             "chunked-broken": lambda: self._chunked_broken(ex),
             "big": lambda: self._big(ex),
@@ -325,6 +334,20 @@ class Faultd:
         for _ in range(size):
             if not ex.send(b"x") or self._stopped.wait(interval):
                 return
+
+    def _drip_head(self, ex: _Exchange, sent_at_once: bytes) -> None:
+        """A response head that never ends: what is not sent at once goes a byte per interval."""
+        interval = float(ex.hit.query.get("interval", "1"))
+        ex.sock.sendall(sent_at_once)
+        head = b"HTTP/1.1 200 OK\r\n"[len(sent_at_once):]
+        line = 0
+        while not self._stopped.is_set():
+            if not head:
+                line += 1
+                head = b"X-Drip-%d: x\r\n" % line
+            if not ex.send(head[:1]) or self._stopped.wait(interval):
+                return
+            head = head[1:]
 
     def _reset(self, ex: _Exchange) -> None:
         after = int(ex.hit.query.get("after", "100"))
@@ -405,6 +428,60 @@ class Faultd:
             ex.respond(304, b"", headers)
         else:
             ex.respond(200, b"etag body " + etag.encode(), headers)
+
+
+class Dripper:
+    """On connect: send ``prefix``, then ``unit`` over and over, one byte every ``interval`` seconds,
+    until the client goes away or ``time_limit`` passes. ``connections`` counts the clients."""
+
+    def __init__(self, unit: bytes, *, prefix: bytes = b"", interval: float = 0.1, host: str = "127.0.0.1",
+                 time_limit: float = 30.0) -> None:
+        self.unit, self.prefix, self.interval, self.time_limit = unit, prefix, interval, time_limit
+        self.connections = 0
+        self._timer: threading.Timer | None = None
+        self._stopped = threading.Event()
+        self._listener = socket.create_server((host, 0))
+        self.host, self.port = host, self._listener.getsockname()[1]
+
+    def start(self) -> Dripper:
+        threading.Thread(target=self._accept, name="dripper", daemon=True).start()
+        self._timer = threading.Timer(self.time_limit, self.stop)
+        self._timer.daemon = True
+        self._timer.start()
+        return self
+
+    def stop(self) -> None:
+        self._stopped.set()
+        self._listener.close()
+        if self._timer is not None and self._timer is not threading.current_thread():
+            self._timer.cancel()
+
+    def __enter__(self) -> Dripper:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    def _accept(self) -> None:
+        while not self._stopped.is_set():
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return
+            self.connections += 1
+            threading.Thread(target=self._drip, args=(client,), daemon=True).start()
+
+    def _drip(self, client: socket.socket) -> None:
+        with client:
+            try:
+                client.sendall(self.prefix)
+                while not self._stopped.wait(self.interval):
+                    for byte in self.unit:
+                        client.sendall(bytes([byte]))
+                        if self._stopped.wait(self.interval):
+                            return
+            except OSError:
+                return  # the client gave up: what the tests want
 
 
 class _Server(socketserver.ThreadingTCPServer):

@@ -14,6 +14,7 @@ from monitor.alerts import SavedSearch
 from monitor.errors import QueryError
 from monitor.store import Store
 from monitor.store.private import PrivateStore
+from monitor.store.search import SearchIndex
 
 QUERY = "ondernemers"
 
@@ -182,8 +183,8 @@ def test_filters_without_words_organisations_and_figures(config, tmp_path):
     found = hits(config)
     assert (org, "kst-test-1") in found and (fig, "kst-test-1") in found and (high, "kst-test-1") not in found
     with Store.open(config) as corpus:
-        assert search.search(corpus, '"Nederlands Comité voor Ondernemerschap"') == []  # not by its words
-        comite = corpus.db.execute("SELECT text, start FROM mentions WHERE organisation_id = 'org:ncvo' "
+        assert search.search(corpus, '="Nederlands Comité voor Ondernemerschap"') == []  # not by its words
+        comite = corpus._db.execute("SELECT text, start FROM mentions WHERE organisation_id = 'org:ncvo' "
                                    "ORDER BY start").fetchall()
     assert len(comite) == 3 and comite[1][0] == "Comité"  # "het Comité", resolved by the linker
     with PrivateStore.open(config) as private:
@@ -231,30 +232,51 @@ def test_digest_times():
 EXCLUSIONS = "mkb " + " ".join(f"-woord{i}" for i in range(120))
 
 
-def test_a_search_that_cannot_run_is_refused_when_saved_or_runs_when_accepted(config, tmp_path):
+def test_a_saved_search_of_120_exclusions_is_refused_by_alerts_add_with_the_reason(config, tmp_path):
     """Why: 100+ exclusions made FTS5 overflow its parser stack at match time (`storage.error`),
-    after `alerts add` had accepted the search. It is refused with SQLite's reason, or, where the
-    query compiles flat, accepted because it truly runs."""
+    after `alerts add` had accepted the search. `alerts add` compiles the query against the
+    corpus (monitor.search.compile) and refuses what cannot run, naming the reason."""
+    from click.testing import CliRunner
+
+    from monitor.cli import cli
+
     import_jsonl(config, write_jsonl(tmp_path / "gov.jsonl", government(5)))
-    try:
-        search_id = save(config, SavedSearch(name="veel", query=EXCLUSIONS))
-    except QueryError as exc:
-        assert "cannot run" in str(exc) and "fts5" in str(exc)
-        return
+    added = CliRunner().invoke(cli, ["--db", str(config.db_path), "alerts", "add", "veel", "--", *EXCLUSIONS.split()])
+    assert added.exit_code == 2 and "[search] max_query_" in added.output, added.output
+    with PrivateStore.open(config) as private:
+        assert private.searches() == []
+
+
+def test_a_search_fts5_refuses_is_refused_when_saved_with_fts5s_reason(config, tmp_path, monkeypatch):
+    """What FTS5's own parser cannot run is refused by the same compile, on the corpus."""
+    import_jsonl(config, write_jsonl(tmp_path / "gov.jsonl", government(5)))
+    check = SearchIndex.check
+
+    def refusing(self, match):
+        if "weigert" in match:
+            raise QueryError("the search cannot run: fts5: parser stack overflow")
+        return check(self, match)
+
+    monkeypatch.setattr(SearchIndex, "check", refusing)
+    with pytest.raises(QueryError, match="fts5: parser stack overflow"):
+        save(config, SavedSearch(name="kapot", query="ondernemers weigert"))
+    save(config, SavedSearch(name="goed", query="ondernemers"))
+
+
+def test_120_exclusions_within_raised_caps_are_accepted_because_they_run(tmp_path):
+    """Exclusions compile flat: with the caps raised, the same search is saved and matches."""
+    config = make_config(tmp_path)
+    config.data["search"].update(max_query_terms=500, max_query_chars=10_000)
+    import_jsonl(config, write_jsonl(tmp_path / "gov.jsonl", government(5)))
+    search_id = save(config, SavedSearch(name="veel", query=EXCLUSIONS))
     with PrivateStore.open(config) as private, Store.open(config) as corpus:
-        assert SavedSearch.from_row(private.search(search_id)).match(corpus) is not None
+        assert SavedSearch.from_row(private.search(search_id)).match(corpus)
 
 
-def test_the_save_time_check_needs_no_corpus_yet(config):
-    search = SavedSearch(name="veel", query=EXCLUSIONS)
-    try:
-        alerts.check_runs(search, None)
-    except QueryError as exc:
-        assert "fts5" in str(exc)
-    else:  # accepted: then it runs on a corpus too
-        import_jsonl(config, write_jsonl(config.db_path.parent / "gov.jsonl", government(2)))
-        with Store.open(config) as corpus:
-            alerts.check_runs(search, corpus)
+def test_the_save_time_check_needs_no_corpus_yet():
+    with pytest.raises(QueryError, match="max_query_"):
+        alerts.check_runs(SavedSearch(name="veel", query=EXCLUSIONS), None)
+    alerts.check_runs(SavedSearch(name="goed", query="mkb -belasting"), None)
 
 
 @pytest.mark.parametrize("spoil", [
@@ -272,14 +294,14 @@ def test_a_search_spoilt_behind_its_back_is_skipped_and_marked_and_the_others_fi
     good = save(config, SavedSearch(name="goed", query=QUERY))
     with PrivateStore.open(config) as private, private.transaction():
         private.db.execute(spoil)
-    fts_matching = Store.fts_matching
+    among = SearchIndex.among
 
     def refusing(self, expression, ids):
-        if "fts5-weigert-dit" in expression:
+        if "weigert" in expression:
             raise sqlite3.OperationalError("fts5: parser stack overflow")
-        return fts_matching(self, expression, ids)
+        return among(self, expression, ids)
 
-    monkeypatch.setattr(Store, "fts_matching", refusing)
+    monkeypatch.setattr(SearchIndex, "among", refusing)
     counts = import_jsonl(config, write_jsonl(tmp_path / "gov.jsonl", government()))  # asserts the run is ok
     assert counts["invalid_searches"] == 1 and counts["invalid"][0]["name"] == "kapot"
     assert counts["hits"] == len(expected(config, good, SavedSearch(name="goed", query=QUERY))) > 0

@@ -53,4 +53,4 @@ def test_a_huge_batch_is_committed_in_parts_and_a_kill_loses_one_part_at_most(tm
         report = run(store, OneHugeBatch()).sources[0]
         assert (report.new, report.unchanged, report.status) == (70, 50, "ok")
         assert store.cursor("big") == "all" and store.document_count() == 120
-        assert [r[0] for r in store.db.execute("SELECT count(*) FROM changes")] == [120]
+        assert [r[0] for r in store._db.execute("SELECT count(*) FROM changes")] == [120]

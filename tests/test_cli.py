@@ -40,12 +40,12 @@ def test_import_then_again_changes_nothing(db):
     first = imported(db)
     assert first["totals"]["new"] == 20 and first["totals"]["failed"] == 0
     with Store(db) as s:
-        before = s.db.execute("SELECT id, content_hash, version, updated FROM documents ORDER BY id").fetchall()
+        before = s._db.execute("SELECT id, content_hash, version, updated FROM documents ORDER BY id").fetchall()
         changes = s.last_change_seq()
     second = imported(db)
     assert second["totals"]["new"] == 0 and second["totals"]["unchanged"] == 20
     with Store(db) as s:
-        assert s.db.execute("SELECT id, content_hash, version, updated FROM documents ORDER BY id").fetchall() == before
+        assert s._db.execute("SELECT id, content_hash, version, updated FROM documents ORDER BY id").fetchall() == before
         assert s.last_change_seq() == changes
 
 
@@ -59,7 +59,7 @@ def test_import_of_a_changed_text_makes_a_version(db, tmp_path):
     report = json.loads(invoke(db, "import", str(path), "--no-extract", "--json").stdout)
     assert report["totals"]["changed"] == 1
     with Store(db) as s:
-        assert s.db.execute("SELECT count(*) FROM document_versions").fetchone()[0] == 1
+        assert s._db.execute("SELECT count(*) FROM document_versions").fetchone()[0] == 1
         assert s.document_count() == 20
 
 
@@ -103,8 +103,8 @@ def test_check_finds_an_index_out_of_sync(db):
     imported(db)
     assert invoke(db, "check").exit_code == 0
     with Store(db) as s, s.transaction():  # a write that bypasses the FTS triggers (RELIABILITY P8)
-        s.db.execute("DROP TRIGGER documents_au")
-        s.db.execute("UPDATE documents SET title = 'ander' WHERE rowid = 1")
+        s._db.execute("DROP TRIGGER documents_au")
+        s._db.execute("UPDATE documents SET title = 'ander' WHERE rowid = 1")
     result = invoke(db, "check", "--json")
     assert result.exit_code == 1 and "out of sync" in result.output
 
@@ -146,7 +146,7 @@ def test_killed_import_leaves_no_half_document_and_a_rerun_completes(db):
     with Store(db) as s:
         assert s.document_count() == 0  # one batch, one transaction: all or nothing
         assert s.check() == []
-        assert s.db.execute("SELECT count(*) FROM documents_fts").fetchone()[0] == 0
+        assert s._db.execute("SELECT count(*) FROM documents_fts").fetchone()[0] == 0
     report = imported(db)
     assert report["totals"]["new"] == 20
     with Store(db) as s:
@@ -177,7 +177,7 @@ def test_a_run_with_extraction_keeps_the_gazetteer_in_the_corpus(db, tmp_path):
     path.write_text(json.dumps(one, ensure_ascii=False) + "\n", "utf-8")
     assert invoke(db, "import", str(path)).exit_code == 0
     with Store(db) as s:
-        row = s.db.execute("SELECT canonical, aliases, in_gazetteer FROM organisations WHERE id = 'org:ncvo'").fetchone()
+        row = s._db.execute("SELECT canonical, aliases, in_gazetteer FROM organisations WHERE id = 'org:ncvo'").fetchone()
         assert row[0] == "Nederlands Comité voor Ondernemerschap" and row[2] == 1
         assert "Comité van Ondernemerschap" in json.loads(row[1])
-        assert s.db.execute("SELECT count(*) FROM organisations WHERE in_gazetteer = 1").fetchone()[0] > 900
+        assert s._db.execute("SELECT count(*) FROM organisations WHERE in_gazetteer = 1").fetchone()[0] > 900

@@ -74,6 +74,7 @@ host_interval = 0.0
 retries = 1
 read_timeout = 30.0
 total_deadline = 60.0
+allow_private = true
 
 [sources.hanging]
 kind = "feed"
@@ -115,8 +116,8 @@ def test_a_second_run_exits_75_and_a_killed_holder_frees_the_lock_at_once(runner
     # The hanging source itself is the one thing the clean run does not have.
     assert reconcile(clean, db) == ["sources: extra {'name': 'hanging'}"]
     with Store(db) as store:  # the killed run was closed as failed when the corpus next opened: never "ok", never "running"
-        hanging = store.db.execute("SELECT status, error_code FROM runs WHERE source = 'hanging'").fetchall()
-        source = store.db.execute("SELECT last_error_code, last_success FROM sources WHERE name = 'hanging'").fetchone()
+        hanging = store._db.execute("SELECT status, error_code FROM runs WHERE source = 'hanging'").fetchall()
+        source = store._db.execute("SELECT last_error_code, last_success FROM sources WHERE name = 'hanging'").fetchone()
     assert hanging == [("failed", "run.interrupted")] and source == ("run.interrupted", None)
     LEDGER.fault("P2", True, n=2)
 
@@ -211,18 +212,18 @@ def test_every_write_transaction_takes_the_write_lock_first(tmp_path):
     attempts: list[str] = []
 
     def interleave(statement: str) -> None:
-        if store.db.conn.in_transaction and not attempts:
+        if store._db.conn.in_transaction and not attempts:
             try:
                 other.execute("INSERT INTO robots (origin, body, fetched_at) VALUES ('https://other', x'', 0)")
                 attempts.append("written")
             except sqlite3.OperationalError:
                 attempts.append("refused")
 
-    store.db.conn.set_trace_callback(interleave)
+    store._db.conn.set_trace_callback(interleave)
     try:
         store.put_robots("https://www.mkb.nl", b"User-agent: *\nDisallow:\n", 1.0)
     finally:
-        store.db.conn.set_trace_callback(None)
+        store._db.conn.set_trace_callback(None)
         other.close()
     assert attempts == ["refused"]
     assert store.get_robots("https://www.mkb.nl") == (b"User-agent: *\nDisallow:\n", 1.0)

@@ -98,8 +98,8 @@ def run_kinds(tmp_path: Path, bodies: dict[str, bytes]) -> None:
     with Store.open(config) as store:
         report = Pipeline(config, store, fetcher_for=lambda sc: fetchers[sc.name]).run(
             sources=[(sc, source) for sc, source, _ in todo])
-        unclosed = store.db.execute("SELECT count(*) FROM runs WHERE status = 'running'").fetchone()[0]
-        ran = store.db.execute("SELECT count(*) FROM runs").fetchone()[0]
+        unclosed = store._db.execute("SELECT count(*) FROM runs WHERE status = 'running'").fetchone()[0]
+        ran = store._db.execute("SELECT count(*) FROM runs").fetchone()[0]
     assert unclosed == 0 and ran == len(KINDS)  # every source ran, every run row is closed
     for s in report.sources:
         assert s.status in ("ok", "partial", "failed", "deferred"), s
@@ -137,8 +137,8 @@ def test_import_of_random_dates_and_bytes_is_contained(tmp_path, published, nois
                       stale_after_hours=0, options={**config["kinds"]["jsonl"], "path": str(path)})
     with Store.open(config) as store:
         report = Pipeline(config, store, fetcher_for=lambda sc: None).run(sources=[(sc, build_source(sc))])
-        stored = {r[0] for r in store.db.execute("SELECT id FROM documents")}
-        assert store.db.execute("SELECT count(*) FROM runs WHERE status = 'running'").fetchone()[0] == 0
+        stored = {r[0] for r in store._db.execute("SELECT id FROM documents")}
+        assert store._db.execute("SELECT count(*) FROM runs WHERE status = 'running'").fetchone()[0] == 0
     source = report.sources[0]
     assert source.status in ("ok", "partial", "failed"), source
     assert all(CODE.match(f["code"]) for f in source.failures), source.failures
@@ -157,6 +157,6 @@ def test_a_date_out_of_range_fails_its_item_and_the_rest_is_stored(tmp_path, pub
                       stale_after_hours=0, options={**config["kinds"]["jsonl"], "path": str(path)})
     with Store.open(config) as store:
         report = Pipeline(config, store, fetcher_for=lambda sc: None).run(sources=[(sc, build_source(sc))])
-        assert {r[0] for r in store.db.execute("SELECT id FROM documents")} == {"good"}
+        assert {r[0] for r in store._db.execute("SELECT id FROM documents")} == {"good"}
     [failure] = report.sources[0].failures
     assert failure["item"] == "bad" and failure["code"].startswith("parse.") and not report.ok

@@ -84,7 +84,7 @@ def _identity(r: Response) -> dict[str, Any]:
             item = entry_item(entry, feed)
             store.put_document(news_document("corpus", item, [], min_chars=250), item=item)
         documents = store.document_count()
-        sightings = store.db.execute("SELECT count(*) FROM document_sources").fetchone()[0]
+        sightings = store._db.execute("SELECT count(*) FROM document_sources").fetchone()[0]
     return {"entries": len(feed.entries), "documents": documents, "sightings": sightings}
 
 

@@ -77,6 +77,7 @@ def config(tmp_path, site):
     path = tmp_path / "monitor.toml"
     path.write_text(f"""
 [http]
+allow_private = true  # the site is a loopback server
 host_interval = 0.0
 backoff_base = 0.01
 [sources.mkb-nederland]
@@ -120,13 +121,13 @@ def test_first_run_stores_everything_second_run_fetches_nothing_new(config, site
         assert kst["text_quality"] == "full" and "\n\n" in kst["text"]  # paragraphs kept
         ah = store.document("ah-tk-20202021-3235")
         assert ah is not None and "TOZO" in ah["text"].upper()
-        mkb = store.db.execute("SELECT published, title FROM documents d JOIN document_sources s "
+        mkb = store._db.execute("SELECT published, title FROM documents d JOIN document_sources s "
                                "ON s.document_id = d.id WHERE s.source = 'mkb-nederland'").fetchone()
         assert mkb == ("2026-09-23T05:00:47Z", "Talent van nieuwkomers sneller en beter benutten")
-        ro = dict(store.db.execute("SELECT title, published FROM documents d JOIN document_sources s "
+        ro = dict(store._db.execute("SELECT title, published FROM documents d JOIN document_sources s "
                                    "ON s.document_id = d.id WHERE s.source = 'rijksoverheid'").fetchall())
         assert ro["Nederlandse Staat neemt aandelen kerncentrale Borssele over"] == "2026-09-23T14:47:46Z"
-        tk = [dict(r) for r in store.db.query("SELECT d.id, d.text_quality, d.text, d.dossiers FROM documents d JOIN "
+        tk = [dict(r) for r in store._db.query("SELECT d.id, d.text_quality, d.text, d.dossiers FROM documents d JOIN "
                                               "document_sources s ON s.document_id = d.id WHERE s.source = 'tweedekamer'")]
         in_dossier = {r["id"] for r in tk if "30218" in json.loads(r["dossiers"])}
         assert in_dossier == {"kst-30218-26", "kst-30218-27", "kst-30218-28"}  # the KOOP identifier
@@ -134,7 +135,7 @@ def test_first_run_stores_everything_second_run_fetches_nothing_new(config, site
         assert sum("11.000 ondernemers" in r["text"] and r["text_quality"] == "extracted" for r in tk) == 4  # the PDFs
         assert [r["id"] for r in tk if r["text_quality"] == "metadata"] == ["kst-30218-27"]  # a letter without a file
         counts = store.document_count(), store.last_change_seq()
-        cursors = dict(store.db.execute("SELECT name, cursor FROM sources").fetchall())
+        cursors = dict(store._db.execute("SELECT name, cursor FROM sources").fetchall())
 
     first_run_requests = len(site.log)
     code, report = run(config, db)
@@ -148,7 +149,7 @@ def test_first_run_stores_everything_second_run_fetches_nothing_new(config, site
     assert not any(h.path.startswith("/artikelen/") or h.path.startswith(ROOT_KOOP) for h in second)
     with Store(db) as store:
         assert (store.document_count(), store.last_change_seq()) == counts
-        assert dict(store.db.execute("SELECT name, cursor FROM sources").fetchall())["tweedekamer"] == cursors["tweedekamer"]
+        assert dict(store._db.execute("SELECT name, cursor FROM sources").fetchall())["tweedekamer"] == cursors["tweedekamer"]
 
 
 def test_an_off_topic_news_item_is_recorded_as_skipped(config, tmp_path):
@@ -158,7 +159,7 @@ def test_an_off_topic_news_item_is_recorded_as_skipped(config, tmp_path):
     code, report = run(config, db)
     assert by_source(report)["mkb-nederland"]["skipped"] == 1
     with Store(db) as store:
-        row = store.db.execute("SELECT title, score, reason FROM skipped_items WHERE source = 'mkb-nederland'").fetchone()
+        row = store._db.execute("SELECT title, score, reason FROM skipped_items WHERE source = 'mkb-nederland'").fetchone()
     assert row[0] == "Talent van nieuwkomers sneller en beter benutten" and "relevance" in row[2]
 
 
@@ -175,7 +176,7 @@ def test_a_source_error_is_recorded_and_the_cursor_stays(config, site, tmp_path)
     assert code == 1 and tk["status"] == "failed" and tk["error_code"] == "fetch.status"
     with Store(db) as store:
         assert store.cursor("tweedekamer") == before
-        row = store.db.execute("SELECT last_error_code FROM sources WHERE name = 'tweedekamer'").fetchone()
+        row = store._db.execute("SELECT last_error_code FROM sources WHERE name = 'tweedekamer'").fetchone()
         assert row == ("fetch.status",)
 
 
@@ -190,12 +191,12 @@ def test_an_edited_article_becomes_a_version_not_a_second_document(config, site,
     code, report = run(config, db)
     assert by_source(report)["mkb-nederland"]["changed"] == 1 and report["totals"]["new"] == 0
     with Store(db) as store:
-        doc_id = store.db.execute("SELECT document_id FROM document_sources WHERE source = 'mkb-nederland'").fetchone()[0]
+        doc_id = store._db.execute("SELECT document_id FROM document_sources WHERE source = 'mkb-nederland'").fetchone()[0]
         assert store.document(doc_id)["version"] == 2
-        old = store.db.execute("SELECT text FROM document_versions WHERE document_id = ?", [doc_id]).fetchone()[0]
+        old = store._db.execute("SELECT text FROM document_versions WHERE document_id = ?", [doc_id]).fetchone()[0]
         assert "praktische steun" in old
         assert "praktische en financiële steun" in store.document(doc_id)["text"]
-        assert store.db.execute("SELECT count(*) FROM document_sources WHERE source = 'mkb-nederland'").fetchone()[0] == 1
+        assert store._db.execute("SELECT count(*) FROM document_sources WHERE source = 'mkb-nederland'").fetchone()[0] == 1
 
 
 def test_a_recorded_run_replays_without_the_server(config, site, tmp_path):
@@ -207,7 +208,7 @@ def test_a_recorded_run_replays_without_the_server(config, site, tmp_path):
     assert code == 0, [(s["source"], s["error"], s["failures"][:2]) for s in replayed["sources"]]
     with Store(tmp_path / "live.db") as a, Store(tmp_path / "replayed.db") as b:
         rows = "SELECT id, content_hash, published FROM documents ORDER BY id"
-        assert a.db.execute(rows).fetchall() == b.db.execute(rows).fetchall()
+        assert a._db.execute(rows).fetchall() == b._db.execute(rows).fetchall()
     again = CliRunner().invoke(cli, ["--config", str(config), "--db", str(tmp_path / "x.db"), "run", "--record",
                                      str(recording)])
     assert again.exit_code == 2 and "new or empty directory" in again.output

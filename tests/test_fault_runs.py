@@ -33,7 +33,9 @@ FAULTS = {
     "always-503": ("N4", "/status/503", "fetch.status"),
     "hang-before-headers": ("N5", "/hang-before-headers", "fetch.timeout.read"),
     "hang-after-headers": ("N5", "/hang-after-headers", "fetch.timeout.read"),
-    "drip": ("N6", "/drip?interval=0.2&bytes=100", "fetch.timeout.total"),
+    "drip": ("N6", "/drip?interval=0.2&bytes=100", "fetch.deadline"),
+    "drip-status-line": ("N6", "/drip-status?interval=0.2", "fetch.deadline"),
+    "drip-headers": ("N6", "/drip-headers?interval=0.2", "fetch.deadline"),
     "redirect-loop": ("N7", "/redirect/loop", "fetch.redirect_loop"),
     "redirect-offhost": ("N7", "/redirect/offhost", "fetch.redirect_forbidden"),
     "redirect-file": ("N7", "/redirect/scheme", "fetch.redirect_forbidden"),
@@ -61,7 +63,8 @@ def closed_port() -> int:
 def config_for(path: Path, sources: dict[str, str]) -> Path:
     lines = ["[http]", "robots = true", "host_interval = 0.0", "retries = 2", "backoff_base = 0.05",
              "backoff_cap = 0.1", "read_timeout = 0.5", "total_deadline = 1.5", "max_bytes = 200000",
-             "max_decoded_bytes = 500000", "breaker_failures = 50"]
+             "max_decoded_bytes = 500000", "breaker_failures = 50",
+             "allow_private = true"]  # every faultd listens on 127.0.0.x
     for name, url in sources.items():
         lines += [f"[sources.{name}]", 'kind = "feed"', f'url = "{url}"', "fetch_articles = false"]
     path.write_text("\n".join(lines) + "\n", "utf-8")
@@ -132,6 +135,7 @@ def test_an_empty_but_valid_feed_deletes_nothing_and_the_source_shows_stale(runn
     config.write_text(f"""[http]
 robots = false
 host_interval = 0.0
+allow_private = true
 
 [sources.broken-overnight]
 kind = "feed"

@@ -43,7 +43,8 @@ FEED_BYTES = (Path(__file__).parent / "fixtures" / "http" / "mkb-nederland_rss_n
 
 # The test profile: short timeouts, small caps, no pacing and no robots.txt unless a test asks.
 TEST_PROFILE = {"connect_timeout": 1.0, "read_timeout": 0.3, "total_deadline": 1.0, "max_bytes": 1_000_000,
-                "max_decoded_bytes": 1_000_000, "host_interval": 0.0, "robots": False}
+                "max_decoded_bytes": 1_000_000, "host_interval": 0.0, "robots": False,
+                "allow_private": True}  # faultd listens on 127.0.0.x
 
 
 def settings(**overrides: object) -> HttpSettings:
@@ -483,6 +484,34 @@ def test_settings_come_only_from_the_config():
         HttpSettings.from_config({**table, "retry": 3})
     with pytest.raises(ConfigError, match="missing key 'retries'"):
         HttpSettings.from_config({k: v for k, v in table.items() if k != "retries"})
+
+
+@pytest.mark.parametrize("key, value", [
+    ("connect_timeout", -1.0), ("read_timeout", 0.0), ("total_deadline", float("nan")),
+    ("total_deadline", float("inf")), ("max_redirects", -3), ("retries", 0), ("max_bytes", -1),
+    ("host_interval", -0.5), ("backoff_cap", float("inf")), ("max_concurrency", 0), ("robots_max_bytes", 0),
+])
+def test_settings_out_of_range_are_refused_naming_the_key(key, value):
+    """nan or inf would switch the deadline off, -3 redirects would break every source."""
+    with pytest.raises(ConfigError, match=rf"\[http\] {key} = {value!r} is out of range"):
+        settings(**{key: value})
+
+
+def test_a_user_agent_needs_a_product_token():
+    with pytest.raises(ConfigError, match="product token"):
+        settings(user_agent="/1.0 (no name)")
+
+
+def test_robots_group_for_another_agent_does_not_apply_and_a_bom_is_skipped(faultd, clock):
+    faultd.robots = (b"\xef\xbb\xbfUser-agent: mkb\nDisallow: /\n\nUser-agent: *\n\nDisallow: /private\n"
+                     b"Crawl-delay: 10\nUser-agent: MKB-Monitor\nUser-agent: other\nDisallow: /ok/http/blocked\n")
+    with client(clock, robots=True) as http:
+        assert http.get(faultd.url(FEED)).status == 200  # the mkb group is not ours
+        with pytest.raises(HTTPStatus):  # fetched (the * group is not ours once ours exists): faultd's 404
+            http.get(faultd.url("/private/page"))
+        with pytest.raises(RobotsDisallowed):
+            http.get(faultd.url("/ok/http/blocked.xml"))
+    assert faultd.hits("/robots.txt") == 1 and faultd.hits("/ok/http/blocked.xml") == 0
 
 
 def test_non_http_urls_are_refused(clock):

@@ -71,7 +71,7 @@ def test_search_and_errors_print_what_was_written_and_nothing_the_terminal_obeys
     db = tmp_path / "monitor.db"
     assert CliRunner().invoke(cli, ["--db", str(db), "import", str(path), "--no-extract"]).exit_code == 0
     with Store(db) as store, store.transaction():  # as an old corpus or another writer might hold it
-        store.db.execute("UPDATE documents SET url = 'https://x.example/[i]a' WHERE id = 'h-1'")
+        store._db.execute("UPDATE documents SET url = 'https://x.example/[i]a' WHERE id = 'h-1'")
     shown = CliRunner().invoke(cli, ["--db", str(db), "search", "ondernemers"])
     assert shown.exit_code == 0 and "\x1b" not in shown.output and "\x07" not in shown.output
     assert "[bold]Vet[/bold]" in shown.output and "https://x.example/[i]a" in shown.output

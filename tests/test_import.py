@@ -28,7 +28,7 @@ def failures(report: dict) -> list[dict]:
 
 def stored(db: Path) -> dict[str, tuple[str, int]]:
     with Store(db) as store:
-        return {row[0]: (row[1], row[2]) for row in store.db.execute("SELECT id, text, version FROM documents")}
+        return {row[0]: (row[1], row[2]) for row in store._db.execute("SELECT id, text, version FROM documents")}
 
 
 def record(n: int, text: str = "Het mkb digitaliseert.", **fields: object) -> str:
@@ -50,7 +50,7 @@ def test_invalid_utf8_on_one_line_is_that_lines_error(db: Path, tmp_path: Path) 
     assert "mixed.jsonl line 2" in failure["message"] and "not valid UTF-8" in failure["message"]
     assert set(stored(db)) == {"doc-1", "doc-3"}
     with Store(db) as store:  # the run is closed, not left "running"
-        assert [r[0] for r in store.db.execute("SELECT status FROM runs")] == ["partial"]
+        assert [r[0] for r in store._db.execute("SELECT status FROM runs")] == ["partial"]
 
 
 def test_a_latin1_file_gives_one_error_per_bad_line_and_no_traceback(db: Path, tmp_path: Path) -> None:
@@ -78,8 +78,8 @@ def test_the_same_id_twice_in_a_file_keeps_the_first_and_names_the_others(db: Pa
         # Never a new version, never another current text, however often the file comes in.
         assert stored(db)["doc-1"] == ("Eerste tekst over het mkb.", 1)
         with Store(db) as store:
-            assert store.db.execute("SELECT count(*) FROM document_versions").fetchone()[0] == 0
-            assert store.db.execute("SELECT count(*) FROM changes").fetchone()[0] == 2
+            assert store._db.execute("SELECT count(*) FROM document_versions").fetchone()[0] == 0
+            assert store._db.execute("SELECT count(*) FROM changes").fetchone()[0] == 2
 
 
 def test_a_line_past_the_size_cap_is_refused_without_losing_the_others(db: Path, tmp_path: Path) -> None:
@@ -104,7 +104,7 @@ def test_a_date_out_of_range_is_that_lines_error(db: Path, tmp_path: Path, publi
     [failure] = failures(report)
     assert failure["message"].startswith("dates.jsonl line 1: 'published' is refused")
     with Store(db) as store:
-        dates = dict(store.db.execute("SELECT id, published FROM documents").fetchall())
+        dates = dict(store._db.execute("SELECT id, published FROM documents").fetchall())
     assert dates == {"doc-2": "2026-09-22T22:00:00Z", "doc-3": "2026-09-23"}
 
 

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import feedparser
@@ -15,9 +17,10 @@ import pytest
 from lxml import etree
 
 from alerting import FakeClock, government, import_jsonl, make_config, save, write_jsonl, write_toml
+from faultd import Dripper, Faultd
 from monitor import notify
 from monitor.alerts import SavedSearch
-from monitor.errors import DeliveryPermanent
+from monitor.errors import ConfigError, DeliveryPermanent
 from monitor.store.private import PrivateStore
 from sinks import SmtpSink, WebhookSink
 
@@ -87,7 +90,7 @@ def test_a_receiver_that_fails_twice_gets_each_hit_once_it_recovers(tmp_path, ho
     import_jsonl(config, write_jsonl(tmp_path / "gov.jsonl", government()), clock=clock)
     assert statuses(config) == {"retrying": 1}
     clock.advance(seconds=4)
-    assert deliver(config, clock) == {"sent": 0, "retrying": 0, "failed": 0}  # not due before 5 s
+    assert deliver(config, clock) == {"sent": 0, "retrying": 0, "failed": 0, "deferred": 0}  # not due before 5 s
     clock.advance(seconds=1)
     assert deliver(config, clock)["retrying"] == 1  # the 503 asks for 600 s, more than the 5 min step
     clock.advance(seconds=599)
@@ -192,6 +195,98 @@ def test_webhooks_to_private_addresses_are_refused_at_save_and_send_time(tmp_pat
     save(config, SavedSearch(name="s", query='"Comité voor Ondernemerschap"'), ("webhook", hook.url, SECRET))
     import_jsonl(config, write_jsonl(tmp_path / "gov.jsonl", government()), clock=clock)
     assert hook.requests == 0 and statuses(config) == {"failed": 1}
+
+
+def test_a_webhook_name_is_not_resolved_when_saved_but_checked_when_sent(tmp_path, hook, clock, monkeypatch):
+    """Saving works offline; at send time the name is resolved once and the address connected
+    to is checked, so a name rebound to an internal address after it was saved is refused."""
+    def no_dns(*args, **kwargs):
+        raise AssertionError("no lookup when a webhook is saved")
+
+    monkeypatch.setattr(socket, "getaddrinfo", no_dns)
+    notify.check_webhook_url("https://hooks.example.test/mkb", allow_private=False)
+    for url in ("http://127.0.0.1:9/x", "http://[::ffff:169.254.169.254]/x", "http://localhost./x", "ftp://h/x"):
+        with pytest.raises(DeliveryPermanent):
+            notify.check_webhook_url(url, allow_private=False)
+    monkeypatch.undo()
+
+    real = socket.getaddrinfo
+    port = int(hook.url.split(":")[2].split("/")[0])
+    monkeypatch.setattr(socket, "getaddrinfo", lambda host, *a, **k: real("127.0.0.1" if host == "hooks.example.test"
+                                                                             else host, *a, **k))
+    config = make_config(tmp_path, allow_private_webhooks=False)
+    save(config, SavedSearch(name="s", query='"Comité voor Ondernemerschap"'),
+         ("webhook", f"http://hooks.example.test:{port}/hook", SECRET))
+    import_jsonl(config, write_jsonl(tmp_path / "gov.jsonl", government()), clock=clock)
+    with PrivateStore.open(config) as private:
+        failed = private.deliveries(status="failed")
+    assert hook.requests == 0 and len(failed) == 1
+    assert "resolves to 127.0.0.1, which is a non-public address (loopback)" in failed[0]["last_error"]
+
+
+@pytest.mark.parametrize("smtp_host", ["10.0.0.25", "169.254.169.254"])
+def test_an_smtp_server_on_a_private_address_is_refused_without_a_connection(tmp_path, clock, smtp_host):
+    config = make_config(tmp_path, smtp_host=smtp_host, smtp_port=25)
+    save(config, SavedSearch(name="s", query='"Comité voor Ondernemerschap"'), ("email", "a@example.org", None))
+    import_jsonl(config, write_jsonl(tmp_path / "gov.jsonl", government()), clock=clock)
+    with PrivateStore.open(config) as private:
+        [failed] = private.deliveries(status="failed")
+    assert "allow_private_smtp" in failed["last_error"] and "delivery.permanent" in failed["last_error"]
+
+
+def test_an_smtp_greeting_dripped_forever_ends_at_the_delivery_deadline(tmp_path, clock):
+    """220- continuation lines, one byte every 0.1 s: each read is quick, the greeting never ends."""
+    with Dripper(b"220-mkb-monitor drip\r\n", interval=0.05) as smtp:
+        config = make_config(tmp_path, smtp_port=smtp.port, delivery_deadline=1.0, delivery_breaker_failures=1)
+        save(config, SavedSearch(name="s", query=QUERY), ("email", "a@example.org", None),
+             ("email", "b@example.org", None))
+        started = time.monotonic()
+        counts = import_jsonl(config, write_jsonl(tmp_path / "gov.jsonl", government()), clock=clock)
+        took = time.monotonic() - started
+    assert took < 3.0 and smtp.connections == 1  # the breaker kept the other deliveries off it
+    assert counts["sent"] == 0 and counts["retrying"] == 2 * len(alert_ids(config))
+    with PrivateStore.open(config) as private:
+        errors = [d["last_error"] for d in private.deliveries(limit=1000)]
+    assert sum("delivery deadline of 1 s" in e for e in errors) == 1
+    assert all(e.startswith("delivery.temporary") for e in errors)
+
+
+def test_a_receiver_dripping_its_headers_cannot_hold_the_pass(tmp_path, clock, hook):
+    with Faultd() as slow:
+        config = make_config(tmp_path, delivery_deadline=1.0, delivery_breaker_failures=2)
+        save(config, SavedSearch(name="s", query=QUERY), ("webhook", slow.url("/drip-headers?interval=0.1"), SECRET),
+             ("webhook", hook.url, SECRET))
+        started = time.monotonic()
+        counts = import_jsonl(config, write_jsonl(tmp_path / "gov.jsonl", government()), clock=clock)
+        took = time.monotonic() - started
+        n = len(alert_ids(config))
+        assert n > 2 and slow.hits("/drip-headers") == 2  # then its breaker opened for this pass
+    assert took < 2 * 1.0 + 1.5
+    assert counts["sent"] == n and counts["retrying"] == n and hook.deliveries_per_id() == {k: 1 for k in alert_ids(config)}
+
+
+def test_a_pass_ends_at_its_time_limit_and_the_rest_waits_due(tmp_path, clock):
+    with Faultd() as slow:
+        config = make_config(tmp_path, delivery_deadline=0.6, delivery_pass_limit=1.0, delivery_breaker_failures=100)
+        save(config, SavedSearch(name="s", query=QUERY), ("webhook", slow.url("/drip-headers?interval=0.1"), SECRET))
+        started = time.monotonic()
+        counts = import_jsonl(config, write_jsonl(tmp_path / "gov.jsonl", government()), clock=clock)
+        assert time.monotonic() - started < 2.5
+    n = len(alert_ids(config))
+    assert counts["retrying"] == 2 and counts["deferred"] == n - 2
+    assert statuses(config) == {"retrying": 2, "pending": n - 2}
+
+
+@pytest.mark.parametrize("key, value", [("delivery_deadline", float("nan")), ("smtp_timeout", -1.0),
+                                        ("webhook_timeout", float("inf")), ("delivery_breaker_failures", 0)])
+def test_delivery_numbers_out_of_range_name_their_key(tmp_path, clock, key, value):
+    with pytest.raises(ConfigError, match=rf"\[alerts\] {key}"):  # refused when the config is read
+        make_config(tmp_path, **{key: value})
+    config = make_config(tmp_path)
+    config.data["alerts"][key] = value  # and where delivery reads it
+    save(config, SavedSearch(name="s", query=QUERY), ("console", "", None))
+    with PrivateStore.open(config) as private, pytest.raises(ConfigError, match=rf"\[alerts\] {key}"):
+        notify.deliver(private, config, clock=clock)
 
 
 def test_email_gives_up_after_four_days(tmp_path, clock):

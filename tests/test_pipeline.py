@@ -97,7 +97,7 @@ def test_all_items_stored_and_cursor_moves_with_each_batch(store):
     report = run(store, source, CountingExtractor())
     assert (report.status, report.new, report.failed) == ("ok", 3, 0)
     assert cursor(store) == "page-1"
-    assert store.db.execute("SELECT count(*) FROM figures").fetchone()[0] == 3
+    assert store._db.execute("SELECT count(*) FROM figures").fetchone()[0] == 3
     again = run(store, ScriptedSource("scripted", [["a", "b"], ["c"], ["d"]]))
     assert (again.new, again.discovered) == (1, 1)  # only the page after the cursor
 
@@ -108,13 +108,13 @@ def test_failed_item_is_recorded_run_goes_on_cursor_held(store):
     assert (report.status, report.new, report.failed) == ("partial", 2, 1)
     assert report.failures[0]["stage"] == "fetch" and report.failures[0]["code"] == "fetch.status"
     assert cursor(store) is None  # never past an item that is not stored
-    row = store.db.execute("SELECT stage, code, attempts FROM item_failures WHERE item_key = 'b'").fetchone()
+    row = store._db.execute("SELECT stage, code, attempts FROM item_failures WHERE item_key = 'b'").fetchone()
     assert row == ("fetch", "fetch.status", 1)
     # the next run re-reads from the old cursor; "b" now works; the cursor moves to the end
     report = run(store, ScriptedSource("scripted", [["a", "b"], ["c"]]))
     assert (report.status, report.new, report.unchanged) == ("ok", 1, 2)
     assert cursor(store) == "page-1"
-    assert store.db.execute("SELECT count(*) FROM item_failures").fetchone()[0] == 0
+    assert store._db.execute("SELECT count(*) FROM item_failures").fetchone()[0] == 0
 
 
 def test_poison_item_is_held_after_n_attempts_and_stops_holding_the_cursor(store):
@@ -124,7 +124,7 @@ def test_poison_item_is_held_after_n_attempts_and_stops_holding_the_cursor(store
     report = run(store, ScriptedSource("scripted", [["a", "poison"]], fail_parse={"poison"}))
     assert (report.status, report.held, report.failed) == ("ok", 1, 0)
     assert cursor(store) == "page-0"
-    assert store.db.execute("SELECT attempts FROM item_failures").fetchone()[0] == 3
+    assert store._db.execute("SELECT attempts FROM item_failures").fetchone()[0] == 3
 
 
 def test_extractor_crash_fails_only_the_poison_document(store):
@@ -132,21 +132,21 @@ def test_extractor_crash_fails_only_the_poison_document(store):
     report = run(store, ScriptedSource("scripted", [["a", "b", "c"]]), extractor)
     assert (report.new, report.failed) == (2, 1)
     assert report.failures[0]["stage"] == "extract"
-    assert {r[0] for r in store.db.execute("SELECT source_key FROM document_sources")} == {"a", "c"}
+    assert {r[0] for r in store._db.execute("SELECT source_key FROM document_sources")} == {"a", "c"}
 
 
 def test_per_run_failure_keeps_committed_batches_and_their_cursor(store):
     report = run(store, ScriptedSource("scripted", [["a"], ["b"], ["c"]], fail_discover_after=1))
     assert (report.status, report.error_code, report.new) == ("failed", "api.error", 2)
     assert cursor(store) == "page-1"
-    row = store.db.execute("SELECT last_error_code, runs_failed FROM sources WHERE name = 'scripted'").fetchone()
+    row = store._db.execute("SELECT last_error_code, runs_failed FROM sources WHERE name = 'scripted'").fetchone()
     assert row == ("api.error", 1)
 
 
 def test_deferred_source_is_not_a_failure(store):
     report = run(store, ScriptedSource("scripted", [["a"]], deferred=True))
     assert report.status == "deferred" and report.error_code == "fetch.deferred"
-    runs = store.db.execute("SELECT status FROM runs").fetchall()
+    runs = store._db.execute("SELECT status FROM runs").fetchall()
     assert runs == [("deferred",)]
 
 
@@ -183,7 +183,7 @@ def test_relevance_threshold_skips_and_records(store):
     report = Pipeline(config, store, fetcher_for=lambda sc: None).run(
         sources=[(sc, ScriptedSource("scripted", [["a"]]))]).sources[0]
     assert (report.new, report.skipped) == (0, 1)
-    row = store.db.execute("SELECT item_key, reason, score FROM skipped_items").fetchone()
+    row = store._db.execute("SELECT item_key, reason, score FROM skipped_items").fetchone()
     assert row[0] == "a" and "relevance" in row[1] and row[2] is not None
 
 
@@ -198,7 +198,7 @@ def test_reextract_reads_a_page_at_a_time_and_each_document_once(store):
         for doc_id, _, _ in first:
             store.replace_extraction(doc_id, Extraction(), "test-2")
     rest = list(pages)
-    assert sorted(d for d, _, _ in first + rest) == sorted(r[0] for r in store.db.execute("SELECT id FROM documents"))
+    assert sorted(d for d, _, _ in first + rest) == sorted(r[0] for r in store._db.execute("SELECT id FROM documents"))
     events = []
     assert reextract(store, newer, batch_size=3, progress=lambda event, **info: events.append((event, info))) == \
         {"extracted": 4, "failed": 0}
@@ -228,8 +228,8 @@ def gold_texts_in(store, n):
              (Path(__file__).parent / "fixtures" / "gold_government.jsonl").read_text(encoding="utf8").splitlines()][:n]
     run(store, ScriptedSource("scripted", [[f"d{k}" for k in range(len(texts))]]), CountingExtractor())
     with store.transaction():
-        for (doc_id,), text in zip(store.db.execute("SELECT id FROM documents ORDER BY rowid").fetchall(), texts):
-            store.db.execute("UPDATE documents SET text = ? WHERE id = ?", [text, doc_id])
+        for (doc_id,), text in zip(store._db.execute("SELECT id FROM documents ORDER BY rowid").fetchall(), texts):
+            store._db.execute("UPDATE documents SET text = ? WHERE id = ?", [text, doc_id])
 
 
 def test_reextract_in_worker_processes_stores_what_one_process_stores(store):
@@ -237,9 +237,9 @@ def test_reextract_in_worker_processes_stores_what_one_process_stores(store):
     extractor = ModelExtractor(batch_size=2)
 
     def stored():
-        return (store.db.execute("SELECT document_id, start, end, text, value, unit, subject, qualifier, sentence "
+        return (store._db.execute("SELECT document_id, start, end, text, value, unit, subject, qualifier, sentence "
                                  "FROM figures ORDER BY document_id, start").fetchall(),
-                store.db.execute("SELECT document_id, organisation_id, start, end, sentence "
+                store._db.execute("SELECT document_id, organisation_id, start, end, sentence "
                                  "FROM mentions ORDER BY document_id, start").fetchall())
 
     assert reextract(store, extractor, batch_size=2) == {"extracted": 6, "failed": 0}
@@ -253,7 +253,7 @@ def test_reextract_in_worker_processes_extracts_there(store):
     extractor = PidExtractor()
     extractor.version = "test-2"
     assert reextract(store, extractor, batch_size=1, processes=2) == {"extracted": 6, "failed": 0}
-    pids = {int(row[0]) for row in store.db.execute("SELECT sentence FROM figures")}
+    pids = {int(row[0]) for row in store._db.execute("SELECT sentence FROM figures")}
     assert pids and os.getpid() not in pids
 
 
@@ -262,7 +262,7 @@ def test_reextract_goes_on_in_this_process_when_a_worker_dies(store):
     dying = DyingExtractor()
     dying.version = "test-2"
     assert reextract(store, dying, batch_size=2, processes=2) == {"extracted": 5, "failed": 0}
-    assert {r[0] for r in store.db.execute("SELECT extracted_with FROM documents")} == {"test-2"}
+    assert {r[0] for r in store._db.execute("SELECT extracted_with FROM documents")} == {"test-2"}
 
 
 def test_reextract_updates_stale_documents_only(store):
@@ -271,4 +271,4 @@ def test_reextract_updates_stale_documents_only(store):
     newer.version = "test-2"
     assert reextract(store, newer) == {"extracted": 2, "failed": 0}
     assert reextract(store, newer) == {"extracted": 0, "failed": 0}
-    assert {r[0] for r in store.db.execute("SELECT extracted_with FROM documents")} == {"test-2"}
+    assert {r[0] for r in store._db.execute("SELECT extracted_with FROM documents")} == {"test-2"}

@@ -75,7 +75,7 @@ def filled(db: Path, records: list[dict]) -> tuple[list[str], int]:
     db.parent.mkdir(parents=True, exist_ok=True)
     import_jsonl(config, write_jsonl(db.parent / f"{db.stem}.jsonl", records), alerts_stage=False)
     with Store.open(config) as store:
-        ids = [r[0] for r in store.db.execute("SELECT id FROM documents ORDER BY id")]
+        ids = [r[0] for r in store._db.execute("SELECT id FROM documents ORDER BY id")]
         return ids, store.last_change_seq()
 
 

@@ -72,7 +72,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from monitor import cli_alerts
+from monitor import cli_alerts, serve as serve_module
 from monitor.store import Store
 
 FIXTURES = ROOT / "tests" / "fixtures"
@@ -155,6 +155,7 @@ url = "{base}/feed.rss"
 fetch_articles = false
 
 [http]
+allow_private = true                 # the sources answer on loopback in this test
 host_interval = 0.0
 retries = 1
 
@@ -168,12 +169,15 @@ smtp_port = {free_port()}
 smtp_timeout = 2.0
 """, "utf-8")
     monkeypatch.chdir(tmp_path)
-    env = {"MKB_MONITOR_DB": str(tmp_path / "data" / "monitor.db"), "MKB_MONITOR_CONFIG": str(tmp_path / "monitor.toml")}
-    for key, value in env.items():
+    for key, value in env_of(tmp_path).items():
         monkeypatch.setenv(key, value)
     yield tmp_path, server
     server.shutdown()
     server.server_close()
+
+
+def env_of(tmp: Path) -> dict[str, str]:
+    return {"MKB_MONITOR_DB": str(tmp / "data" / "monitor.db"), "MKB_MONITOR_CONFIG": str(tmp / "monitor.toml")}
 
 
 def mkb(line: str, *extra: str):
@@ -239,7 +243,7 @@ def test_every_readme_command_line_runs_with_its_documented_effect(workdir, monk
     reparsed = mkb(check("mkb-monitor reprocess"), "--json")
     assert reparsed.exit_code == 0 and _json.loads(reparsed.stdout)["parse"]["failed"] == 0
     with corpus() as store:
-        total = store.db.execute("SELECT count(*) FROM documents WHERE deleted = 0").fetchone()[0]
+        total = store._db.execute("SELECT count(*) FROM documents WHERE deleted = 0").fetchone()[0]
     reextracted = mkb(check("mkb-monitor reprocess --extract-only --all --processes 2"), "--json")
     assert reextracted.exit_code == 0 and _json.loads(reextracted.stdout)["extract"]["extracted"] == total
 
@@ -254,7 +258,7 @@ def test_every_readme_command_line_runs_with_its_documented_effect(workdir, monk
     line = check("mkb-monitor search '\"digitale werkplaatsen\"' --since 2025-01-01 --kind kamerbrief")
     assert ids(mkb(line, "--json")) == {"readme-kamerbrief"}
     with corpus() as store:  # the oracle: a kamerbrief since 2025 with the phrase
-        expected = {r[0] for r in store.db.execute(
+        expected = {r[0] for r in store._db.execute(
             "SELECT id FROM documents WHERE kind = 'kamerbrief' AND published >= '2025-01-01' "
             "AND lower(title || ' ' || text) LIKE '%digitale werkplaatsen%'")}
     assert expected == {"readme-kamerbrief"}
@@ -266,7 +270,7 @@ def test_every_readme_command_line_runs_with_its_documented_effect(workdir, monk
     assert dated == sorted(dated, reverse=True)
     with corpus() as store:
         for h in hits:
-            text = " ".join(store.db.execute("SELECT title, text FROM documents WHERE id = ?", [h["id"]]).fetchone()).lower()
+            text = " ".join(store._db.execute("SELECT title, text FROM documents WHERE id = ?", [h["id"]]).fetchone()).lower()
             assert re.search(r"\b(mkb|zzp)\b", text) and not re.search(r"\bbelasting\b", text), h["id"]
     line = check("mkb-monitor search ondernemers --org \"Comité van Ondernemerschap\" --since 2w")
     assert ids(mkb(line, "--json")) == {"readme-kamerbrief"}
@@ -291,6 +295,12 @@ def test_every_readme_command_line_runs_with_its_documented_effect(workdir, monk
     finally:
         serving.terminate()
         serving.wait(30)
+    started: list[tuple[str, int]] = []
+    with pytest.MonkeyPatch.context() as patch:  # on the network: not opened from a test, its start checked
+        patch.setattr(serve_module, "serve", lambda config, *, host, port: started.append((host, port)))
+        public = mkb(check("mkb-monitor serve --host 0.0.0.0 --public"))
+        assert public.exit_code == 0 and started == [("0.0.0.0", port)] and "warning" in public.output
+        assert mkb("mkb-monitor serve --host 0.0.0.0").exit_code == 2  # without --public: refused
 
     # -- figures and organisations in any text --
     extracted = mkb(check("echo \"Ruim 11.000 ondernemers; 91% van de mkb'ers.\" | mkb-monitor extract --json"))

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from monitor import config
-from monitor.errors import ConfigError, DataLoss, HTTPStatus, NoRecording, TooLarge
+from monitor.errors import AddressRefused, ConfigError, DataLoss, HTTPStatus, NoRecording, TooLarge
 from monitor.http import Client, HttpSettings, default_transport
 from monitor.recording import RecordingTransport, ReplayTransport
 
@@ -23,7 +23,7 @@ SITEMAP_BYTES = (FIXTURES / "rijksoverheid_news_sitemap_excerpt.xml").read_bytes
 
 def settings(**overrides: object) -> HttpSettings:
     profile = {"read_timeout": 0.5, "total_deadline": 2.0, "max_bytes": 100_000, "host_interval": 0.0,
-               "robots": True, **overrides}
+               "robots": True, "allow_private": True, **overrides}  # faultd listens on 127.0.0.1
     return HttpSettings.from_config(config.load(overrides={"http": profile})["http"])
 
 
@@ -165,6 +165,33 @@ def test_a_damaged_recording_is_a_clear_error(recording, tmp_path):
     with Client(settings(), transport=ReplayTransport(directory), sleep=no_sleep) as client:
         with pytest.raises(ConfigError, match="does not match its sha256"):
             client.get(entry["url"])
+
+
+def test_a_refused_address_is_recorded_and_refused_again_on_replay(faultd, tmp_path):
+    refusing = settings(allow_private=False)
+    with Client(refusing, transport=RecordingTransport(default_transport(refusing), tmp_path), sleep=no_sleep) as c:
+        with pytest.raises(AddressRefused):
+            c.get(faultd.url("/canary"))
+    assert faultd.log == []
+    with Client(refusing, transport=ReplayTransport(tmp_path), sleep=no_sleep) as c:
+        with pytest.raises(AddressRefused, match="loopback"):
+            c.get(faultd.url("/canary"))
+
+
+@pytest.mark.parametrize("body", ["../../secret.txt", "/etc/hostname", "bodies/../../secret.txt", "bodies/link"])
+def test_a_replay_reads_no_file_outside_the_recording(tmp_path, body):
+    """A recording is data from elsewhere: its index must not make a replay read (and serve as a
+    response) a file outside it."""
+    (tmp_path / "secret.txt").write_text("secret", "utf-8")
+    directory = tmp_path / "a" / "run"
+    (directory / "bodies").mkdir(parents=True)
+    (directory / "bodies" / "link").symlink_to(tmp_path / "secret.txt")
+    entry = {"method": "GET", "url": "https://example.nl/", "status": 200, "headers": [], "body": body,
+             "sha256": hashlib.sha256(b"secret").hexdigest(), "size": 6, "form": "decoded", "complete": True,
+             "error": None, "recorded_at": "2026-01-01T00:00:00Z"}
+    (directory / "index.jsonl").write_text(json.dumps(entry) + "\n", "utf-8")
+    with pytest.raises(ConfigError, match="index.jsonl:1: .* outside"):
+        ReplayTransport(directory)
 
 
 def test_the_runs_clock_is_recorded_and_replayed(tmp_path, faultd):

@@ -128,7 +128,11 @@ def test_limit_and_bad_sort(store):
 
 
 def test_parse_structure():
-    q = parse('mkb OR zzp "digitale werkplaats" -ai digit*')
-    assert [[t.text for t in g] for g in q.groups] == [["mkb", "zzp"], ["digitale werkplaats"], ["digit"]]
-    assert [t.text for t in q.excluded] == ["ai"]
-    assert q.fts() == '(("mkb" OR "zzp") AND "digitale werkplaats" AND "digit"*) NOT "ai"'
+    q = parse('mkb OR zzp "digitale werkplaats" -ai digit* =Bedrijven')
+    typed = [[a.typed for a in g if not a.synonym] for g in q.groups]
+    assert typed == [[("mkb",), ("zzp",)], [("digitale", "werkplaats")], [("digit",)], [("bedrijven",)]]
+    assert [t.typed for t in q.excluded if not t.synonym] == [("ai",)]
+    assert q.groups[2][0].prefix and q.groups[3][0].exact
+    assert q.fts(None, as_typed=True) == ('(("mkb" OR "zzp") AND "digitale werkplaats" AND "digit"* AND "bedrijven") '
+                                          'NOT ("ai" OR "artificial intelligence" OR "artificiele intelligentie" '
+                                          'OR "kunstmatige intelligentie")')

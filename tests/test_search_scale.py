@@ -10,7 +10,7 @@ import pytest
 import sqlite_utils
 
 from models.records import Extraction, Mention
-from monitor import search as search_module
+from monitor.store import search as search_module
 from monitor.search import MARK_START, search
 from monitor.store import MIGRATIONS, SCHEMA_VERSION, Store
 from scrapers.base import Document
@@ -159,17 +159,17 @@ def test_the_index_follows_title_and_text_but_not_other_updates(tmp_path):
         with s.transaction():
             s.put_document(Document(source="koop", source_key="k", url=None, title="Brief", text="Over het mkb.",
                                     kind="news", id="doc-1"), extraction=Extraction(), extracted_with="v1")
-        data_rows = s.db.execute("SELECT count(*) FROM documents_fts_data").fetchone()[0]
+        data_rows = s._db.execute("SELECT count(*) FROM documents_fts_data").fetchone()[0]
         with s.transaction():
-            s.db.execute("UPDATE documents SET extracted_with = 'v2', relevance = 0.5 WHERE id = 'doc-1'")
-        assert s.db.execute("SELECT count(*) FROM documents_fts_data").fetchone()[0] == data_rows  # not re-indexed
+            s._db.execute("UPDATE documents SET extracted_with = 'v2', relevance = 0.5 WHERE id = 'doc-1'")
+        assert s._db.execute("SELECT count(*) FROM documents_fts_data").fetchone()[0] == data_rows  # not re-indexed
         with s.transaction():
-            s.db.execute("UPDATE documents SET text = 'Over zzp''ers.' WHERE id = 'doc-1'")
+            s._db.execute("UPDATE documents SET text = 'Over zzp''ers.' WHERE id = 'doc-1'")
         assert [h.id for h in search(s, "zzp'ers")] == ["doc-1"] and search(s, "mkb") == []
         assert s.check() == []
 
 
 def test_the_date_index_does_not_take_over_the_content_hash_lookup(store):
-    plan = store.db.execute("EXPLAIN QUERY PLAN SELECT id FROM documents WHERE content_hash = ? AND deleted = 0 "
+    plan = store._db.execute("EXPLAIN QUERY PLAN SELECT id FROM documents WHERE content_hash = ? AND deleted = 0 "
                             "LIMIT 1", ["x"]).fetchall()
     assert "idx_documents_content_hash" in plan[0][-1]

@@ -127,13 +127,11 @@ def test_search_page_shows_snippets_with_the_match_marked(ds):
     assert get(ds, "/monitor/documents", _search="werkplaatsen").text.count('<li class="mkb-result">') == 2
 
 
-def test_search_looks_at_the_newest_matches_only(ds, monkeypatch):
-    from monitor import datasette_plugin
-
+def test_search_looks_at_the_newest_matches_only(ds):
     every = get(ds, "/monitor/documents.json", _q="de", _shape="objects", _sort_desc="rowid", _size="max").json()
     assert every["filtered_table_rows_count"] == 21 and "newest 2,000 matches" in every["human_description_en"]
-    monkeypatch.setattr(datasette_plugin, "MAX_MATCHES", 3)
-    newest = get(ds, "/monitor/documents.json", _q="de", _shape="objects", _sort_desc="rowid").json()
+    few = datasette(config_module.load(db=ds.databases["monitor"].path, overrides={"search": {"web_max_matches": 3}}))
+    newest = get(few, "/monitor/documents.json", _q="de", _shape="objects", _sort_desc="rowid").json()
     assert [r["id"] for r in newest["rows"]] == [r["id"] for r in every["rows"][:3]]
 
 
@@ -168,7 +166,7 @@ def test_every_table_and_column_has_a_title_and_description(corpus):
                                             "and name not like 'documents_fts%' and name != 'sqlite_sequence'")]
         for name in names:
             assert tables[name].get("title") and tables[name].get("description"), name
-            columns = {row[1] for row in conn.execute(f"pragma table_info([{name}])")}
+            columns = {row[1] for row in conn.execute(f"pragma table_xinfo([{name}])")}  # generated ones too
             assert columns == set(tables[name]["columns"]), name
 
 
@@ -412,11 +410,11 @@ def test_pages_are_served_while_a_run_holds_the_write_lock(ds, corpus):
     writer = Store(corpus)
     try:
         with writer.transaction():
-            writer.db.execute("update documents set title = 'half-written' where kind = 'kamerbrief'")
+            writer._db.execute("update documents set title = 'half-written' where kind = 'kamerbrief'")
             page = get(ds, "/monitor/documents", _q="Ondernemersplein")
             query = get(ds, "/monitor/new_kamerbrieven.json", _shape="array")
             assert page.status_code == 200 and "Ondernemersplein" in page.text and "half-written" not in page.text
             assert query.status_code == 200 and query.json()[0]["title"] != "half-written"
-            writer.db.execute("update documents set title = ? where kind = 'kamerbrief'", [query.json()[0]["title"]])
+            writer._db.execute("update documents set title = ? where kind = 'kamerbrief'", [query.json()[0]["title"]])
     finally:
         writer.close()

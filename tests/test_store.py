@@ -46,7 +46,7 @@ def test_same_article_from_two_feeds_is_one_document_with_two_sources(store):
     second = put(store, doc(source="rijksoverheid", source_key="x",
                             url="http://mkb.nl/nieuws/digitale-werkplaatsen/?utm_source=rss&utm_medium=feed"))
     assert second.document_id == first.document_id and second.status == "unchanged"
-    sources = {r["source"] for r in store.db.query("SELECT source FROM document_sources")}
+    sources = {r["source"] for r in store._db.query("SELECT source FROM document_sources")}
     assert sources == {"mkb-nederland", "rijksoverheid"}
     assert store.document_count() == 1
 
@@ -62,7 +62,7 @@ def test_white_space_is_not_an_edit_but_words_are(store):
     assert put(store, doc(text="Het Comité meldt dat  91% van de\nondernemers tevreden is.")).status == "unchanged"
     edited = put(store, doc(text="Het Comité meldt dat 92% van de ondernemers tevreden is."))
     assert (edited.status, edited.change, edited.version) == ("changed", "edited", 2)
-    old = list(store.db.query("SELECT * FROM document_versions WHERE document_id = ?", [first.document_id]))
+    old = list(store._db.query("SELECT * FROM document_versions WHERE document_id = ?", [first.document_id]))
     assert len(old) == 1 and "91%" in old[0]["text"] and old[0]["version"] == 1
     assert "92%" in store.document(first.document_id)["text"]
 
@@ -82,8 +82,8 @@ def test_better_text_upgrades_worse_text_never_replaces(store):
     row = store.document("kst-32637-428")
     assert row["text"] == "Hierbij bied ik u het Jaarbericht aan." and row["text_quality"] == "full"
     assert json.loads(row["meta"])["ondernummer"] == "428"
-    assert {r["source"] for r in store.db.query("SELECT source FROM document_sources")} == {"tweedekamer", "koop"}
-    reasons = [r["reason"] for r in store.db.query("SELECT reason FROM changes ORDER BY seq")]
+    assert {r["source"] for r in store._db.query("SELECT source FROM document_sources")} == {"tweedekamer", "koop"}
+    reasons = [r["reason"] for r in store._db.query("SELECT reason FROM changes ORDER BY seq")]
     assert reasons == ["new", "upgraded"]
 
 
@@ -92,7 +92,7 @@ def test_tombstone_from_one_source_keeps_a_document_another_source_still_has(sto
     put(store, doc(source="koop", source_key="kst-32637-428", id="kst-32637-428", url=None))
     gone = put(store, doc(source="tweedekamer", source_key="guid-7", id=None, url=None, deleted=True, text=""))
     assert gone.status == "unchanged" and store.document("kst-32637-428")["deleted"] == 0
-    assert [r[0] for r in store.db.execute("SELECT source FROM document_sources")] == ["koop"]
+    assert [r[0] for r in store._db.execute("SELECT source FROM document_sources")] == ["koop"]
 
 
 def test_tombstone_marks_deleted_only_when_the_source_says_so(store):
@@ -106,10 +106,10 @@ def test_tombstone_marks_deleted_only_when_the_source_says_so(store):
 
 def test_fts_is_in_sync_in_the_same_transaction_and_folds_diacritics(store):
     put(store, doc())
-    rows = store.db.execute("SELECT count(*) FROM documents_fts WHERE documents_fts MATCH 'comite'").fetchone()
+    rows = store._db.execute("SELECT count(*) FROM documents_fts WHERE documents_fts MATCH 'comite'").fetchone()
     assert rows[0] == 1
     put(store, doc(text="Geen cijfers meer."))
-    assert store.db.execute("SELECT count(*) FROM documents_fts WHERE documents_fts MATCH 'comite'").fetchone()[0] == 0
+    assert store._db.execute("SELECT count(*) FROM documents_fts WHERE documents_fts MATCH 'comite'").fetchone()[0] == 0
     assert store.check() == []
 
 
@@ -120,8 +120,8 @@ def test_failed_transaction_leaves_the_corpus_as_it_was(store):
             store.set_cursor("mkb-nederland", "after")
             raise RuntimeError("killed half-way")
     assert store.document_count() == 0
-    assert store.db.execute("SELECT count(*) FROM documents_fts").fetchone()[0] == 0
-    assert store.db.execute("SELECT count(*) FROM changes").fetchone()[0] == 0
+    assert store._db.execute("SELECT count(*) FROM documents_fts").fetchone()[0] == 0
+    assert store._db.execute("SELECT count(*) FROM changes").fetchone()[0] == 0
 
 
 def test_extraction_and_raw_responses_are_kept(store):
@@ -133,11 +133,11 @@ def test_extraction_and_raw_responses_are_kept(store):
                    content=b"<html>" + b"x" * 10000)
     outcome = put(store, doc(), item=Item(key="guid-1", url="https://www.mkb.nl/x", data={"n": 1}),
                   responses=[raw], extraction=extraction, extracted_with="test-1")
-    assert store.db.execute("SELECT value, unit, subject FROM figures").fetchall() == [(91.0, "percent", "ondernemers")]
-    orgs = dict(store.db.execute("SELECT id, in_gazetteer FROM organisations").fetchall())
+    assert store._db.execute("SELECT value, unit, subject FROM figures").fetchall() == [(91.0, "percent", "ondernemers")]
+    orgs = dict(store._db.execute("SELECT id, in_gazetteer FROM organisations").fetchall())
     assert orgs == {"org:ncvo": 1, "unknown:stichting-onbekend": 0}
     assert store.raw_responses(outcome.document_id, "mkb-nederland")[0].content == raw.content
-    size = store.db.execute("SELECT length(body) FROM raw_responses").fetchone()[0]
+    size = store._db.execute("SELECT length(body) FROM raw_responses").fetchone()[0]
     assert size < len(raw.content) / 10  # compressed
     assert next(store.items_for_reprocess())[2].data == {"n": 1}
 
@@ -149,7 +149,7 @@ def test_schema_version_and_reopen_is_a_no_op(tmp_path):
         put(s, doc())
     with Store(path) as s:
         assert s.schema_version == SCHEMA_VERSION and s.document_count() == 1
-        assert s.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert s._db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
 def test_newer_schema_is_refused(tmp_path):
@@ -206,7 +206,7 @@ def test_content_hash_ignores_white_space_only():
 def test_dossiers_are_rows_merged_across_sources(store):
     put(store, doc(source="tweedekamer", source_key="g", id="kst-32637-428", url=None, dossiers=["32637"]))
     put(store, doc(source="koop", source_key="kst-32637-428", id="kst-32637-428", url=None, dossiers=["32637", "26643"]))
-    rows = store.db.execute("SELECT dossier, document_id FROM document_dossiers ORDER BY dossier").fetchall()
+    rows = store._db.execute("SELECT dossier, document_id FROM document_dossiers ORDER BY dossier").fetchall()
     assert rows == [("26643", "kst-32637-428"), ("32637", "kst-32637-428")]
 
 
@@ -227,5 +227,5 @@ def test_a_corpus_of_an_older_schema_is_migrated_with_its_data(tmp_path):
     old.close()
     with Store(path) as s:
         assert s.schema_version == SCHEMA_VERSION
-        assert s.db.execute("SELECT dossier FROM document_dossiers").fetchall() == [("32637",)]
+        assert s._db.execute("SELECT dossier FROM document_dossiers").fetchall() == [("32637",)]
         assert s.check() == []

@@ -401,8 +401,8 @@ def test_a_mass_update_of_an_unchanged_document_is_no_change_and_no_alert(tmp_pa
             report = Pipeline(config, store, fetcher_for=lambda sc: fetcher,
                               after_commit=after_commit(config, clock=FakeClock())).run(sources=[(sc, make_source())])
             alerts.append(report.alerts)
-            changes = store.db.execute("SELECT count(*) FROM changes").fetchone()[0]
-            versions = store.db.execute("SELECT count(*) FROM document_versions").fetchone()[0]
+            changes = store._db.execute("SELECT count(*) FROM changes").fetchone()[0]
+            versions = store._db.execute("SELECT count(*) FROM document_versions").fetchone()[0]
             if body is not resent:
                 first_changes = changes
         assert report.sources[0].new == 0 and report.sources[0].changed == 0

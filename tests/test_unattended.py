@@ -62,7 +62,7 @@ def offline(tmp_path) -> Path:
                                                                       "url": f"http://127.0.0.1:{port}/feed.rss"},
         "koop-lokaal": {"kind": "koop_sru", "base_url": f"http://127.0.0.1:{port}/sru"},
     })
-    path.write_text(path.read_text("utf-8") + "[http]\nretries = 1\nhost_interval = 0.0\n", "utf-8")
+    path.write_text(path.read_text("utf-8") + "[http]\nallow_private = true\nretries = 1\nhost_interval = 0.0\n", "utf-8")
     return path
 
 
@@ -200,9 +200,9 @@ def test_a_date_that_is_not_one_is_refused_with_what_is_accepted(corpus, day, sa
 
 def test_relative_dates_count_back_from_today(corpus):
     with Store(corpus) as store, store.transaction():
-        store.db.execute("UPDATE documents SET published = date('now', '-3 days') WHERE rowid = 1")
-        store.db.execute("UPDATE documents SET published = '2001-01-01' WHERE rowid != 1")
-        wanted = store.db.execute("SELECT id FROM documents WHERE rowid = 1").fetchone()[0]
+        store._db.execute("UPDATE documents SET published = date('now', '-3 days') WHERE rowid = 1")
+        store._db.execute("UPDATE documents SET published = '2001-01-01' WHERE rowid != 1")
+        wanted = store._db.execute("SELECT id FROM documents WHERE rowid = 1").fetchone()[0]
     ids = {h["id"] for h in json.loads(invoke("--db", str(corpus), "search", "mkb OR ondernemers OR de", "--since", "7d",
                                               "--json").stdout)}
     assert ids == {wanted}
@@ -243,7 +243,7 @@ def test_a_latin1_jsonl_file_is_no_traceback_and_the_run_is_closed(tmp_path):
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert "not valid UTF-8" in result.stdout  # each line its own error, naming the file and line
     with Store(db, readonly=True) as store:
-        assert store.db.execute("SELECT count(*) FROM runs WHERE status = 'running'").fetchone()[0] == 0
+        assert store._db.execute("SELECT count(*) FROM runs WHERE status = 'running'").fetchone()[0] == 0
 
 
 def test_a_file_that_is_not_a_corpus_is_refused_by_name(tmp_path):
@@ -275,11 +275,11 @@ def test_an_interrupted_run_is_closed_as_failed_when_the_corpus_next_opens(tmp_p
             store.ensure_source("feed", "feed")
         run_id = store.start_run("feed")
         with store.transaction():
-            store.db.execute("UPDATE runs SET pid = ? WHERE id = ?", [dead.pid, run_id])
+            store._db.execute("UPDATE runs SET pid = ? WHERE id = ?", [dead.pid, run_id])
         alive = store.start_run("feed")  # this process's own run is still going
     with Store(db) as store:
-        rows = dict(store.db.execute("SELECT id, status || ' ' || coalesce(error_code, '') FROM runs").fetchall())
-        source = store.db.execute("SELECT last_error_code FROM sources WHERE name = 'feed'").fetchone()[0]
+        rows = dict(store._db.execute("SELECT id, status || ' ' || coalesce(error_code, '') FROM runs").fetchall())
+        source = store._db.execute("SELECT last_error_code FROM sources WHERE name = 'feed'").fetchone()[0]
     assert rows == {run_id: "failed run.interrupted", alive: "running "} and source == "run.interrupted"
 
 
@@ -366,7 +366,7 @@ def finished_runs(db: Path) -> int:
         return 0
     try:
         with Store(db, readonly=True) as store:
-            return store.db.execute("SELECT count(*) FROM runs WHERE status != 'running'").fetchone()[0]
+            return store._db.execute("SELECT count(*) FROM runs WHERE status != 'running'").fetchone()[0]
     except Exception:  # not created yet
         return 0
 
@@ -380,7 +380,7 @@ def wait_for(condition, proc: subprocess.Popen, timeout: float = 60) -> None:
 
 def test_ctrl_c_during_a_run_exits_130_and_closes_the_run(faultd, tmp_path):
     config = write_toml(tmp_path, sources={"hangt": {"kind": "feed", "url": faultd.url("/hang-before-headers")}})
-    config.write_text(config.read_text("utf-8") + "[http]\nrobots = false\nretries = 1\nread_timeout = 60.0\n"
+    config.write_text(config.read_text("utf-8") + "[http]\nallow_private = true\nrobots = false\nretries = 1\nread_timeout = 60.0\n"
                       "total_deadline = 120.0\n", "utf-8")
     db = tmp_path / "data" / "monitor.db"
     proc = subprocess.Popen([sys.executable, "-m", "monitor", "--config", str(config), "--db", str(db), "run",
@@ -396,4 +396,4 @@ def test_ctrl_c_during_a_run_exits_130_and_closes_the_run(faultd, tmp_path):
             proc.kill()
             proc.wait()
     with Store(db, readonly=True) as store:
-        assert store.db.execute("SELECT status, error_code FROM runs").fetchall() == [("failed", "run.interrupted")]
+        assert store._db.execute("SELECT status, error_code FROM runs").fetchall() == [("failed", "run.interrupted")]

@@ -37,13 +37,12 @@ import sqlite_utils
 
 from models.records import Extraction
 from monitor import text as hygiene
-from monitor.errors import Interrupted, ParseError, code_of
+from monitor.errors import Interrupted, ParseError, code_of, redact
+from monitor.store.search import FTS_TOKENIZER, TITLE_WEIGHT, SearchIndex, create_vocabulary
 from monitor.store.sqlite import SQLiteFile
 from scrapers.base import Document, Item, Response, canonical_url
 
-SCHEMA_VERSION = 4
-FTS_TOKENIZER = "unicode61 remove_diacritics 2"  # "Comité" and "comite" are one word
-TITLE_WEIGHT = 10.0  # bm25 weight of the title against the text (1.0)
+SCHEMA_VERSION = 6
 QUALITY = {q: i for i, q in enumerate(Document.TEXT_QUALITIES)}
 
 
@@ -202,10 +201,39 @@ def _migration_3(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX idx_documents_source ON documents(source)")
 
 
+def _migration_4(db: sqlite_utils.Database, progress: Any = None) -> None:
+    """Dutch word forms in search: the vocabulary of the FTS index with each token's keys
+    (monitor/store/search.py), built from the index for an existing corpus."""
+    create_vocabulary(db.conn)
+    SearchIndex(db.conn).build_vocabulary(progress)
+
+
+_migration_4.reports_progress = True  # type: ignore[attr-defined]
+
+
+def _migration_5(db: sqlite_utils.Database) -> None:
+    """A sort key for the documents that is never NULL and never the same twice: the publication
+    time, then the id ("2024-01-05T08:00:00Z web-1f2e...", undated: " web-1f2e..." which sorts
+    after every date when newest come first).
+
+    Datasette pages a table by the last row's sort value and primary key, but orders its first
+    page by the sort column alone and cannot continue after a NULL: sorted on ``published``, a
+    page break among undated documents, or among documents of one date, dropped and repeated
+    rows (CSV of 100,000 undated documents: 52,750 distinct). A unique key is one total order on
+    every page. Generated (nothing writes it) and VIRTUAL (ALTER TABLE can only add those); the
+    indexes hold its values. NOT NULL lets SQLite walk the index for Datasette's next page,
+    whose WHERE asks for ``sort_key is null`` as well (without it: a full sort, past 1 s at 200,000
+    documents); the second index keeps a kind's pages (the kind facet) an index walk as well."""
+    db.execute("ALTER TABLE documents ADD COLUMN sort_key TEXT "
+               "GENERATED ALWAYS AS (coalesce(published, '') || ' ' || id) VIRTUAL NOT NULL")
+    db.execute("CREATE INDEX idx_documents_sort_key ON documents(sort_key)")
+    db.execute("CREATE INDEX idx_documents_kind_sort_key ON documents(kind, sort_key)")
+
+
 _CONTROL_GLOB = "*[\x01-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*"  # a text that monitor.text.clean changes
 
 
-def _migration_4(db: sqlite_utils.Database) -> None:
+def _migration_6(db: sqlite_utils.Database) -> None:
     """Runs know their process, so a run whose process died is closed the next time the corpus
     opens; the corpus has an id, which its private file records; text stored before text hygiene
     (monitor/text.py) is cleaned, so no control character reaches a feed or a terminal."""
@@ -225,7 +253,7 @@ def _migration_4(db: sqlite_utils.Database) -> None:
 
 
 # Append only: a released migration never changes. The index is the schema version it creates.
-MIGRATIONS = [_migration_1, _migration_2, _migration_3, _migration_4]
+MIGRATIONS = [_migration_1, _migration_2, _migration_3, _migration_4, _migration_5, _migration_6]
 assert len(MIGRATIONS) == SCHEMA_VERSION
 
 
@@ -239,26 +267,28 @@ class Store(SQLiteFile):
     KIND = "corpus"
     MARKER_TABLE = "documents"
 
-    def __init__(self, path: Any, *, busy_timeout_ms: int = 10000, readonly: bool = False,
-                 max_text_chars: int | None = None) -> None:
-        super().__init__(path, busy_timeout_ms=busy_timeout_ms, readonly=readonly)
+    def __init__(self, path: Any, *, search: dict[str, Any] | None = None, max_text_chars: int | None = None,
+                 **options: Any) -> None:
+        super().__init__(path, **options)
+        self.search_config = search  # the [search] table (caps, snippets, the user's synonyms); None: defaults
+        self.search_index = SearchIndex(self._db.conn)
         if max_text_chars is None:
             from monitor.config import defaults
 
             max_text_chars = defaults()["monitor"]["max_text_chars"]
         self.max_text_chars = max_text_chars
-        if not readonly:
+        if not self.readonly:
             self.close_interrupted_runs()
 
     @classmethod
-    def open(cls, config: Any, *, readonly: bool = False) -> "Store":
+    def open(cls, config: Any, *, readonly: bool = False, progress: Any = None) -> "Store":
         return cls(config.db_path, busy_timeout_ms=config["monitor"]["busy_timeout_ms"], readonly=readonly,
-                   max_text_chars=config["monitor"]["max_text_chars"])
+                   search=config["search"], progress=progress, max_text_chars=config["monitor"]["max_text_chars"])
 
     def corpus_id(self) -> str | None:
         """The corpus's identity (None in a corpus not yet migrated, opened read-only)."""
         try:
-            row = self.db.execute("SELECT value FROM meta WHERE key = 'corpus_id'").fetchone()
+            row = self._db.execute("SELECT value FROM meta WHERE key = 'corpus_id'").fetchone()
         except sqlite3.OperationalError:
             return None
         return row[0] if row else None
@@ -267,7 +297,7 @@ class Store(SQLiteFile):
         """Problems found by SQLite's integrity and foreign-key checks and FTS5's own sync check."""
         problems = super().check()
         try:
-            self.db.execute("INSERT INTO documents_fts(documents_fts, rank) VALUES('integrity-check', 1)")
+            self._db.execute("INSERT INTO documents_fts(documents_fts, rank) VALUES('integrity-check', 1)")
         except sqlite3.DatabaseError as exc:
             problems.append(f"documents_fts out of sync with documents: {exc}")
         return problems
@@ -275,19 +305,19 @@ class Store(SQLiteFile):
     # -- sources and cursors --
 
     def ensure_source(self, name: str, kind: str) -> None:
-        self.db.execute("INSERT INTO sources (name, kind) VALUES (?, ?) "
+        self._db.execute("INSERT INTO sources (name, kind) VALUES (?, ?) "
                         "ON CONFLICT(name) DO UPDATE SET kind = excluded.kind", [name, kind])
 
     def cursor(self, source: str) -> str | None:
-        row = self.db.execute("SELECT cursor FROM sources WHERE name = ?", [source]).fetchone()
+        row = self._db.execute("SELECT cursor FROM sources WHERE name = ?", [source]).fetchone()
         return row[0] if row else None
 
     def set_cursor(self, source: str, cursor: str) -> None:
-        self.db.execute("UPDATE sources SET cursor = ?, cursor_updated = ? WHERE name = ?",
+        self._db.execute("UPDATE sources SET cursor = ?, cursor_updated = ? WHERE name = ?",
                         [cursor, utcnow(), source])
 
     def sources_overview(self) -> list[dict[str, Any]]:
-        rows = self.db.query("""
+        rows = self._db.query("""
             SELECT s.*, (SELECT count(DISTINCT document_id) FROM document_sources d
                          WHERE d.source = s.name) AS documents
             FROM sources s ORDER BY s.name""")
@@ -297,14 +327,14 @@ class Store(SQLiteFile):
 
     def start_run(self, source: str) -> int:
         with self.transaction():
-            self.db.execute("UPDATE sources SET last_run = ? WHERE name = ?", [utcnow(), source])
-            return self.db["runs"].insert({"source": source, "started": utcnow(), "status": "running",
-                                           "pid": os.getpid(), "host": socket.gethostname()}).last_pk
+            self._db.execute("UPDATE sources SET last_run = ? WHERE name = ?", [utcnow(), source])
+            return self._db["runs"].insert({"source": source, "started": utcnow(), "status": "running",
+                                            "pid": os.getpid(), "host": socket.gethostname()}).last_pk
 
     def interrupted_runs(self) -> list[dict[str, Any]]:
         """Runs marked running whose process is gone (on this machine): killed, or the machine stopped."""
         try:
-            rows = [dict(r) for r in self.db.query("SELECT id, source, pid, host FROM runs WHERE status = 'running'")]
+            rows = [dict(r) for r in self._db.query("SELECT id, source, pid, host FROM runs WHERE status = 'running'")]
         except sqlite3.OperationalError:  # a corpus of schema 3 opened read-only: no pid to judge by
             return []
         return [r for r in rows if not _process_alive(r["pid"], r["host"])]
@@ -325,84 +355,86 @@ class Store(SQLiteFile):
         """Record a run's end. ``status`` is ok, partial, failed or deferred."""
         now = utcnow()
         with self.transaction():
-            fields = {"finished": now, "status": status, "error_code": error_code, "error": error}
+            fields = {"finished": now, "status": status, "error_code": error_code,
+                      "error": redact(error) if error else error}
             if not keep_counts:
                 fields["http"] = json.dumps(http or {})
                 fields.update({k: counts.get(k, 0) for k in ("discovered", "fetched", "new", "changed", "unchanged",
                                                              "skipped", "failed", "not_modified")})
-            self.db["runs"].update(run_id, fields)
+            self._db["runs"].update(run_id, fields)
             if status in ("ok", "partial"):
-                self.db.execute(
+                self._db.execute(
                     "UPDATE sources SET last_success = ?, runs_ok = runs_ok + 1, "
                     "last_new = CASE WHEN ? > 0 THEN ? ELSE last_new END WHERE name = ?",
                     [now, counts.get("new", 0), now, source])
             else:
-                self.db.execute(
+                self._db.execute(
                     "UPDATE sources SET last_error = ?, last_error_code = ?, last_error_at = ?, "
                     "runs_failed = runs_failed + ? WHERE name = ?",
-                    [error, error_code, now, int(status == "failed"), source])
+                    [redact(error) if error else error, error_code, now, int(status == "failed"), source])
 
     def record_failure(self, source: str, item_key: str, *, url: str | None, stage: str,
                        error: BaseException, run_id: int | None) -> int:
         """A per-item failure, counted per item so a poison item can be held after N attempts."""
         now = utcnow()
-        self.db.execute("""
+        self._db.execute("""
             INSERT INTO item_failures (source, item_key, url, stage, code, message, attempts, first_at, last_at, run_id)
             VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?, ?)
             ON CONFLICT(source, item_key) DO UPDATE SET stage = excluded.stage, code = excluded.code,
               message = excluded.message, attempts = attempts + 1, last_at = excluded.last_at,
               run_id = excluded.run_id""",
-            [source, item_key, url, stage, code_of(error), str(error)[:2000], now, now, run_id])
+            [source, item_key, redact(url) if url else url, stage, code_of(error), redact(str(error))[:2000], now,
+             now, run_id])
         return self.failure_attempts(source, item_key)
 
     def failure_attempts(self, source: str, item_key: str) -> int:
-        row = self.db.execute("SELECT attempts FROM item_failures WHERE source = ? AND item_key = ?",
+        row = self._db.execute("SELECT attempts FROM item_failures WHERE source = ? AND item_key = ?",
                               [source, item_key]).fetchone()
         return row[0] if row else 0
 
     def clear_failure(self, source: str, item_key: str) -> None:
-        self.db.execute("DELETE FROM item_failures WHERE source = ? AND item_key = ?", [source, item_key])
+        self._db.execute("DELETE FROM item_failures WHERE source = ? AND item_key = ?", [source, item_key])
 
     def record_skipped(self, source: str, item_key: str, *, url: str | None, title: str | None,
                        score: float | None, reason: str) -> None:
-        self.db["skipped_items"].upsert({"source": source, "item_key": item_key, "url": url, "title": title,
+        self._db["skipped_items"].upsert({"source": source, "item_key": item_key, "url": url, "title": title,
                                          "score": score, "reason": reason, "at": utcnow()},
                                         pk=("source", "item_key"))
 
     # -- HTTP cache (the monitor.http.HttpCache protocol) --
 
     def get_validators(self, url: str) -> dict[str, str] | None:
-        row = self.db.execute("SELECT etag, last_modified FROM http_validators WHERE url = ?", [url]).fetchone()
+        row = self._db.execute("SELECT etag, last_modified FROM http_validators WHERE url = ?", [url]).fetchone()
         return {"etag": row[0], "last_modified": row[1]} if row else None
 
     def save_validators(self, validators: dict[str, dict[str, str | None]]) -> None:
         now = utcnow()
         for url, v in validators.items():
-            self.db.execute("INSERT INTO http_validators (url, etag, last_modified, updated) VALUES (?, ?, ?, ?) "
+            self._db.execute("INSERT INTO http_validators (url, etag, last_modified, updated) VALUES (?, ?, ?, ?) "
                             "ON CONFLICT(url) DO UPDATE SET etag = excluded.etag, "
                             "last_modified = excluded.last_modified, updated = excluded.updated",
                             [url, v.get("etag"), v.get("last_modified"), now])
 
     def get_robots(self, origin: str) -> tuple[bytes, float] | None:
-        row = self.db.execute("SELECT body, fetched_at FROM robots WHERE origin = ?", [origin]).fetchone()
+        row = self._db.execute("SELECT body, fetched_at FROM robots WHERE origin = ?", [origin]).fetchone()
         return (row[0], row[1]) if row else None
 
     def put_robots(self, origin: str, body: bytes, fetched_at: float) -> None:
         sql = ("INSERT INTO robots (origin, body, fetched_at) VALUES (?, ?, ?) ON CONFLICT(origin) "
                "DO UPDATE SET body = excluded.body, fetched_at = excluded.fetched_at")
-        if self.db.conn.in_transaction:
-            self.db.execute(sql, [origin, body, fetched_at])
+        if self._db.conn.in_transaction:
+            self._db.execute(sql, [origin, body, fetched_at])
             return
         # robots.txt is not corpus state: outside a batch it commits on its own.
         with self.transaction():
-            self.db.execute(sql, [origin, body, fetched_at])
+            self._db.execute(sql, [origin, body, fetched_at])
 
     # -- documents --
 
     def resolve(self, keys: Iterable[str]) -> str | None:
         """The id of the document known under any of ``keys``, if any."""
         for key in keys:
-            row = self.db.execute("SELECT document_id FROM document_aliases WHERE alias = ?", [key]).fetchone()
+            row = self._db.execute("SELECT document_id FROM document_aliases WHERE alias = ?", [key]).fetchone()
             if row:
                 return row[0]
         return None
@@ -421,7 +453,7 @@ class Store(SQLiteFile):
         if existing_id is None and doc.id is None and doc.text.strip():
             # Only a web page may be recognised by its text alone: an official identifier is
             # authoritative, and two Kamerstukken may well share a text (a PDF cover letter).
-            row = self.db.execute("SELECT id FROM documents WHERE content_hash = ? AND deleted = 0 LIMIT 1",
+            row = self._db.execute("SELECT id FROM documents WHERE content_hash = ? AND deleted = 0 LIMIT 1",
                                   [doc_hash]).fetchone()
             existing_id = row[0] if row else None
         if doc.deleted:
@@ -435,7 +467,7 @@ class Store(SQLiteFile):
         }
         if existing_id is None:
             doc_id = doc.id or (web_id(doc.url) if doc.url else f"{doc.source}-{_short_hash(doc.source_key)}")
-            self.db["documents"].insert({"id": doc_id, **fields, "first_seen": now, "updated": now, "version": 1,
+            self._db["documents"].insert({"id": doc_id, **fields, "first_seen": now, "updated": now, "version": 1,
                                          "relevance": relevance, "source": doc.source,
                                          "extracted_with": extracted_with if extraction else None})
             outcome = Outcome(doc_id, "new", "new", 1)
@@ -443,15 +475,16 @@ class Store(SQLiteFile):
             outcome = self._update(existing_id, doc, fields, now, relevance)
         doc_id = outcome.document_id
         self._link(doc_id, doc, keys, item, now)
-        self.db.conn.executemany("INSERT OR IGNORE INTO document_dossiers (dossier, document_id) VALUES (?, ?)",
+        self._db.conn.executemany("INSERT OR IGNORE INTO document_dossiers (dossier, document_id) VALUES (?, ?)",
                                  [(d, doc_id) for d in set(doc.dossiers)])
         if outcome.change in ("new", "edited", "upgraded"):
+            self.search_index.add_terms([doc.title, doc.text])
             if extraction is not None:
                 self.replace_extraction(doc_id, extraction, extracted_with)
         if responses:
             self._keep_raw(doc_id, doc.source, responses, now)
         if outcome.change:
-            self.db["changes"].insert({"document_id": doc_id, "version": outcome.version,
+            self._db["changes"].insert({"document_id": doc_id, "version": outcome.version,
                                        "reason": outcome.change, "at": now, "run_id": run_id})
         return outcome
 
@@ -472,14 +505,14 @@ class Store(SQLiteFile):
         if doc_id is None:  # a tombstone for something we never stored: nothing to do
             return Outcome(document_id=doc.id or f"{doc.source}:{doc.source_key}", status="unchanged",
                            change=None, version=0)
-        self.db.execute("DELETE FROM document_sources WHERE document_id = ? AND source = ? AND source_key = ?",
+        self._db.execute("DELETE FROM document_sources WHERE document_id = ? AND source = ? AND source_key = ?",
                         [doc_id, doc.source, doc.source_key])
-        version, deleted = self.db.execute("SELECT version, deleted FROM documents WHERE id = ?", [doc_id]).fetchone()
-        others = self.db.execute("SELECT count(*) FROM document_sources WHERE document_id = ?", [doc_id]).fetchone()[0]
+        version, deleted = self._db.execute("SELECT version, deleted FROM documents WHERE id = ?", [doc_id]).fetchone()
+        others = self._db.execute("SELECT count(*) FROM document_sources WHERE document_id = ?", [doc_id]).fetchone()[0]
         if deleted or others:
             return Outcome(doc_id, "unchanged", None, version)
-        self.db.execute("UPDATE documents SET deleted = 1, updated = ? WHERE id = ?", [now, doc_id])
-        self.db["changes"].insert({"document_id": doc_id, "version": version, "reason": "deleted", "at": now,
+        self._db.execute("UPDATE documents SET deleted = 1, updated = ? WHERE id = ?", [now, doc_id])
+        self._db["changes"].insert({"document_id": doc_id, "version": version, "reason": "deleted", "at": now,
                                    "run_id": run_id})
         return Outcome(doc_id, "deleted", "deleted", version)
 
@@ -492,7 +525,7 @@ class Store(SQLiteFile):
 
     def _update(self, doc_id: str, doc: Document, fields: dict[str, Any], now: str,
                 relevance: float | None) -> Outcome:
-        old = self.db.execute("SELECT version, content_hash, text_quality, title, text, deleted, published, "
+        old = self._db.execute("SELECT version, content_hash, text_quality, title, text, deleted, published, "
                               "dossiers, meta FROM documents WHERE id = ?", [doc_id]).fetchone()
         version, old_hash, old_quality, old_title, old_text, deleted, old_published, old_dossiers, old_meta = old
         # What every sighting may add, whatever the quality of its text: dossiers, metadata, a date.
@@ -504,10 +537,10 @@ class Store(SQLiteFile):
         }
         new_quality, stored_quality = QUALITY[doc.text_quality], QUALITY.get(old_quality, 0)
         if fields["content_hash"] == old_hash or new_quality < stored_quality:
-            self.db["documents"].update(doc_id, merged)
+            self._db["documents"].update(doc_id, merged)
             status = "unchanged" if fields["content_hash"] == old_hash else "linked"
             return Outcome(doc_id, status, None, version)
-        self.db["document_versions"].insert({
+        self._db["document_versions"].insert({
             "document_id": doc_id, "version": version, "title": old_title, "text": old_text,
             "content_hash": old_hash, "text_quality": old_quality, "replaced_at": now,
             "replaced_by_source": doc.source})
@@ -515,11 +548,11 @@ class Store(SQLiteFile):
         update = {**fields, **merged, "version": version + 1, "updated": now}
         if relevance is not None:
             update["relevance"] = relevance
-        self.db["documents"].update(doc_id, update)
+        self._db["documents"].update(doc_id, update)
         return Outcome(doc_id, "changed" if reason == "edited" else "upgraded", reason, version + 1)
 
     def _link(self, doc_id: str, doc: Document, keys: list[str], item: Item | None, now: str) -> None:
-        self.db.execute("""
+        self._db.execute("""
             INSERT INTO document_sources (document_id, source, source_key, url, first_seen, last_seen, item, item_version)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?)
             ON CONFLICT(source, source_key) DO UPDATE SET document_id = excluded.document_id,
@@ -528,35 +561,35 @@ class Store(SQLiteFile):
             [doc_id, doc.source, doc.source_key, doc.url, now, now, item.to_json() if item else None,
              item.version if item else None])
         for key in [doc_id, *keys]:
-            self.db.execute("INSERT OR IGNORE INTO document_aliases (alias, document_id) VALUES (?, ?)", [key, doc_id])
+            self._db.execute("INSERT OR IGNORE INTO document_aliases (alias, document_id) VALUES (?, ?)", [key, doc_id])
 
     def _keep_raw(self, doc_id: str, source: str, responses: Iterable[Response], now: str) -> None:
         """Keep the responses a document was parsed from, so reprocess needs no network."""
-        self.db.execute("DELETE FROM raw_responses WHERE document_id = ? AND source = ?", [doc_id, source])
+        self._db.execute("DELETE FROM raw_responses WHERE document_id = ? AND source = ?", [doc_id, source])
         for r in responses:
-            self.db["raw_responses"].insert({
-                "document_id": doc_id, "source": source, "url": r.url, "status": r.status,
+            self._db["raw_responses"].insert({
+                "document_id": doc_id, "source": source, "url": redact(r.url), "status": r.status,
                 "headers": json.dumps(dict(r.headers)), "fetched": now,
                 "sha256": hashlib.sha256(r.content).hexdigest(), "size": len(r.content),
                 "body": zlib.compress(r.content, 6)})
 
     def stored_version(self, source: str, source_key: str) -> str | None:
         """The ``Item.version`` last stored for this sighting, if any."""
-        row = self.db.execute("SELECT item_version FROM document_sources WHERE source = ? AND source_key = ?",
+        row = self._db.execute("SELECT item_version FROM document_sources WHERE source = ? AND source_key = ?",
                               [source, source_key]).fetchone()
         return row[0] if row else None
 
     def raw_responses(self, doc_id: str, source: str) -> list[Response]:
-        rows = self.db.execute("SELECT url, status, headers, body FROM raw_responses "
+        rows = self._db.execute("SELECT url, status, headers, body FROM raw_responses "
                                "WHERE document_id = ? AND source = ? ORDER BY id", [doc_id, source])
         return [Response(url=u, status=s, headers=json.loads(h), content=zlib.decompress(b)) for u, s, h, b in rows]
 
     def document(self, doc_id: str) -> dict[str, Any] | None:
-        rows = list(self.db.query("SELECT * FROM documents WHERE id = ?", [doc_id]))
+        rows = list(self._db.query("SELECT * FROM documents WHERE id = ?", [doc_id]))
         return rows[0] if rows else None
 
     def document_count(self) -> int:
-        return self.db.execute("SELECT count(*) FROM documents").fetchone()[0]
+        return self._db.execute("SELECT count(*) FROM documents").fetchone()[0]
 
     def items_for_reprocess(self, sources: Iterable[str] | None = None) -> Iterator[tuple[str, str, Item]]:
         """(document id, source, item) of every stored sighting that kept its item."""
@@ -565,14 +598,14 @@ class Store(SQLiteFile):
             names = list(sources)
             where += f" AND source IN ({', '.join('?' * len(names))})"
             params = names
-        for doc_id, source, item in self.db.execute(
+        for doc_id, source, item in self._db.execute(
                 f"SELECT document_id, source, item FROM document_sources {where} ORDER BY document_id", params):
             yield doc_id, source, Item.from_json(item)
 
     def count_for_extraction(self, *, stale_only: bool, version: str) -> int:
         """How many documents `texts_for_extraction` will give."""
         where, params = _extraction_filter(stale_only, version)
-        return self.db.execute(f"SELECT count(*) FROM documents WHERE {where}", params).fetchone()[0]
+        return self._db.execute(f"SELECT count(*) FROM documents WHERE {where}", params).fetchone()[0]
 
     def texts_for_extraction(self, *, stale_only: bool, version: str,
                              page: int = 256) -> Iterator[tuple[str, str, str | None]]:
@@ -582,7 +615,7 @@ class Store(SQLiteFile):
         a cursor still walks may make it skip or repeat rows)."""
         where, params = _extraction_filter(stale_only, version)
         after = 0
-        while rows := self.db.execute(
+        while rows := self._db.execute(
                 f"SELECT rowid, id, text, published FROM documents WHERE {where} AND rowid > ? "
                 "ORDER BY rowid LIMIT ?", [*params, after, page]).fetchall():
             after = rows[-1][0]
@@ -592,25 +625,25 @@ class Store(SQLiteFile):
     # -- extraction results --
 
     def replace_extraction(self, doc_id: str, extraction: Extraction, extracted_with: str | None) -> None:
-        self.db.execute("DELETE FROM figures WHERE document_id = ?", [doc_id])
-        self.db.execute("DELETE FROM mentions WHERE document_id = ?", [doc_id])
+        self._db.execute("DELETE FROM figures WHERE document_id = ?", [doc_id])
+        self._db.execute("DELETE FROM mentions WHERE document_id = ?", [doc_id])
         if extraction.figures:
-            self.db["figures"].insert_all({"document_id": doc_id, **_figure_row(f)} for f in extraction.figures)
+            self._db["figures"].insert_all({"document_id": doc_id, **_figure_row(f)} for f in extraction.figures)
         org_ids = [m.id or _unknown_org_id(m.canonical) for m in extraction.mentions]
-        self.db.conn.executemany(
+        self._db.conn.executemany(
             "INSERT OR IGNORE INTO organisations (id, canonical, kind, aliases, in_gazetteer) VALUES (?, ?, ?, '[]', ?)",
             [(org_id, m.canonical, m.kind, int(m.id is not None)) for org_id, m in zip(org_ids, extraction.mentions)])
-        self.db.conn.executemany(
+        self._db.conn.executemany(
             "INSERT INTO mentions (document_id, organisation_id, start, end, text, sentence) VALUES (?, ?, ?, ?, ?, ?)",
             [(doc_id, org_id, m.start, m.end, m.text, m.sentence) for org_id, m in zip(org_ids, extraction.mentions)])
-        self.db.execute("UPDATE documents SET extracted_with = ? WHERE id = ?", [extracted_with, doc_id])
+        self._db.execute("UPDATE documents SET extracted_with = ? WHERE id = ?", [extracted_with, doc_id])
 
     def sync_organisations(self, organisations: Iterable[dict[str, Any]]) -> int:
         """Upsert the gazetteer into ``organisations`` (id, canonical, kind, aliases, valid_from, valid_to)."""
         rows = [{**o, "aliases": json.dumps(list(o.get("aliases", [])), ensure_ascii=False), "in_gazetteer": 1}
                 for o in organisations]
         if rows:
-            self.db["organisations"].upsert_all(rows, pk="id")
+            self._db["organisations"].upsert_all(rows, pk="id")
         return len(rows)
 
     # -- listings --
@@ -640,7 +673,7 @@ class Store(SQLiteFile):
                          d.id AS document_id, d.title, d.published, d.url
                   FROM figures f JOIN documents d ON d.id = f.document_id
                   WHERE {' AND '.join(where)} ORDER BY d.published DESC, f.document_id, f.start LIMIT ?"""
-        return [dict(r) for r in self.db.query(sql, [*params, limit])]
+        return [dict(r) for r in self._db.query(sql, [*params, limit])]
 
     def organisation_counts(self, *, unknown_only: bool = False, limit: int = 50) -> list[dict[str, Any]]:
         """Organisations by number of mentions; ``unknown_only`` lists names outside the gazetteer."""
@@ -649,45 +682,16 @@ class Store(SQLiteFile):
                          count(DISTINCT m.document_id) AS documents
                   FROM mentions m JOIN organisations o ON o.id = m.organisation_id {where}
                   GROUP BY o.id ORDER BY mentions DESC, o.canonical LIMIT ?"""
-        return [dict(r) for r in self.db.query(sql, [limit])]
-
-    def check_match(self, expression: str) -> None:
-        """Have FTS5 parse a MATCH expression (on no document): raises what it would raise at
-        match time, e.g. ``fts5: parser stack overflow``."""
-        self.db.execute("SELECT rowid FROM documents_fts WHERE documents_fts MATCH ? AND rowid = -1",
-                        [expression]).fetchall()
-
-    def fts_matching(self, expression: str, ids: list[str]) -> list[str]:
-        """Those of ``ids`` whose title or text matches an FTS5 MATCH ``expression``, in the given
-        order. FTS5 is asked for rowid ranges around the documents only (one range for a run's
-        new documents, which are stored together), never for every match in the corpus."""
-        rowids = dict(self.db.execute("SELECT rowid, id FROM documents WHERE id IN (SELECT value FROM json_each(?))",
-                                      [json.dumps(ids)]).fetchall())
-        matching: set[str] = set()
-        sql = "SELECT rowid FROM documents_fts WHERE documents_fts MATCH ? AND rowid BETWEEN ? AND ?"
-        for low, high in _spans(sorted(rowids)):
-            matching.update(rowids[r] for (r,) in self.db.execute(sql, [expression, low, high]) if r in rowids)
-        return [i for i in ids if i in matching]
+        return [dict(r) for r in self._db.query(sql, [limit])]
 
     # -- the change log (read by alerts) --
 
     def changes_since(self, seq: int, *, limit: int = 10000) -> list[dict[str, Any]]:
-        return [dict(r) for r in self.db.query(
+        return [dict(r) for r in self._db.query(
             "SELECT * FROM changes WHERE seq > ? ORDER BY seq LIMIT ?", [seq, limit])]
 
     def last_change_seq(self) -> int:
-        return self.db.execute("SELECT coalesce(max(seq), 0) FROM changes").fetchone()[0]
-
-
-def _spans(rowids: list[int], gap: int = 4096) -> list[tuple[int, int]]:
-    """Sorted rowids as few ranges as FTS5 can scan cheaply (neighbours closer than ``gap`` share one)."""
-    spans: list[tuple[int, int]] = []
-    for rowid in rowids:
-        if spans and rowid - spans[-1][1] <= gap:
-            spans[-1] = (spans[-1][0], rowid)
-        else:
-            spans.append((rowid, rowid))
-    return spans
+        return self._db.execute("SELECT coalesce(max(seq), 0) FROM changes").fetchone()[0]
 
 
 def _process_alive(pid: int | None, host: str | None) -> bool:

@@ -145,6 +145,10 @@ class PrivateStore(SQLiteFile):
     MARKER_TABLE = "saved_searches"
     SYNCHRONOUS = "FULL"  # a 'sent' mark must survive a power cut
 
+    @property
+    def db(self) -> sqlite_utils.Database:
+        return self._db  # the private file's own statements; the corpus keeps its connection to itself
+
     @classmethod
     def open(cls, config: Any, *, readonly: bool = False) -> PrivateStore:
         """The private file of the configured corpus: adopted from ``private.db`` if that is where
@@ -481,6 +485,6 @@ def _belongs(legacy: Path, corpus_path: Path) -> bool:
             if old.watermark() > last_seq:
                 return False
             alerted = [r[0] for r in old.db.execute("SELECT DISTINCT document_id FROM hits LIMIT 1000")]
-        known = corpus.db.execute("SELECT count(*) FROM documents WHERE id IN (SELECT value FROM json_each(?))",
-                                  [json.dumps(alerted)]).fetchone()[0]
+        known = corpus._db.execute("SELECT count(*) FROM documents WHERE id IN (SELECT value FROM json_each(?))",
+                                   [json.dumps(alerted)]).fetchone()[0]
     return known == len(alerted)

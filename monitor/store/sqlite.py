@@ -18,37 +18,39 @@ from monitor.errors import NotACorpus, StorageBusy, StorageError, StorageFull
 
 
 class SQLiteFile:
-    MIGRATIONS: ClassVar[list[Callable[[sqlite_utils.Database], None]]] = []
+    MIGRATIONS: ClassVar[list[Callable[..., None]]] = []  # (db), or (db, progress) if marked reports_progress
     SYNCHRONOUS: ClassVar[str] = "NORMAL"  # durable at WAL checkpoints; FULL syncs every commit
     KIND: ClassVar[str] = "database"  # what the file is, in messages: "corpus", "private file"
     MARKER_TABLE: ClassVar[str] = ""  # a table every version of this file has (tells ours from others')
 
-    def __init__(self, path: str | Path, *, busy_timeout_ms: int = 10000, readonly: bool = False) -> None:
+    def __init__(self, path: str | Path, *, busy_timeout_ms: int = 10000, readonly: bool = False,
+                 progress: Callable[..., None] | None = None) -> None:
         self.path = Path(path)
         self.readonly = readonly
+        self.progress = progress  # told about a long migration: ("start", label=, total=), ("advance", n=)
         if readonly:
             conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=busy_timeout_ms / 1000)
         else:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             conn = sqlite3.connect(str(self.path), timeout=busy_timeout_ms / 1000)
-        self.db = sqlite_utils.Database(conn)
+        self._db = sqlite_utils.Database(conn)
         try:
-            self.db.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
-            self.db.execute("PRAGMA foreign_keys = ON")
+            self._db.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+            self._db.execute("PRAGMA foreign_keys = ON")
             self._check_ours()
             if not readonly:
-                if self.db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
-                    with self.db.ensure_autocommit_on():
-                        self.db.execute("PRAGMA journal_mode = WAL")
-                self.db.execute(f"PRAGMA synchronous = {self.SYNCHRONOUS}")
+                if self._db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                    with self._db.ensure_autocommit_on():
+                        self._db.execute("PRAGMA journal_mode = WAL")
+                self._db.execute(f"PRAGMA synchronous = {self.SYNCHRONOUS}")
         except sqlite3.DatabaseError as exc:  # "file is not a database" is a DatabaseError
-            self.db.close()
+            self._db.close()
             if isinstance(exc, sqlite3.OperationalError):
                 raise storage_error(exc) from exc
             raise NotACorpus(f"{self.path} is not an SQLite file, so not an mkb-monitor {self.KIND} "
                              f"({exc})") from None
         except NotACorpus:
-            self.db.close()
+            self._db.close()
             raise
         if not readonly:
             self.migrate()
@@ -60,8 +62,8 @@ class SQLiteFile:
         if version > len(self.MIGRATIONS):
             raise NotACorpus(f"{self.path} has schema version {version}, newer than this mkb-monitor knows "
                              f"({len(self.MIGRATIONS)}): upgrade mkb-monitor")
-        tables = {r[0] for r in self.db.execute("SELECT name FROM sqlite_master WHERE type = 'table' "
-                                                "AND name NOT LIKE 'sqlite!_%' ESCAPE '!'")}
+        tables = {r[0] for r in self._db.execute("SELECT name FROM sqlite_master WHERE type = 'table' "
+                                                 "AND name NOT LIKE 'sqlite!_%' ESCAPE '!'")}
         if (version == 0 and tables) or (version > 0 and self.MARKER_TABLE not in tables):
             raise NotACorpus(f"{self.path} is an SQLite file of another program, not an mkb-monitor {self.KIND}")
 
@@ -70,7 +72,7 @@ class SQLiteFile:
         raise NotImplementedError
 
     def close(self) -> None:
-        self.db.close()
+        self._db.close()
 
     def __enter__(self) -> Self:
         return self
@@ -84,7 +86,7 @@ class SQLiteFile:
 
         Taking the write lock before the first read is what makes a concurrent writer wait
         (busy_timeout) instead of failing at once on a deferred upgrade (RELIABILITY I7)."""
-        conn = self.db.conn
+        conn = self._db.conn
         if conn.in_transaction:
             raise StorageError(f"a write transaction is already open on {self.path.name}")
         try:
@@ -105,7 +107,7 @@ class SQLiteFile:
     def savepoint(self, name: str = "item") -> Iterator[Self]:
         """A part of an open transaction that can fail alone: rolled back to its start on any
         exception, which is raised on, while the transaction around it stays open."""
-        conn = self.db.conn
+        conn = self._db.conn
         conn.execute(f"SAVEPOINT {name}")
         try:
             yield self
@@ -117,7 +119,7 @@ class SQLiteFile:
 
     @property
     def schema_version(self) -> int:
-        return self.db.execute("PRAGMA user_version").fetchone()[0]
+        return self._db.execute("PRAGMA user_version").fetchone()[0]
 
     def migrate(self) -> None:
         latest = len(self.MIGRATIONS)
@@ -129,13 +131,17 @@ class SQLiteFile:
                 raise NotACorpus(f"{self.path} has schema version {current}, newer than this "
                                  f"mkb-monitor knows ({latest}): upgrade mkb-monitor")
             for version in range(current + 1, latest + 1):
-                self.MIGRATIONS[version - 1](self.db)
-                self.db.execute(f"PRAGMA user_version = {version}")
+                step = self.MIGRATIONS[version - 1]
+                if getattr(step, "reports_progress", False):
+                    step(self._db, self.progress)
+                else:
+                    step(self._db)
+                self._db.execute(f"PRAGMA user_version = {version}")
 
     def check(self) -> list[str]:
         """Problems found by SQLite's integrity and foreign-key checks."""
-        problems = [row[0] for row in self.db.execute("PRAGMA integrity_check") if row[0] != "ok"]
-        return problems + [f"foreign key: {row}" for row in self.db.execute("PRAGMA foreign_key_check")]
+        problems = [row[0] for row in self._db.execute("PRAGMA integrity_check") if row[0] != "ok"]
+        return problems + [f"foreign key: {row}" for row in self._db.execute("PRAGMA foreign_key_check")]
 
 
 def storage_error(exc: sqlite3.OperationalError) -> StorageError:
