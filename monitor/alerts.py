@@ -7,7 +7,7 @@ documents live in the corpus file and the hits in the private file, and SQLite c
 two WAL databases atomically. So the corpus change log is the durable queue instead:
 
 1. the corpus commits a batch's documents together with their ``changes`` rows (seq, document,
-   reason new | edited | upgraded | deleted) in one transaction (I1);
+   reason new | resurfaced | edited | upgraded | deleted) in one transaction (I1);
 2. :func:`evaluate` then reads the changes after the private file's *watermark*, matches every
    enabled saved search against exactly those documents, and writes the hits, the alerts, their
    deliveries and the new watermark in ONE private transaction (``BEGIN IMMEDIATE``);
@@ -19,6 +19,9 @@ because ``hits`` is UNIQUE(search_id, document_id): no hit is lost and none is d
 
 Policy (RELIABILITY T2, T6, T9, D9)
 -----------------------------------
+- A saved search alerts on new publications: a document first stored long after its publication
+  date (reason ``resurfaced``: a feed re-sending old documents, ``[alerts] new_within_days``)
+  alerts nothing; the run's counts say how many there were.
 - A document alerts a saved search once. An edit that makes it match for the first time alerts
   (reason ``edited``); a cosmetic edit makes no change row at all (the content hash ignores
   white space); an edit of an already alerted document sends nothing.
@@ -52,7 +55,7 @@ from monitor.store.sqlite import storage_error
 log = logging.getLogger(__name__)
 
 DIGESTS = ("each", "hourly", "daily")
-MATCHED_REASONS = ("new", "edited", "upgraded")  # a deletion never alerts
+MATCHED_REASONS = ("new", "edited", "upgraded")  # a deletion never alerts, nor an old document resurfacing
 PAGE = 5000  # change-log rows read at a time
 LOCAL = ZoneInfo("Europe/Amsterdam")
 
@@ -212,11 +215,12 @@ def edit(private: PrivateStore, corpus: Store | None, search: SavedSearch, *, no
 class Evaluation:
     hits: int = 0
     alerts: int = 0
+    resurfaced: int = 0  # old documents first stored now: matched by no saved search
     invalid: list[dict[str, str]] = field(default_factory=list)  # saved searches that could not run
 
     def counts(self) -> dict[str, Any]:
-        return {"hits": self.hits, "alerts": self.alerts, "invalid_searches": len(self.invalid),
-                "invalid": self.invalid}
+        return {"hits": self.hits, "alerts": self.alerts, "resurfaced": self.resurfaced,
+                "invalid_searches": len(self.invalid), "invalid": self.invalid}
 
 
 def evaluate(corpus: Store, private: PrivateStore, *, max_per_run: int, now: datetime,
@@ -234,6 +238,7 @@ def evaluate(corpus: Store, private: PrivateStore, *, max_per_run: int, now: dat
         changes = _changes(corpus, watermark)
         if not changes:
             return result.counts()
+        result.resurfaced = len({c["document_id"] for c in changes if c["reason"] == "resurfaced"})
         common = _latest(changes, after=watermark)  # what every search older than the watermark sees
         facts: dict[str, str] = {}  # document -> the key of its facts, read once for all searches
         for row in private.searches(enabled_only=True):

@@ -218,14 +218,19 @@ def compact_table(*columns: str, numeric: tuple[str, ...] = (), **kwargs: Any) -
 
 
 def print_run_report(report: RunReport) -> None:
-    table = compact_table("source", "status", *SUMMARY_COUNTS, numeric=SUMMARY_COUNTS, title="run summary",
-                          title_justify="left")
+    # "unreadable": entries a source left out of its answers; a column only when a source had some
+    counts = (*SUMMARY_COUNTS, "unreadable") if any(s.unreadable for s in report.sources) else SUMMARY_COUNTS
+    table = compact_table("source", "status", *counts, numeric=counts, title="run summary", title_justify="left")
     for s in report.sources:
         table.add_row(cell(s.source), Text(s.status, style=STATUS_STYLE.get(s.status, "")),
-                      *(number(getattr(s, k)) for k in SUMMARY_COUNTS))
+                      *(number(getattr(s, k)) for k in counts))
     console.print(table)
     print_problems(report)
     for s in report.sources:
+        for reason in s.unreadable_entries[:5]:
+            err.print(Text.assemble("  ", (plain(s.source), "yellow"), " left out ", plain(reason)))
+        if s.unreadable > 5:
+            err.print(f"  … and {s.unreadable - 5} more unreadable entries left out by {markup(s.source)}")
         for f in s.failures[:5]:
             err.print(Text.assemble("  ", (plain(s.source), "red"), f" {f['stage']} {plain(f['item'])}: {f['code']}: ",
                                     plain(f["message"])))
@@ -296,8 +301,7 @@ def import_(ctx: Context, path: str, source_name: str, no_extract: bool, as_json
 
     Needs no run lock: it writes in the corpus's own transactions, so it may run while `watch`
     waits or a `run` works; alerts are matched at once and sent by whoever holds the run lock."""
-    sc = SourceConfig(name=source_name, kind="jsonl", enabled=True, allowed_hosts=[], relevance=False,
-                      stale_after_hours=0, options={**ctx.config["kinds"]["jsonl"], "path": path})
+    sc = pipeline.importing(ctx.config, path, source_name)
     with ctx.store() as store, run_progress(sys.stderr.isatty() and not as_json) as progress:
         report = pipeline.for_config(ctx.config, store, extract=not no_extract, progress=progress,
                                      holds_lock=False).run(sources=[(sc, pipeline.build_source(sc))])

@@ -401,6 +401,7 @@ def _run_line(report: RunReport, seconds: float) -> str:
         states[s.status] = states.get(s.status, 0) + 1
     parts = [f"{report.total('new')} new", f"{report.total('changed')} changed", f"{report.total('failed')} failed",
              "sources " + " ".join(f"{k} {v}" for k, v in sorted(states.items()))]
+    parts += [f"{s.source} left out {s.unreadable} unreadable entries" for s in report.sources if s.unreadable]
     if report.alerts:
         parts.append("alerts " + " ".join(f"{k} {v}" for k, v in report.alerts.items() if k != "invalid"))
     parts += [f"{who} {code}: {reason}" for who, code, reason in report.problems()]

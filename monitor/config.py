@@ -24,6 +24,7 @@ SOURCE_KEYS = {
     "relevance": bool,  # apply the [topics] relevance threshold to this source's items
     "stale_after_hours": (int, float),  # no new item for this long makes the source "stale"
     "allow_private_addresses": list,  # non-public networks its connections may reach (monitor.connections)
+    "new_within_days": (int, float),  # its own [alerts] new_within_days
 }
 SOURCE_DEFAULTS = {"enabled": True, "allowed_hosts": [], "relevance": False, "stale_after_hours": 168,
                    "allow_private_addresses": []}
@@ -115,6 +116,7 @@ class SourceConfig:
     stale_after_hours: float
     options: dict[str, Any] = field(default_factory=dict)
     allow_private_addresses: list[str] = field(default_factory=list)
+    new_within_days: float | None = None  # None: [alerts] new_within_days
 
 
 @dataclass
@@ -149,7 +151,8 @@ class Config:
             sc = SourceConfig(name=name, kind=kind, enabled=common["enabled"],
                               allowed_hosts=list(common["allowed_hosts"]), relevance=common["relevance"],
                               stale_after_hours=float(common["stale_after_hours"]), options=options,
-                              allow_private_addresses=list(common["allow_private_addresses"]))
+                              allow_private_addresses=list(common["allow_private_addresses"]),
+                              new_within_days=common.get("new_within_days"))
             if sc.enabled or not enabled_only:
                 out.append(sc)
         return out

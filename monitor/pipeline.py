@@ -17,6 +17,10 @@ failure at each stage means:
   its batch's transaction;
 - each batch is one transaction: its documents, figures, mentions, change-log rows, the HTTP
   validators of the pages that produced it, and the cursor that covers it (RELIABILITY I1).
+
+A document the corpus never had that was published more than ``new_within_days`` before the
+run is recorded as ``resurfaced``, not ``new`` (Store.put_document): a source re-sending old
+documents (a mass update of the Tweede Kamer's SyncFeed) does not make new publications.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from itertools import chain, islice
 from pathlib import Path
 from typing import Any, Protocol
@@ -111,6 +116,7 @@ class Pipeline:
     extractor: Extractor | None = None
     after_commit: AfterCommit | None = None
     progress: Progress = field(default=lambda event, **info: None)
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))  # the run's time
 
     def run(self, names: Iterable[str] | None = None, *, sources: Sequence[tuple[SourceConfig, Source]] = ()) -> RunReport:
         """Run the named configured sources (all enabled ones by default), or the given instances."""
@@ -144,6 +150,7 @@ class Pipeline:
         self.progress("source", name=sc.name)
         fetcher: Fetcher | None = None
         interrupt: BaseException | None = None
+        new_since = self._new_since(sc)
         try:
             fetcher = self.fetcher_for(sc)
             cursor_held = False  # once an item fails, no later batch may move the cursor past it
@@ -153,7 +160,7 @@ class Pipeline:
                 work = self._prepare(sc, source, fetcher, batch.items, report)
                 cursor_held = cursor_held or bool(work.failures) or not batch.complete
                 stored_all = self._commit(sc, work, None if cursor_held else batch.cursor, fetcher, report, run_id,
-                                          complete=batch.complete)
+                                          complete=batch.complete, new_since=new_since)
                 cursor_held = cursor_held or not stored_all
             report.status = "partial" if cursor_held else "ok"
         except Deferred as exc:
@@ -167,6 +174,7 @@ class Pipeline:
         finally:
             stats = getattr(fetcher, "stats", None)
             self._close(fetcher)
+            report.left_out(list(getattr(source, "skipped", None) or []))
         self.store.finish_run(run_id, sc.name, status=report.status, counts=report.counts(),
                               error_code=report.error_code, error=report.error,
                               http=stats if isinstance(stats, dict) else None)
@@ -174,6 +182,11 @@ class Pipeline:
             raise interrupt
         self.progress("done", name=sc.name, report=report)
         return report
+
+    def _new_since(self, sc: SourceConfig) -> str | None:
+        """The day before which a document this source sends for the first time is ``resurfaced``."""
+        days = self.config["alerts"]["new_within_days"] if sc.new_within_days is None else sc.new_within_days
+        return (self.clock() - timedelta(days=days)).date().isoformat() if days else None
 
     @staticmethod
     def _close(fetcher: Fetcher | None) -> None:
@@ -250,7 +263,7 @@ class Pipeline:
     # -- store: one transaction per batch --
 
     def _commit(self, sc: SourceConfig, work: _BatchWork, cursor: str | None, fetcher: Fetcher | None,
-                report: SourceReport, run_id: int, *, complete: bool = True) -> bool:
+                report: SourceReport, run_id: int, *, complete: bool = True, new_since: str | None = None) -> bool:
         """Store a batch in one transaction; False when a document of it was refused (it is then an
         item failure, and the cursor stays)."""
         take_validators = getattr(fetcher, "take_pending_validators", None)
@@ -265,7 +278,7 @@ class Pipeline:
                             p.doc, item=p.item, responses=p.responses if self.config["monitor"]["keep_raw"] else (),
                             extraction=p.extraction,
                             extracted_with=self.extractor.version if self.extractor else None,
-                            relevance=p.score, run_id=run_id)
+                            relevance=p.score, run_id=run_id, new_since=new_since)
                 except (StorageError, sqlite3.OperationalError):
                     raise  # busy, full, I/O: the batch fails as a whole
                 except Exception as exc:  # this document only: out-of-range date, a value SQLite refuses
@@ -347,6 +360,14 @@ def for_config(config: Config, store: Store, *, extract: bool = True, record: st
 def build_source(sc: SourceConfig) -> Source:
     cls = scrapers.source_class(sc.kind)
     return cls(sc.name, options_from(cls.Options, sc.name, sc.options))
+
+
+def importing(config: Config, path: str | Path, name: str = "import") -> SourceConfig:
+    """The source ``mkb-monitor import`` reads a JSONL file through. What a person imports is
+    new to the corpus whatever its date: saved searches match it (no ``resurfaced``)."""
+    return SourceConfig(name=name, kind="jsonl", enabled=True, allowed_hosts=[], relevance=False,
+                        stale_after_hours=0, options={**config["kinds"]["jsonl"], "path": str(path)},
+                        new_within_days=0)
 
 
 def reprocess(store: Store, config: Config, extractor: Extractor | None, *, sources: Iterable[str] | None = None,

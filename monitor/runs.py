@@ -19,11 +19,20 @@ class SourceReport:
     failed: int = 0
     not_modified: int = 0
     held: int = 0  # poison items quarantined for a human
+    unreadable: int = 0  # entries of the source's own answers it could not read and left out
+    unreadable_entries: list[str] = field(default_factory=list)  # why, for the first UNREADABLE_SHOWN
     error: str | None = None
     error_code: str | None = None
     failures: list[dict[str, Any]] = field(default_factory=list)  # item, stage, code, message
 
     COUNTS = ("discovered", "fetched", "new", "changed", "unchanged", "skipped", "failed", "not_modified")
+    UNREADABLE_SHOWN = 20
+
+    def left_out(self, reasons: list[str]) -> None:
+        """Count the entries a source left out because it could not read them (a /api/rss item
+        without a title or link); they do not fail the source, but the report shows them."""
+        self.unreadable = len(reasons)
+        self.unreadable_entries = reasons[:self.UNREADABLE_SHOWN]
 
     @property
     def ok(self) -> bool:

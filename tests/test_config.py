@@ -76,6 +76,7 @@ def test_db_option_moves_the_private_file_and_the_lock_along(tmp_path):
     ("[alerts]\nsmtp_timeout = nan\n", "[alerts] smtp_timeout = nan is out of range: it must be a finite number from 0.001 to 3600"),
     ("[alerts]\nwebhook_timeout = -1.0\n", "[alerts] webhook_timeout = -1.0 is out of range"),
     ("[alerts]\nwebhook_retry = [5, -300]\n", "[alerts] webhook_retry = [5, -300] (-300) is out of range: it must be a finite number of at least 0"),
+    ("[alerts]\nnew_within_days = -1\n", "[alerts] new_within_days = -1 is out of range"),
     ("[serve]\nport = 70000\n", "[serve] port = 70000 is out of range: it must be a finite number from 1 to 65535"),
     ("[serve]\nmax_value_bytes = 0\n", "[serve] max_value_bytes = 0 is out of range"),
     ("[search]\nsnippet_tokens = 100\n", "[search] snippet_tokens = 100 is out of range: it must be a finite number from 1 to 64"),
@@ -89,6 +90,8 @@ def test_db_option_moves_the_private_file_and_the_lock_along(tmp_path):
      "[sources.f] min_article_chars = -5 is out of range: it must be a finite number of at least 0"),
     ("[sources.f]\nkind = 'feed'\nurl = 'https://x.example/'\nstale_after_hours = -1\n",
      "[sources.f] stale_after_hours = -1 is out of range"),
+    ("[sources.f]\nkind = 'feed'\nurl = 'https://x.example/'\nnew_within_days = -1\n",
+     "[sources.f] new_within_days = -1 is out of range"),
 ])
 def test_a_value_out_of_its_range_is_refused_with_its_key(tmp_path, text, named):
     """Issue 19: negative timeouts raised ValueError deep inside, nan or inf disabled a limit."""

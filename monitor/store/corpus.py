@@ -441,10 +441,16 @@ class Store(SQLiteFile):
 
     def put_document(self, doc: Document, *, item: Item | None = None, responses: Iterable[Response] = (),
                      extraction: Extraction | None = None, extracted_with: str | None = None,
-                     relevance: float | None = None, run_id: int | None = None) -> Outcome:
+                     relevance: float | None = None, run_id: int | None = None,
+                     new_since: str | None = None) -> Outcome:
         """Store one document: insert, version, upgrade, link or tombstone it. Call inside
         :meth:`transaction`. ``extraction`` replaces the document's figures and mentions when
-        its text is stored (new, changed or upgraded)."""
+        its text is stored (new, changed or upgraded).
+
+        ``new_since`` (a date, ``YYYY-MM-DD``): a document the corpus never had whose publication
+        date is before it is stored as usual, but its change reason is ``resurfaced``, not
+        ``new``: an old document a source sent again (the Tweede Kamer's SyncFeed re-sends old
+        documents in mass updates), not a new publication. An undated one is new."""
         now = utcnow()
         doc = self._hygienic(doc)
         keys = self._keys(doc)
@@ -470,14 +476,14 @@ class Store(SQLiteFile):
             self._db["documents"].insert({"id": doc_id, **fields, "first_seen": now, "updated": now, "version": 1,
                                          "relevance": relevance, "source": doc.source,
                                          "extracted_with": extracted_with if extraction else None})
-            outcome = Outcome(doc_id, "new", "new", 1)
+            outcome = Outcome(doc_id, "new", _first_seen(fields["published"], new_since), 1)
         else:
             outcome = self._update(existing_id, doc, fields, now, relevance)
         doc_id = outcome.document_id
         self._link(doc_id, doc, keys, item, now)
         self._db.conn.executemany("INSERT OR IGNORE INTO document_dossiers (dossier, document_id) VALUES (?, ?)",
                                  [(d, doc_id) for d in set(doc.dossiers)])
-        if outcome.change in ("new", "edited", "upgraded"):
+        if outcome.change in ("new", "resurfaced", "edited", "upgraded"):
             self.search_index.add_terms([doc.title, doc.text])
             if extraction is not None:
                 self.replace_extraction(doc_id, extraction, extracted_with)
@@ -692,6 +698,14 @@ class Store(SQLiteFile):
 
     def last_change_seq(self) -> int:
         return self._db.execute("SELECT coalesce(max(seq), 0) FROM changes").fetchone()[0]
+
+
+def _first_seen(published: str | None, new_since: str | None) -> str:
+    """The change reason of a document stored for the first time: ``new``, or ``resurfaced``
+    when it was published (by its date) before ``new_since``."""
+    if new_since and published and published[:10] < new_since:
+        return "resurfaced"
+    return "new"
 
 
 def _process_alive(pid: int | None, host: str | None) -> bool:
