@@ -15,7 +15,7 @@ import pytest
 from click.testing import CliRunner
 
 from alerting import GOVERNMENT, write_toml
-from monitor import cli_alerts, userinput
+from monitor import userinput
 from monitor.cli import cli
 from monitor.errors import QueryError
 from monitor.store import Store
