@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import sqlite3
@@ -140,6 +141,17 @@ def test_the_readme_lists_every_exit_code_the_cli_returns():
     for code in (0, 1, 2, 75, 130):
         assert f"| {code} " in table, code
     assert "130" in cli_module.__doc__ and "75" in cli_module.__doc__
+    # The codes the code itself defines, read from it, so a new one cannot go undocumented.
+    defined = set()
+    for path in [*(REPO / "monitor").glob("cli*.py"), REPO / "monitor" / "serve.py", REPO / "monitor" / "errors.py"]:
+        text = path.read_text("utf-8")
+        defined |= {int(n) for n in re.findall(r"sys\.exit\((\d+)\)", text)}
+        defined |= {int(n) for n in re.findall(r"\b(?:EXIT_[A-Z_]+|exit_code)\s*=\s*(\d+)", text)}
+        for a, b in re.findall(r"sys\.exit\(\s*(\d+) if .* else (\d+)\s*\)", text):
+            defined |= {int(a), int(b)}
+    assert {0, 1, 2, 75, 130} <= defined | {0, 2}  # 0 and click's usage 2 need no literal
+    rows = {int(n) for n in re.findall(r"^\| (\d+) \|", table, re.M)}
+    assert defined <= rows, defined - rows
 
 
 def test_serve_on_a_busy_port_says_so_and_exits_1(tmp_path):
