@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import sqlite3
@@ -140,6 +141,17 @@ def test_the_readme_lists_every_exit_code_the_cli_returns():
     for code in (0, 1, 2, 75, 130):
         assert f"| {code} " in table, code
     assert "130" in cli_module.__doc__ and "75" in cli_module.__doc__
+    # The codes the code itself defines, read from it, so a new one cannot go undocumented.
+    defined = set()
+    for path in [*(REPO / "monitor").glob("cli*.py"), REPO / "monitor" / "serve.py", REPO / "monitor" / "errors.py"]:
+        text = path.read_text("utf-8")
+        defined |= {int(n) for n in re.findall(r"sys\.exit\((\d+)\)", text)}
+        defined |= {int(n) for n in re.findall(r"\b(?:EXIT_[A-Z_]+|exit_code)\s*=\s*(\d+)", text)}
+        for a, b in re.findall(r"sys\.exit\(\s*(\d+) if .* else (\d+)\s*\)", text):
+            defined |= {int(a), int(b)}
+    assert {0, 1, 2, 75, 130} <= defined | {0, 2}  # 0 and click's usage 2 need no literal
+    rows = {int(n) for n in re.findall(r"^\| (\d+) \|", table, re.M)}
+    assert defined <= rows, defined - rows
 
 
 def test_serve_on_a_busy_port_says_so_and_exits_1(tmp_path):
@@ -401,3 +413,37 @@ def test_ctrl_c_during_a_run_exits_130_and_closes_the_run(faultd, tmp_path):
         ctrl_c(proc)
     with Store(db, readonly=True) as store:
         assert store._db.execute("SELECT status, error_code FROM runs").fetchall() == [("failed", "run.interrupted")]
+
+
+def test_search_and_alerts_list_fold_at_80_columns_and_cut_nothing(tmp_path):
+    """Why: tables were cut mid-word at 80 columns. `run`, `sources` and `figures` are checked
+    above; this checks `search` and `alerts list`: every line fits, and a long title, name and
+    query come back whole once the folds are joined."""
+    title = "Cijfers over het mkb en digitalisering in Nederland in het jaar 2024 en daarna"
+    path = tmp_path / "one.jsonl"
+    path.write_text(json.dumps({"id": "n-1", "title": title, "text": "In 2024 waren er 90.623 ondernemers "
+                                "in het mkb."}) + "\n", "utf-8")
+    db = tmp_path / "monitor.db"
+    assert invoke("--db", str(db), "import", str(path)).exit_code == 0
+    name = "een-zoekopdracht-met-een-heel-erg-lange-naam-voor-de-breedte"
+    query = ["mkb", "OR", "digitalisering", "OR", "ondernemers", "--", "-belasting", "-subsidie"]
+    assert mkb("--db", str(db), "alerts", "add", name, *query).returncode == 0
+
+    def joined(text: str) -> str:
+        return "".join(c for c in text if not c.isspace() and not "\u2500" <= c <= "\u257f")
+
+    def columns(text: str) -> list[str]:  # each column of a boxed table, its folds joined
+        rows = [line.split("\u2502")[1:-1] for line in text.splitlines() if line.startswith("\u2502")]
+        return [joined("".join(row[i] for row in rows)) for i in range(len(rows[0]))]
+
+    shown = mkb("--db", str(db), "search", "mkb", env={"COLUMNS": "80"})
+    assert shown.returncode == 0, shown.stderr
+    assert all(len(line) <= 80 for line in shown.stdout.splitlines()), shown.stdout
+    assert joined(title) in joined(shown.stdout) and "\u2026" not in shown.stdout  # no rich ellipsis
+
+    listed = mkb("--db", str(db), "alerts", "list", env={"COLUMNS": "80"})
+    assert listed.returncode == 0, listed.stderr
+    assert all(len(line) <= 80 for line in listed.stdout.splitlines()), listed.stdout
+    assert "\u2026" not in listed.stdout
+    cells = columns(listed.stdout)
+    assert joined(name) in cells and joined('"' + " ".join(q for q in query if q != "--") + '"') in cells, cells
