@@ -226,8 +226,9 @@ TABLE = [
     ("*.php$ php5", PHP, "FooBot", "http://foo.bar/filename.php5", False),
     ("fish*.php", F + "disallow: /\nallow: /fish*.php\n", "FooBot", "http://foo.bar/fishheads/catfish.php?p", True),
     ("leading * pattern", F + "disallow: *.gif$\n", "FooBot", "http://foo.bar/a/b.gif", False),
-    ("index.html is the directory", "User-Agent: *\nAllow: /allowed-slash/index.html\nDisallow: /\n", "foobot",
-     "http://foo.com/allowed-slash/", True),
+    # Google (and protego) also allow the directory of an allowed index.html; RFC 9309 does not.
+    ("index.html is not the directory", "User-Agent: *\nAllow: /allowed-slash/index.html\nDisallow: /\n",
+     "foobot", "http://foo.com/allowed-slash/", False),
     # percent-encoding and paths outside ASCII
     ("utf-8 rule, encoded url", F + "Disallow: /\nAllow: /foo/bar/\u30c4\n", "FooBot",
      "http://foo.bar/foo/bar/%E3%83%84", True),
@@ -244,6 +245,9 @@ TABLE = [
     ("partial BOM", b"\xef\xbbUser-agent: *\nDisallow: /private\n", UA, "https://x.nl/private/a", False),
     ("BOM mid-file is garbage", b"User-agent: *\n\xef\xbb\xbfDisallow: /private\n", UA, "https://x.nl/private/a", True),
     ("latin-1 bytes", b"User-agent: *\nDisallow: /caf\xe9\n", UA, "https://x.nl/caf%E9", False),
+    ("latin-1 bytes, other octet", b"User-agent: *\nDisallow: /caf\xe9\n", UA, "https://x.nl/caf%E8", True),
+    ("non-UTF-8 escapes are octets", "User-agent: *\nDisallow: /\nAllow: /a%E9\n", UA, "https://x.nl/a%E8", False),
+    ("non-UTF-8 escape matches itself", "User-agent: *\nDisallow: /\nAllow: /a%e9\n", UA, "https://x.nl/a%E9", True),
 ]
 
 
@@ -287,6 +291,10 @@ DEVIATIONS = [
     ("User-agent: FooBot\nInvalid-Unknown-Line: x\nUser-agent: *\nDisallow: /\n", "FooBot", "http://foo.bar/", False),
     # a version after the product token: the group matches nobody
     ("User-agent: *\nDisallow: /\nUser-agent: FooBot/2.1\nAllow: /\n", "FooBot", "http://foo.bar/a", True),
+    # an allowed <dir>/index.html allows <dir>/ (Google's extension)
+    ("User-agent: *\nAllow: /d/index.html\nDisallow: /\n", "FooBot", "http://foo.bar/d/", False),
+    # escapes of octets that are not UTF-8 all read as U+FFFD, so they match each other
+    ("User-agent: *\nDisallow: /\nAllow: /a%E9\n", "FooBot", "http://foo.bar/a%E8", False),
 ]
 
 
