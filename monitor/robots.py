@@ -21,6 +21,11 @@ Its path half deviates twice, each undone here (shown by ``tests/test_robots_goo
   U+FFFD, so ``Disallow: /caf%E9`` also matched ``/caf%E8`` and ``Allow: /a%E9`` allowed ``/a%E8``
   (2.2.2 compares octets). Such an octet is handed to protego as a private-use character of its
   own (``_keep_octets``), on both sides, so it matches only itself.
+* a ``/`` in the query and its escape ``%2F`` differ, so ``Allow: /foo/bar?baz=https://foo.bar``
+  missed ``/foo/bar?baz=https%3A%2F%2Ffoo.bar`` (as httpx encodes a parameter), which 2.2.2
+  (Figure 4) names as its path to match. Each ``/`` after the first ``?`` is handed over as
+  ``%2F`` (``_comparable``), on both sides; protego already treats the other reserved
+  characters (``:``, ``?``, ``@``) and their escapes alike.
 
 So the records are read here: lines, comments, groups, and the choice of groups (every group
 naming our product token, merged; else every ``*`` group, merged; else none). The chosen rules
@@ -93,6 +98,12 @@ def _keep_octets(text: str) -> str:
     return _ESCAPES.sub(octets, text)
 
 
+def _comparable(text: str) -> str:
+    """A rule's value or a URL, ready for protego (see the module docstring)."""
+    head, question, query = text.partition("?")
+    return _keep_octets(head + question + query.replace("/", "%2F"))
+
+
 def _written_rules_only(matcher: Protego) -> Protego:
     """``matcher`` without the ``allow: <dir>/$`` rules protego adds for ``<dir>/index.html``.
     Those are the only patterns it builds outside its cache of the patterns written in the file.
@@ -148,12 +159,12 @@ class RobotsRules:
         self.group = "ours" if any(True in agents for agents, _ in groups) else "*" if anyone else None
         chosen = mine if self.group == "ours" else anyone
         # Empty values ("Disallow:") match nothing and are left out; protego gets one * group.
-        lines = ["User-agent: *"] + [f"{field}: {_keep_octets(value)}" for field, value in chosen if value]
+        lines = ["User-agent: *"] + [f"{field}: {_comparable(value)}" for field, value in chosen if value]
         self._matcher = _written_rules_only(Protego.parse("\n".join(lines)))
 
     def allows(self, url: str) -> bool:
         """Whether the rules allow ``url`` (absolute, percent-encoded as httpx gives it)."""
-        return self._matcher.can_fetch(_keep_octets(url), "*")
+        return self._matcher.can_fetch(_comparable(url), "*")
 
 
 def parse(body: bytes, user_agent: str, max_bytes: int) -> RobotsRules:

@@ -73,6 +73,14 @@ RFC_CASES = [
     # 2.2.2: percent-encoding table
     ("2.2.2 query", "user-agent: *\ndisallow: /\nallow: /foo/bar?baz=quz\n", "ExampleBot",
      "https://www.example.com/foo/bar?baz=quz", True),
+    ("2.2.2 reserved in query", "user-agent: *\ndisallow: /\nallow: /foo/bar?baz=https://foo.bar\n", "ExampleBot",
+     "https://www.example.com/foo/bar?baz=https%3A%2F%2Ffoo.bar", True),
+    ("2.2.2 reserved in query, raw URL", "user-agent: *\ndisallow: /\nallow: /foo/bar?baz=https://foo.bar\n",
+     "ExampleBot", "https://www.example.com/foo/bar?baz=https://foo.bar", True),
+    ("2.2.2 encoded reserved in rule", "user-agent: *\ndisallow: /\nallow: /foo/bar?baz=https%3A%2F%2Ffoo.bar\n",
+     "ExampleBot", "https://www.example.com/foo/bar?baz=https://foo.bar", True),
+    ("2.2.2 %2F in the path stays", "user-agent: *\ndisallow: /a%2Fb\n", "ExampleBot", "https://www.example.com/a/b",
+     True),
     ("2.2.2 UTF-8 path", "user-agent: *\ndisallow: /\nallow: /foo/bar/\u30c4\n", "ExampleBot",
      "https://www.example.com/foo/bar/%E3%83%84", True),
     ("2.2.2 encoded path", "user-agent: *\ndisallow: /\nallow: /foo/bar/%E3%83%84\n", "ExampleBot",
@@ -293,6 +301,9 @@ DEVIATIONS = [
     ("User-agent: *\nDisallow: /\nUser-agent: FooBot/2.1\nAllow: /\n", "FooBot", "http://foo.bar/a", True),
     # an allowed <dir>/index.html allows <dir>/ (Google's extension)
     ("User-agent: *\nAllow: /d/index.html\nDisallow: /\n", "FooBot", "http://foo.bar/d/", False),
+    # a "/" in the query differs from its escape (RFC 9309 Figure 4 makes them one)
+    ("User-agent: *\nDisallow: /\nAllow: /foo/bar?baz=https://foo.bar\n", "FooBot",
+     "http://foo.bar/foo/bar?baz=https%3A%2F%2Ffoo.bar", True),
     # escapes of octets that are not UTF-8 all read as U+FFFD, so they match each other
     ("User-agent: *\nDisallow: /\nAllow: /a%E9\n", "FooBot", "http://foo.bar/a%E8", False),
 ]
