@@ -229,6 +229,7 @@ class RobotsCache:
         if 200 <= reply.status < 300:
             self._store.put_robots(origin, reply.content, self._now())
             return self._parse(reply.content)
+        # 4xx: unavailable, no rules (2.3.1.3, a MAY); 429 asks us to slow down, so we wait instead.
         if 400 <= reply.status < 500 and reply.status != 429:
             return self._parse(b"")
         return self._cached(origin, f"status {reply.status}")

@@ -7,10 +7,13 @@ them to the client: absolute and percent-encoded.
 
 from __future__ import annotations
 
+import httpx
 import pytest
 from protego import Protego
 
-from monitor import robots
+from monitor import config, robots
+from monitor.errors import Deferred, RobotsDisallowed
+from monitor.http import Client, HttpSettings, MemoryCache
 
 UA = "mkb-monitor/0.1 (+https://github.com/mkb-monitor/mkb-monitor; news monitor)"
 CAP = 512_000
@@ -315,3 +318,72 @@ def test_why_protego_alone_is_not_enough(body, agent, url, rfc):
     release fixes one, this fails: then monitor.robots can hand protego more of the work."""
     assert Protego.parse(body).can_fetch(url, agent) is not rfc
     assert allowed(body, agent, url) is rfc
+
+
+# --- fetching robots.txt: the access results of RFC 9309 2.3.1, through the HTTP client ----------
+
+RULES = b"User-agent: *\nDisallow: /private\n"
+
+
+def outcome(answers: dict[str, httpx.Response], url: str, cache: MemoryCache | None = None,
+            now: float = 1_000_000.0) -> tuple[str, list[str]]:
+    """What the client does with ``url`` when robots.txt URLs answer as ``answers`` (any other URL
+    is a page): "fetched", "disallowed" or "deferred", and the URLs requested."""
+    asked: list[str] = []
+
+    def serve(request: httpx.Request) -> httpx.Response:
+        asked.append(str(request.url))
+        return answers.get(str(request.url), httpx.Response(200, content=b"page"))
+
+    settings = HttpSettings.from_config(config.load(overrides={"http": {"host_interval": 0.0, "retries": 1}})["http"])
+    with Client(settings, transport=httpx.MockTransport(serve), cache=cache, allowed_hosts=["a.example"],
+                sleep=lambda seconds: None, now=lambda: now) as http:
+        try:
+            http.get(url)
+        except RobotsDisallowed:
+            return "disallowed", asked
+        except Deferred:
+            return "deferred", asked
+    return "fetched", asked
+
+
+def hops(count: int, final: httpx.Response) -> dict[str, httpx.Response]:
+    """robots.txt of a.example redirected ``count`` times, across hosts, to ``final``."""
+    urls = ["https://a.example/robots.txt"] + [f"https://cdn{i}.example/robots.txt" for i in range(1, count + 1)]
+    answers = {urls[i]: httpx.Response(301, headers={"Location": urls[i + 1]}) for i in range(count)}
+    answers[urls[-1]] = final
+    return answers
+
+
+@pytest.mark.parametrize("count, expected", [(1, "disallowed"), (5, "disallowed"), (6, "fetched")])
+def test_redirected_robots_txt_rules_apply_to_the_first_host(count, expected):
+    # 2.3.1.2: at least five redirects followed, across hosts, the rules applied to the initial
+    # authority; more than five: unavailable, so no rules.
+    result, asked = outcome(hops(count, httpx.Response(200, content=RULES)), "https://a.example/private/x")
+    assert result == expected
+    assert ("https://a.example/private/x" in asked) is (expected == "fetched")
+
+
+@pytest.mark.parametrize("status, expected", [
+    (200, "disallowed"), (204, "fetched"),  # 2.3.1.1: a 2xx is the rules (an empty body has none)
+    (401, "fetched"), (403, "fetched"), (404, "fetched"), (410, "fetched"),  # 2.3.1.3: unavailable
+    (429, "deferred"),  # a 4xx, but "too many requests": we wait rather than crawl (the RFC's MAY)
+    (500, "deferred"), (503, "deferred"),  # 2.3.1.4: unreachable, complete disallow
+])
+def test_robots_txt_status(status, expected):
+    body = RULES if status == 200 else b""
+    result, _ = outcome({"https://a.example/robots.txt": httpx.Response(status, content=body)},
+                        "https://a.example/private/x")
+    assert result == expected
+
+
+def test_unreachable_robots_txt_uses_a_copy_younger_than_the_ttl_only():
+    # 2.3.1.4 and 2.4: an unreachable robots.txt may be replaced by a cached copy; one older than
+    # the 24 hours of robots_ttl is not trusted, so the host waits (complete disallow).
+    unreachable = {"https://a.example/robots.txt": httpx.Response(503)}
+    cache = MemoryCache()
+    cache.put_robots("https://a.example", RULES, fetched_at=1_000_000.0 - 3600)
+    assert outcome(unreachable, "https://a.example/private/x", cache)[0] == "disallowed"
+    assert outcome(unreachable, "https://a.example/public", cache)[0] == "fetched"
+    cache.put_robots("https://a.example", b"", fetched_at=1_000_000.0 - 86400 - 1)
+    assert outcome(unreachable, "https://a.example/public", cache)[0] == "deferred"
