@@ -136,7 +136,8 @@ CASES = [
     *cases("specific group", "User-agent: *\nDisallow: /x/\nUser-agent: FooBot\nDisallow: /y/\n",
            *foo((B + "/x/page", True), (B + "/y/page", False))),
     # ID_Encoding
-    *cases("encoding query with url", "User-agent: FooBot\nDisallow: /\nAllow: /foo/bar?qux=taz&baz=http://foo.bar?tar&par\n",
+    *cases("encoding query with url",
+           "User-agent: FooBot\nDisallow: /\nAllow: /foo/bar?qux=taz&baz=http://foo.bar?tar&par\n",
            *foo((B + "/foo/bar?qux=taz&baz=http://foo.bar?tar&par", True))),
     # Google: the raw URL /foo/bar/ツ is not matched (a caller must encode it). A crawler never asks
     # for it raw: httpx sends /foo/bar/%E3%83%84, which the rule allows.
