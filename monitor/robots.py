@@ -13,7 +13,7 @@ ways that matter to a polite crawler, each shown by ``tests/test_robots.py``:
 * a ``user-agent`` value with a version or a second word (``ExampleBot/1.0``, ``ExampleBot
   Images``) matches nothing.
 
-Its path half deviates twice, each undone here (shown by ``tests/test_robots_google.py``):
+Its path half deviates three times, each undone here (shown by ``tests/test_robots_google.py``):
 
 * an ``allow`` for ``<dir>/index.html`` also allows ``<dir>/`` (a Google extension, not in the RFC:
   the site allowed one file, not the directory's default page under every other name);
