@@ -7,7 +7,7 @@ documents live in the corpus file and the hits in the private file, and SQLite c
 two WAL databases atomically. So the corpus change log is the durable queue instead:
 
 1. the corpus commits a batch's documents together with their ``changes`` rows (seq, document,
-   reason new | edited | upgraded | deleted) in one transaction (I1);
+   reason new | resurfaced | edited | upgraded | deleted) in one transaction (I1);
 2. :func:`evaluate` then reads the changes after the private file's *watermark*, matches every
    enabled saved search against exactly those documents, and writes the hits, the alerts, their
    deliveries and the new watermark in ONE private transaction (``BEGIN IMMEDIATE``);
@@ -19,6 +19,9 @@ because ``hits`` is UNIQUE(search_id, document_id): no hit is lost and none is d
 
 Policy (RELIABILITY T2, T6, T9, D9)
 -----------------------------------
+- A saved search alerts on new publications: a document first stored long after its publication
+  date (reason ``resurfaced``: a feed re-sending old documents, ``[alerts] new_within_days``)
+  alerts nothing; the run's counts say how many there were.
 - A document alerts a saved search once. An edit that makes it match for the first time alerts
   (reason ``edited``); a cosmetic edit makes no change row at all (the content hash ignores
   white space); an edit of an already alerted document sends nothing.
@@ -33,8 +36,9 @@ from __future__ import annotations
 
 import logging
 import re
+import sqlite3
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -42,15 +46,16 @@ from zoneinfo import ZoneInfo
 from monitor import search as search_module
 from monitor.config import Config
 from monitor.crashpoints import crashpoint
-from monitor.errors import QueryError
+from monitor.errors import MonitorError, QueryError, StorageBusy, StorageFull, code_of
 from monitor.search import FIGURE_OPS, FigureCondition
 from monitor.store import Store
 from monitor.store.private import PrivateStore, stamp
+from monitor.store.sqlite import storage_error
 
 log = logging.getLogger(__name__)
 
 DIGESTS = ("each", "hourly", "daily")
-MATCHED_REASONS = ("new", "edited", "upgraded")  # a deletion never alerts
+MATCHED_REASONS = ("new", "edited", "upgraded")  # a deletion never alerts, nor an old document resurfacing
 PAGE = 5000  # change-log rows read at a time
 LOCAL = ZoneInfo("Europe/Amsterdam")
 
@@ -167,12 +172,13 @@ def validate(search: SavedSearch, corpus: Store | None) -> SavedSearch:
         raise QueryError("a saved search needs a name")
     if search.digest not in DIGESTS:
         raise QueryError(f"digest must be one of {', '.join(DIGESTS)}, not {search.digest!r}")
-    if search.query.strip():
-        search_module.parse(search.query).fts()  # raises QueryError with a plain message
-    elif not (search.sources or search.kinds or search.organisations or search.dossier or search.figure):
+    filtered = search.sources or search.kinds or search.organisations or search.dossier or search.figure
+    if not search.query.strip() and not filtered:
         raise QueryError("a saved search needs words or at least one filter (source, kind, org, dossier, figure)")
     ids = resolve_organisations(corpus, list(search.organisations)) if search.organisations else []
-    return replace(search, organisation_ids=tuple(dict.fromkeys(ids)))
+    search = replace(search, organisation_ids=tuple(dict.fromkeys(ids)))
+    check_runs(search, corpus)
+    return search
 
 
 def save(private: PrivateStore, corpus: Store | None, search: SavedSearch, *, now: datetime) -> int:
@@ -193,7 +199,8 @@ def edit(private: PrivateStore, corpus: Store | None, search: SavedSearch, *, no
     old = SavedSearch.from_row(row)
     search = validate(search, corpus)
     fields: dict[str, Any] = {"name": search.name, "query": search.query, "filters": search.filters(),
-                              "digest": search.digest, "enabled": int(search.enabled)}
+                              "digest": search.digest, "enabled": int(search.enabled),
+                              "invalid_reason": None, "invalid_at": None}
     criteria_changed = (old.query, old.filters()) != (search.query, search.filters())
     if criteria_changed or (search.enabled and not old.enabled):  # a disabled search has no backlog
         fields["since_seq"] = corpus.last_change_seq() if corpus is not None else old.since_seq
@@ -208,45 +215,85 @@ def edit(private: PrivateStore, corpus: Store | None, search: SavedSearch, *, no
 class Evaluation:
     hits: int = 0
     alerts: int = 0
-    invalid: int = 0  # saved searches skipped because they cannot run (search.invalid)
+    resurfaced: int = 0  # old documents first stored now: matched by no saved search
+    invalid: list[dict[str, str]] = field(default_factory=list)  # saved searches that could not run
 
-    def counts(self) -> dict[str, int]:
-        return {"hits": self.hits, "alerts": self.alerts, "invalid_searches": self.invalid}
+    def counts(self) -> dict[str, Any]:
+        return {"hits": self.hits, "alerts": self.alerts, "resurfaced": self.resurfaced,
+                "invalid_searches": len(self.invalid), "invalid": self.invalid}
 
 
 def evaluate(corpus: Store, private: PrivateStore, *, max_per_run: int, now: datetime,
-             daily_hour: int = 7) -> dict[str, int]:
+             daily_hour: int = 7) -> dict[str, Any]:
     """Match every enabled saved search against the documents changed since the watermark, and
-    record hits, alerts, deliveries and the new watermark in one private transaction."""
+    record hits, alerts, deliveries and the new watermark in one private transaction.
+
+    Each saved search is matched in a savepoint of its own: one that cannot run (a query SQLite
+    refuses, filters edited into nonsense) is rolled back, marked invalid with the reason, and
+    skipped, and every other search goes ahead (T7). Only the storage itself failing (busy, full)
+    fails the stage."""
     result = Evaluation()
     with private.transaction():
         watermark = private.watermark()
         changes = _changes(corpus, watermark)
         if not changes:
             return result.counts()
-        searches = [SavedSearch.from_row(r) for r in private.searches(enabled_only=True)]
-        facts: dict[str, dict[str, Any]] = {}  # a document's figures and organisations, read once
-        for saved in searches:
-            latest: dict[str, tuple[int, str]] = {}  # document -> (seq, reason) of its changes this run
-            for c in changes:
-                if c["seq"] > saved.since_seq and c["reason"] in MATCHED_REASONS:
-                    seen = latest.get(c["document_id"])
-                    reason = "new" if seen and seen[1] == "new" else c["reason"]
-                    latest[c["document_id"]] = (c["seq"], reason)
-            if not latest:
-                continue
+        result.resurfaced = len({c["document_id"] for c in changes if c["reason"] == "resurfaced"})
+        common = _latest(changes, after=watermark)  # what every search older than the watermark sees
+        facts: dict[str, str] = {}  # document -> the key of its facts, read once for all searches
+        for row in private.searches(enabled_only=True):
             try:
-                matches = _match_ids(saved, corpus, sorted(latest))
-            except QueryError as exc:  # T7: one bad search must not stop the others
-                log.warning("saved search %r skipped (search.invalid): %s", saved.name, exc)
-                result.invalid += 1
-                continue
-            hit_ids = _record_hits(corpus, private, saved, matches, latest, now, facts)
-            result.hits += len(hit_ids)
-            result.alerts += _assign(private, saved, hit_ids, max_per_run=max_per_run, now=now,
-                                     daily_hour=daily_hour)
+                with private.savepoint("saved_search"):
+                    saved = SavedSearch.from_row(row)
+                    latest = common if saved.since_seq <= watermark else _latest(changes, after=saved.since_seq)
+                    if latest:
+                        matches = _matches(saved, corpus, list(latest), snippets=max_per_run)
+                        hit_ids = _record_hits(corpus, private, saved, matches, latest, now, facts)
+                        result.hits += len(hit_ids)
+                        result.alerts += _assign(private, saved, hit_ids, max_per_run=max_per_run, now=now,
+                                                 daily_hour=daily_hour)
+                    if row.get("invalid_reason"):
+                        private.mark_valid(row["id"])
+            except Exception as exc:
+                if _storage_failed(exc):
+                    raise
+                reason = f"{code_of(exc)}: {exc}" if not isinstance(exc, MonitorError) else str(exc)
+                log.warning("saved search %r skipped (invalid): %s", row["name"], reason)
+                private.mark_invalid(row["id"], reason, stamp(now))
+                result.invalid.append({"name": row["name"], "reason": reason})
         private.set_watermark(changes[-1]["seq"])
     return result.counts()
+
+
+def check_runs(search: SavedSearch, corpus: Store | None) -> None:
+    """Compile a saved search against the corpus and run it once, on no document, so what
+    cannot run (past the query caps, or a query FTS5 refuses) is refused when it is saved, with
+    the reason, instead of failing at match time. Without a corpus yet, an empty one in memory
+    with the same schema stands in."""
+    def run_on(store: Store) -> None:
+        if search.query.strip():
+            search_module.compile(store, search.query)  # QueryError with the reason
+        search.match(store, ids=[""])  # the filters, as SQL
+
+    try:
+        if corpus is not None:
+            run_on(corpus)
+        else:
+            with Store(":memory:") as empty:
+                run_on(empty)
+    except QueryError:
+        raise
+    except Exception as exc:
+        if _storage_failed(exc):
+            raise
+        raise QueryError(f"this search cannot run: {exc}") from None
+
+
+def _storage_failed(exc: BaseException) -> bool:
+    """Whether an error is the storage's (busy, full, I/O) rather than the saved search's."""
+    if isinstance(exc, sqlite3.OperationalError):
+        exc = storage_error(exc)
+    return isinstance(exc, StorageBusy | StorageFull)
 
 
 def backfill(corpus: Store, private: PrivateStore, search_id: int, *, days: int, max_per_run: int,
@@ -259,7 +306,7 @@ def backfill(corpus: Store, private: PrivateStore, search_id: int, *, days: int,
     cutoff = stamp(now - timedelta(days=days))
     changed = {c["document_id"]: (c["seq"], "backfill") for c in _changes(corpus, 0) if c["at"] >= cutoff}
     matches = {h.id: h for h in saved.match(corpus, since=cutoff[:10])}
-    matches.update({h.id: h for h in _match_ids(saved, corpus, sorted(changed))})
+    matches.update({h.id: h for h in _matches(saved, corpus, list(changed), snippets=max_per_run)})
     with private.transaction():
         hit_ids = _record_hits(corpus, private, saved, list(matches.values()),
                                {doc: changed.get(doc, (None, "backfill")) for doc in matches}, now, {})
@@ -267,9 +314,38 @@ def backfill(corpus: Store, private: PrivateStore, search_id: int, *, days: int,
     return {"hits": len(hit_ids), "alerts": alerts}
 
 
-def _match_ids(saved: SavedSearch, corpus: Store, ids: list[str]) -> list[search_module.Hit]:
-    """Matches among ``ids``, a page at a time (SQLite caps the number of bound values)."""
-    return [hit for start in range(0, len(ids), PAGE) for hit in saved.match(corpus, ids=ids[start:start + PAGE])]
+def _latest(changes: list[dict[str, Any]], *, after: int) -> dict[str, tuple[int, str]]:
+    """Document -> (seq, reason) of its last change after ``after`` that may alert, in change order;
+    a document new in this window stays "new" whatever happened to it after."""
+    latest: dict[str, tuple[int, str]] = {}
+    for c in changes:
+        if c["seq"] > after and c["reason"] in MATCHED_REASONS:
+            seen = latest.get(c["document_id"])
+            latest[c["document_id"]] = (c["seq"], "new" if seen and seen[1] == "new" else c["reason"])
+    return latest
+
+
+def _matches(saved: SavedSearch, corpus: Store, ids: list[str], *, snippets: int) -> list[search_module.Hit]:
+    """The documents among ``ids`` that a saved search matches, in the order given.
+
+    Words are asked of FTS5 for these documents only, then the filters of the documents that
+    have the words. A highlighted passage costs FTS5 a pass over the text, so only the first
+    ``snippets`` matches get one ([alerts] max_per_run: more than that in one run is a flood
+    digest); the others show the start of their text, or the figure or organisation that matched."""
+    if saved.query.strip():
+        ids = search_module.among(corpus, saved.query, ids)
+    found = _paged(replace(saved, query=""), corpus, ids)
+    if saved.query.strip() and found and snippets > 0:
+        passages = {h.id: h for h in _paged(saved, corpus, [h.id for h in found[:snippets]])}
+        found = [passages.get(h.id, h) for h in found]
+    return found
+
+
+def _paged(saved: SavedSearch, corpus: Store, ids: list[str]) -> list[search_module.Hit]:
+    """Matches among ``ids``, a page at a time (SQLite caps the number of bound values), in their order."""
+    order = {doc: i for i, doc in enumerate(ids)}
+    hits = [hit for start in range(0, len(ids), PAGE) for hit in saved.match(corpus, ids=ids[start:start + PAGE])]
+    return sorted(hits, key=lambda h: order[h.id])
 
 
 def _changes(corpus: Store, after: int) -> list[dict[str, Any]]:
@@ -281,19 +357,16 @@ def _changes(corpus: Store, after: int) -> list[dict[str, Any]]:
 
 
 def _record_hits(corpus: Store, private: PrivateStore, saved: SavedSearch, matches: list[search_module.Hit],
-                 why: dict[str, tuple[int | None, str]], now: datetime,
-                 facts: dict[str, dict[str, Any]]) -> list[int]:
-    hit_ids = []
+                 why: dict[str, tuple[int | None, str]], now: datetime, facts: dict[str, str]) -> list[int]:
+    rows = []
     for match in matches:
-        seq, reason = why[match.id]
         if match.id not in facts:
-            facts[match.id] = search_module.facts(corpus, match.id)
-        row = {"id": match.id, "title": match.title, "url": match.url, "published": match.published,
-               "kind": match.kind, "sources": match.sources, "snippet": match.snippet, "facts": facts[match.id]}
-        hit_id = private.add_hit(saved.id, row, reason=reason, change_seq=seq, now=stamp(now))
-        if hit_id is not None:
-            hit_ids.append(hit_id)
-    return hit_ids
+            facts[match.id] = private.add_facts(search_module.facts(corpus, match.id))
+        seq, reason = why[match.id]
+        rows.append({"id": match.id, "title": match.title, "url": match.url, "published": match.published,
+                     "kind": match.kind, "sources": match.sources, "snippet": match.snippet,
+                     "facts_key": facts[match.id], "reason": reason, "change_seq": seq})
+    return private.add_hits(saved.id, rows, stamp(now)) if rows else []
 
 
 def _assign(private: PrivateStore, saved: SavedSearch, hit_ids: list[int], *, max_per_run: int,
@@ -333,21 +406,31 @@ def digest_due(kind: str, now: datetime, daily_hour: int) -> datetime:
 # --- the pipeline stage --------------------------------------------------------------------
 
 
-def after_commit(config: Config, *, clock: Clock = utc_now) -> Callable[[Store], dict[str, int]]:
+def after_commit(config: Config, *, clock: Clock = utc_now,
+                 holds_lock: bool = True) -> Callable[[Store], dict[str, Any]]:
     """The pipeline's alert stage: match what the run committed, then send from the outbox.
 
     ``Pipeline(..., after_commit=after_commit(config))`` calls the result with the corpus
-    store once every source is stored.
-    """
-    from monitor import notify
+    store once every source is stored. Matching is one private transaction, safe beside any
+    other process; sending is done by one process at a time, the holder of the run lock
+    (RELIABILITY I7). A caller without it (``import``) sends only if the lock is free, and
+    otherwise leaves the outbox to the process that holds it (``watch`` looks every minute)."""
+    from monitor import lock, notify
+    from monitor.errors import AlreadyRunning
 
     settings = config["alerts"]
 
-    def stage(corpus: Store) -> dict[str, int]:
+    def stage(corpus: Store) -> dict[str, Any]:
         with PrivateStore.open(config) as private:
             counts = evaluate(corpus, private, max_per_run=settings["max_per_run"], now=clock(),
                               daily_hour=settings["daily_digest_hour"])
             crashpoint("after_commit_before_send")
-            return {**counts, **notify.deliver(private, config, clock=clock)}
+            if holds_lock:
+                return {**counts, **notify.deliver(private, config, clock=clock)}
+            try:
+                with lock.exclusive(config.lock_path):
+                    return {**counts, **notify.deliver(private, config, clock=clock)}
+            except AlreadyRunning:
+                return {**counts, "delivery": "left to the process holding the run lock"}
 
     return stage

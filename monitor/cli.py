@@ -1,35 +1,49 @@
 """The ``mkb-monitor`` command: parse arguments, call the library, print.
 
 Every listing has ``--json`` for scripts; long work shows a rich progress bar on a terminal and
-ends with a short summary. Exit codes: 0 ok, 1 a source or item failed, 2 usage or config
-error, 75 another run holds the lock.
+ends with a short summary. ``--db`` and ``--config`` go before or after the command name.
+
+Exit codes (the README has the same table):
+
+    0    ok: every source ran and every item was stored
+    1    a source failed, was deferred or interrupted, an item failed, or a check found a problem
+    2    a usage or configuration error: a bad option, date or query; a file that is not a corpus
+    75   another run holds the corpus's lock (EX_TEMPFAIL: try again later)
+    130  interrupted (Ctrl-C)
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sys
+import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import click
+from rich import box
 from rich.console import Console
-from rich.markup import escape
+from rich.style import Style
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 
 from monitor import config as config_module
-from monitor import cli_alerts, lock, pipeline, search as search_module
+from monitor import cli_alerts, health, jsonlines, lock, pipeline, search as search_module, userinput
 from monitor.config import Config, SourceConfig
-from monitor.errors import AlreadyRunning, ConfigError, MonitorError, QueryError
+from monitor.display import cell, markup, number, plain
+from monitor.errors import AlreadyRunning, ConfigError, MonitorError, NotACorpus, QueryError
 from monitor.runs import RunReport
 from monitor.store import Store
 
 console = Console()
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)  # messages are lines: the terminal wraps them, logs keep them whole
+
+USAGE_ERRORS = (ConfigError, QueryError, NotACorpus)  # exit 2: the command line or a file it names is wrong
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
 
 
 class Context:
@@ -57,20 +71,52 @@ pass_ctx = click.make_pass_decorator(Context)
 
 
 class MonitorGroup(click.Group):
-    """Turns the monitor's own errors into one clear line and an exit code, never a traceback."""
+    """Turns every failure into one clear line and an exit code, never a traceback (set
+    MKB_MONITOR_TRACEBACK=1 to see one for an unexpected error)."""
+
+    def main(self, args: Any = None, *a: Any, **kw: Any) -> Any:
+        arguments = list(sys.argv[1:] if args is None else args)
+        for i, arg in enumerate(arguments, start=1):
+            if isinstance(arg, str) and any("\udc80" <= c <= "\udcff" for c in arg):
+                # Bytes that are not UTF-8 reach Python as lone surrogates (PEP 383) and would fail
+                # later, in SQLite or the terminal, with a traceback.
+                shown = arg.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+                err.print(f"[red]error:[/] argument {i} is not UTF-8: {markup(shown)}")
+                sys.exit(2)
+        return super().main(arguments, *a, **kw)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except AlreadyRunning as exc:
-            err.print(f"[yellow]{exc}[/]")
+            err.print(f"[yellow]{markup(str(exc))}[/]")
             sys.exit(AlreadyRunning.exit_code)
-        except (ConfigError, QueryError) as exc:
-            err.print(f"[red]error:[/] {exc}")
+        except USAGE_ERRORS as exc:
+            err.print(f"[red]error:[/] {markup(str(exc))}")
             sys.exit(2)
         except MonitorError as exc:
-            err.print(f"[red]error ({exc.code}):[/] {exc}")
+            err.print(f"[red]error ({exc.code}):[/] {markup(str(exc))}")
             sys.exit(1)
+        except KeyboardInterrupt:
+            err.print("interrupted")
+            sys.exit(EXIT_INTERRUPTED)
+        except (click.exceptions.Exit, click.ClickException, click.Abort):
+            raise
+        except UnicodeError as exc:
+            err.print(f"[red]error:[/] {markup(_not_utf8(exc))}")
+            sys.exit(1)
+        except Exception as exc:  # a bug: one line, and the traceback on request
+            if os.environ.get("MKB_MONITOR_TRACEBACK"):
+                traceback.print_exc()
+            err.print(f"[red]internal error ({type(exc).__name__}):[/] {markup(str(exc))} "
+                      "(MKB_MONITOR_TRACEBACK=1 shows where; please report it)")
+            sys.exit(1)
+
+
+def _not_utf8(exc: UnicodeError) -> str:
+    if isinstance(exc, UnicodeDecodeError):
+        return f"the input is not UTF-8 (byte 0x{exc.object[exc.start]:02x} at offset {exc.start})"
+    return f"cannot encode the text: {exc}"
 
 
 @click.group(cls=MonitorGroup)
@@ -83,6 +129,41 @@ class MonitorGroup(click.Group):
 def cli(ctx: click.Context, config_path: str | None, db: str | None) -> None:
     """mkb-monitor: follow what government, the Tweede Kamer and the press publish on mkb and digitalisering."""
     ctx.obj = Context(config_path, db)
+
+
+def _set_context(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    """``--db`` or ``--config`` given after a command name: it overrides the one before it."""
+    if value is not None and ctx.find_object(Context) is not None:
+        setattr(ctx.find_object(Context), "db" if param.name == "db" else "config_path", value)
+
+
+def accept_corpus_options_everywhere(group: click.Group) -> None:
+    """Give every command and subcommand ``--db`` and ``--config``, so they may follow the
+    command name as well as precede it (``mkb-monitor search --db X mkb``)."""
+    for command in group.commands.values():
+        names = {p.name for p in command.params}
+        for name, flag, help_text in (("db", "--db", "The corpus file (same as before the command)."),
+                                      ("config_path", "--config", "TOML config file (same as before the command).")):
+            if name not in names:
+                command.params.append(click.Option([flag, name], type=click.Path(dir_okay=False), expose_value=False,
+                                                   callback=_set_context, help=help_text))
+        if isinstance(command, click.Group):
+            accept_corpus_options_everywhere(command)
+
+
+class Day(click.ParamType):
+    """A date option: YYYY-MM-DD, or 7d / 2w back from today."""
+
+    name = "date"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        try:
+            return userinput.day(str(value))
+        except QueryError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+DAY = Day()
 
 
 def json_option(f: Callable) -> Callable:
@@ -109,7 +190,7 @@ def run_progress(enabled: bool) -> Iterator[Callable[..., None]]:
 
         def on_event(event: str, **info: Any) -> None:
             if event == "source":
-                tasks[info["name"]] = progress.add_task(f"{info['name']}", total=None)
+                tasks[info["name"]] = progress.add_task(markup(info["name"]), total=None)
             elif event == "item" and info["name"] in tasks:
                 progress.advance(tasks[info["name"]])
             elif event == "start":  # a stage with a known total (reprocess): one bar each
@@ -123,32 +204,64 @@ def run_progress(enabled: bool) -> Iterator[Callable[..., None]]:
 
 
 SUMMARY_COUNTS = ("new", "changed", "unchanged", "skipped", "failed")
+STATUS_STYLE = {"ok": "green", "partial": "yellow", "deferred": "yellow", "failed": "red"}
+
+
+def compact_table(*columns: str, numeric: tuple[str, ...] = (), **kwargs: Any) -> Table:
+    """A table without vertical rules, so seven columns fit an 80-column terminal; cells wrap,
+    never cut."""
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, collapse_padding=True, pad_edge=False, **kwargs)
+    for column in columns:
+        table.add_column(column, justify="right" if column in numeric else "left",
+                         no_wrap=column in numeric, overflow="fold")
+    return table
 
 
 def print_run_report(report: RunReport) -> None:
-    table = Table(title="run summary", title_justify="left")
-    for column in ("source", "status", "new", "changed", "unchanged", "skipped", "failed", "error"):
-        table.add_column(column, justify="right" if column in SUMMARY_COUNTS else "left")
+    # "unreadable": entries a source left out of its answers; a column only when a source had some
+    counts = (*SUMMARY_COUNTS, "unreadable") if any(s.unreadable for s in report.sources) else SUMMARY_COUNTS
+    table = compact_table("source", "status", *counts, numeric=counts, title="run summary", title_justify="left")
     for s in report.sources:
-        style = {"ok": "green", "partial": "yellow", "deferred": "yellow", "failed": "red"}.get(s.status, "")
-        table.add_row(s.source, Text(s.status, style=style), *(str(getattr(s, k)) for k in SUMMARY_COUNTS),
-                      (s.error or "")[:80])
+        table.add_row(cell(s.source), Text(s.status, style=STATUS_STYLE.get(s.status, "")),
+                      *(number(getattr(s, k)) for k in counts))
     console.print(table)
+    print_problems(report)
     for s in report.sources:
+        for reason in s.unreadable_entries[:5]:
+            err.print(Text.assemble("  ", (plain(s.source), "yellow"), " left out ", plain(reason)))
+        if s.unreadable > 5:
+            err.print(f"  … and {s.unreadable - 5} more unreadable entries left out by {markup(s.source)}")
         for f in s.failures[:5]:
-            err.print(f"  [red]{s.source}[/] {f['stage']} {f['item']}: {f['code']}: {f['message'][:160]}")
+            err.print(Text.assemble("  ", (plain(s.source), "red"), f" {f['stage']} {plain(f['item'])}: {f['code']}: ",
+                                    plain(f["message"])))
         if len(s.failures) > 5:
-            err.print(f"  … and {len(s.failures) - 5} more failures in {s.source} (see the item_failures table)")
-    if report.alerts:
-        console.print("alerts: " + ", ".join(f"{k} {v}" for k, v in report.alerts.items()))
+            err.print(f"  … and {len(s.failures) - 5} more failed items in {markup(s.source)} (see the item_failures table)")
+    print_alert_counts(report.alerts)
+
+
+def print_problems(report: RunReport) -> None:
+    """Each source that failed and why, in full, on stderr: what a cron mail or a journal shows."""
+    for who, code, reason in report.problems():
+        err.print(Text.assemble((plain(who), "bold red"), f" {code}: ", plain(reason)))
+
+
+def print_alert_counts(alerts: dict[str, Any]) -> None:
+    if not alerts:
+        return
+    console.print("alerts: " + ", ".join(f"{k} {number(v) if isinstance(v, int) else markup(str(v))}"
+                                         for k, v in alerts.items() if k != "invalid"))
+    for bad in alerts.get("invalid", []):
+        err.print(Text.assemble(("saved search ", "yellow"), (plain(bad["name"]), "bold yellow"),
+                                " skipped (invalid): ", plain(bad["reason"])))
 
 
 def _finish(report: RunReport, as_json: bool) -> None:
     if as_json:
         print_json(report.asdict())
+        print_problems(report)  # a cron log shows why, whatever the format
     else:
         print_run_report(report)
-    sys.exit(0 if report.ok and not report.total("failed") else 1)
+    sys.exit(0 if report.ok else 1)
 
 
 @cli.command()
@@ -161,7 +274,10 @@ def _finish(report: RunReport, as_json: bool) -> None:
 @pass_ctx
 def run(ctx: Context, names: tuple[str, ...], record: str | None, replay: str | None, no_extract: bool,
         as_json: bool) -> None:
-    """Fetch what is new from the configured sources, extract, store, and send alerts."""
+    """Fetch what is new from the configured sources, extract, store, and send alerts.
+
+    Exits 0 only when every source ran and stored everything it found; 1 when a source failed,
+    was deferred (robots.txt unreachable, a long Retry-After) or an item failed."""
     if record and replay:
         raise click.UsageError("--record and --replay exclude each other")
     if record and Path(record).exists() and any(Path(record).iterdir()):
@@ -181,13 +297,14 @@ def run(ctx: Context, names: tuple[str, ...], record: str | None, replay: str | 
 @json_option
 @pass_ctx
 def import_(ctx: Context, path: str, source_name: str, no_extract: bool, as_json: bool) -> None:
-    """Load documents from a JSONL file (one JSON object a line: id or url, title, text, published, kind, source)."""
-    sc = SourceConfig(name=source_name, kind="jsonl", enabled=True, allowed_hosts=[], relevance=False,
-                      stale_after_hours=0, options={**ctx.config["kinds"]["jsonl"], "path": path})
-    with lock.exclusive(ctx.config.lock_path):
-        with ctx.store() as store, run_progress(sys.stderr.isatty() and not as_json) as progress:
-            report = pipeline.for_config(ctx.config, store, extract=not no_extract, progress=progress).run(
-                sources=[(sc, pipeline.build_source(sc))])
+    """Load documents from a JSONL file (one JSON object a line: id or url, title, text, published, kind, source).
+
+    Needs no run lock: it writes in the corpus's own transactions, so it may run while `watch`
+    waits or a `run` works; alerts are matched at once and sent by whoever holds the run lock."""
+    sc = pipeline.importing(ctx.config, path, source_name)
+    with ctx.store() as store, run_progress(sys.stderr.isatty() and not as_json) as progress:
+        report = pipeline.for_config(ctx.config, store, extract=not no_extract, progress=progress,
+                                     holds_lock=False).run(sources=[(sc, pipeline.build_source(sc))])
     _finish(report, as_json)
 
 
@@ -196,8 +313,8 @@ def import_(ctx: Context, path: str, source_name: str, no_extract: bool, as_json
 
 @cli.command(name="search")
 @click.argument("query", nargs=-1, required=True)
-@click.option("--since", help="Published on or after this date (YYYY-MM-DD).")
-@click.option("--until", help="Published on or before this date (YYYY-MM-DD).")
+@click.option("--since", type=DAY, help=f"Published on or after this day ({userinput.DATE_HELP}).")
+@click.option("--until", type=DAY, help=f"Published on or before this day ({userinput.DATE_HELP}).")
 @click.option("--source", "sources", multiple=True, help="Only documents seen in this source (repeatable).")
 @click.option("--kind", "kinds", multiple=True, help="Only this kind, e.g. kamerbrief, news (repeatable).")
 @click.option("--org", "orgs", multiple=True, help="Only documents naming this organisation (name, alias or id).")
@@ -209,7 +326,10 @@ def import_(ctx: Context, path: str, source_name: str, no_extract: bool, as_json
 def search_cmd(ctx: Context, query: tuple[str, ...], since: str | None, until: str | None,
                sources: tuple[str, ...], kinds: tuple[str, ...], orgs: tuple[str, ...], dossier: str | None,
                sort: str, limit: int, as_json: bool) -> None:
-    """Search the corpus: words (all must match), "exact phrases", OR, -exclusion, prefix*."""
+    """Search the corpus: words (all must match), "exact phrases", OR, -exclusion, prefix*.
+
+    Options go before `--`; after it every word is the query's, so a query may start with a
+    dash: mkb-monitor search --json -- -belasting mkb."""
     with ctx.store(readonly=True) as store:
         org_ids = search_module.org_ids(store, list(orgs)) if orgs else None
         hits = search_module.search(store, " ".join(query), since=since, until=until, sources=list(sources),
@@ -221,65 +341,44 @@ def search_cmd(ctx: Context, query: tuple[str, ...], since: str | None, until: s
         err.print("no documents match")
         return
     for h in hits:
-        console.print(Text.assemble((h.title, "bold"), "  ", (f"{(h.published or '')[:10]}  {h.kind}  "
-                                                              f"{', '.join(h.sources)}", "dim")))
-        snippet = escape(h.snippet.replace("\n", " "))
+        console.print(Text.assemble((plain(h.title), "bold"), "  ", (f"{(h.published or '')[:10]}  {plain(h.kind)}  "
+                                                                     f"{plain(', '.join(h.sources))}", "dim")))
+        snippet = markup(h.snippet.replace("\n", " "))
         console.print("  " + snippet.replace(search_module.MARK_START, "[reverse]")
                       .replace(search_module.MARK_END, "[/reverse]"))
-        console.print(f"  [link={h.url}]{h.url or h.id}[/link]" if h.url else f"  {h.id}", style="dim")
+        console.print(Text("  " + plain(h.url or h.id), style=Style(dim=True, link=h.url or None)))
 
 
 @cli.command()
 @json_option
 @pass_ctx
 def sources(ctx: Context, as_json: bool) -> None:
-    """Each configured source: last success, last error, cursor and counts."""
-    configured = {sc.name: sc for sc in ctx.config.sources()}
+    """Each source: failing, stale, fresh or never run, with the reason; its last success and documents."""
     stored: dict[str, dict[str, Any]] = {}
     if ctx.config.db_path.exists():
         with ctx.store(readonly=True) as store:
             stored = {row["name"]: row for row in store.sources_overview()}
-    rows = []
-    for name in sorted(set(configured) | set(stored)):
-        sc, st = configured.get(name), stored.get(name, {})
-        rows.append({"name": name, "kind": sc.kind if sc else st.get("kind"),
-                     "enabled": sc.enabled if sc else False, "configured": sc is not None,
-                     "base_url": sc.options.get("base_url") if sc else None,
-                     "documents": st.get("documents", 0), "last_success": st.get("last_success"),
-                     "last_error": st.get("last_error"), "last_error_code": st.get("last_error_code"),
-                     "last_error_at": st.get("last_error_at"), "last_new": st.get("last_new"),
-                     "cursor": st.get("cursor"), "stale": _stale(sc, st)})
+    rows = health.sources(ctx.config, stored)
     if as_json:
         print_json(rows)
         return
-    table = Table(caption="kinds, cursors and errors in full: --json", caption_justify="left")
-    for column in ("source", "on", "docs", "last success", "state"):
-        table.add_column(column, no_wrap=True, min_width=len(column), justify="right" if column == "docs" else "left")
+    table = compact_table("source", "on", "docs", "last success", "state", numeric=("docs",),
+                          caption="kinds, cursors and errors in full: --json", caption_justify="left")
     for r in rows:
-        state = Text("stale", style="yellow") if r["stale"] else Text("fresh", style="green")
-        if r["last_error"] and (not r["last_success"] or (r["last_error_at"] or "") > r["last_success"]):
-            state = Text(f"error: {r['last_error_code']}", style="red")
-        elif not r["last_success"]:
-            state = Text("imported" if r["documents"] else "never run", style="dim")
-        table.add_row(r["name"], "yes" if r["enabled"] else "no", str(r["documents"]),
-                      _minutes(r["last_success"]), state)
+        table.add_row(cell(r["name"]), "yes" if r["enabled"] else "no", number(r["documents"]),
+                      _minutes(r["last_success"]), Text(r["state"], style=STATE_STYLE.get(r["state"], "")))
     console.print(table)
+    for r in rows:  # the reasons in full, folded to the terminal, never cut
+        if r["reason"] and r["state"] == "failing":
+            console.print(Text.assemble((plain(r["name"]), "bold red"), " ", plain(r["reason"])))
+
+
+STATE_STYLE = {"failing": "red", "stale": "yellow", "fresh": "green", "never run": "dim", "off": "dim",
+               "imported": "dim"}
 
 
 def _minutes(stamp: str | None) -> str:
     return (stamp or "")[:16].replace("T", " ")
-
-
-def _stale(sc: SourceConfig | None, st: dict[str, Any]) -> bool:
-    """No new document for longer than the source's stale_after_hours (Huginn's `working?`)."""
-    from datetime import UTC, datetime, timedelta
-
-    if sc is None or not sc.stale_after_hours or not st.get("last_success"):
-        return False
-    if not st.get("last_new"):
-        return True  # it has run, and never brought anything new
-    seen = datetime.fromisoformat(st["last_new"].replace("Z", "+00:00"))
-    return datetime.now(UTC) - seen > timedelta(hours=sc.stale_after_hours)
 
 
 @cli.command()
@@ -301,7 +400,7 @@ def check(ctx: Context, as_json: bool) -> None:
         print_json(problems)
     else:
         for path, found in problems.items():
-            console.print(f"{path}: " + ("[green]ok[/]" if not found else "[red]" + "; ".join(found) + "[/]"))
+            console.print(f"{markup(path)}: " + ("[green]ok[/]" if not found else "[red]" + markup("; ".join(found)) + "[/]"))
     sys.exit(1 if any(problems.values()) else 0)
 
 
@@ -330,7 +429,7 @@ def feeds_check(ctx: Context, url: str, as_json: bool) -> None:
     else:
         table = Table(show_header=False)
         for key, value in report.items():
-            table.add_row(key, str(value))
+            table.add_row(key, cell(str(value)))
         console.print(table)
     sys.exit(0 if report.get("ok") else 1)
 
@@ -354,7 +453,8 @@ def doctor(ctx: Context, names: tuple[str, ...], record_dir: str | None, as_json
             last = r.requests[-1] if r.requests else None
             answer = (f"ok ({last.status} {last.content_type or ''})".strip() if r.ok and last
                       else f"{r.error_code}: {r.error}")
-            table.add_row(r.source, answer, str(r.entries), r.newest or "", str(len(r.requests)), f"{r.seconds:.1f}")
+            table.add_row(cell(r.source), cell(answer), number(r.entries), r.newest or "", number(len(r.requests)),
+                          number(round(r.seconds, 1)))
         console.print(table)
     sys.exit(0 if all(r.ok for r in results) else 1)
 
@@ -363,62 +463,62 @@ def doctor(ctx: Context, names: tuple[str, ...], record_dir: str | None, as_json
 
 
 @cli.command()
-@click.argument("source", type=click.File("r", encoding="utf-8"), default="-")
+@click.argument("source", type=click.File("rb"), default="-")
 @click.option("--jsonl", is_flag=True, help="Each input line is a JSON object with 'text' (other keys are copied).")
 @json_option
 def extract(source: Any, jsonl: bool, as_json: bool) -> None:
-    """Figures and organisations in any text (a file, or - for standard input); no corpus needed."""
+    """Figures and organisations in any text (a file, or - for standard input); no corpus needed.
+
+    With --jsonl, one result line is written for each input line as the input arrives; a line
+    that cannot be read gives an {"error": ..., "line": N} record, the others go on, and the
+    exit status is then 1."""
     import models as nlp
 
+    name = getattr(source, "name", "-")
+    name = "standard input" if name in ("-", "<stdin>") else name
     if jsonl:
-        records = _jsonl_records(source)
-        for record, extraction in zip(records, nlp.extract_many(records), strict=True):
-            out = {k: v for k, v in record.items() if k not in ("text", "published")}
-            click.echo(json.dumps({**out, **extraction.asdict()}, ensure_ascii=False))
-        return
-    text = source.read()
+        bad = 0
+        for out in jsonlines.extracted(nlp.extract_many, source, name):
+            bad += "error" in out
+            click.echo(json.dumps(out, ensure_ascii=False))
+        sys.exit(1 if bad else 0)
+    raw = source.read()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[:exc.start].count(b"\n") + 1
+        raise click.ClickException(f"{name}, line {line}: not UTF-8") from None
     extraction = nlp.extract(text)
     if as_json:
         print_json(extraction.asdict())
         return
-    table = Table(title="figures", title_justify="left")
-    for column in ("text", "value", "max", "unit", "qualifier", "subject"):
-        table.add_column(column)
+    table = compact_table("text", "value", "max", "unit", "qualifier", "subject", numeric=("value", "max"),
+                          title="figures", title_justify="left")
     for f in extraction.figures:
-        table.add_row(f.text, _number(f.value), "" if f.value_max is None else _number(f.value_max), f.unit,
-                      f.qualifier or "", f.subject or "")
+        table.add_row(cell(f.text), number(f.value), number(f.value_max), f.unit, f.qualifier or "",
+                      cell(f.subject))
     console.print(table)
-    orgs = Table(title="organisations", title_justify="left")
-    for column in ("text", "canonical", "kind"):
-        orgs.add_column(column)
+    orgs = compact_table("text", "canonical", "kind", title="organisations", title_justify="left")
     for m in extraction.mentions:
-        orgs.add_row(m.text, m.canonical, m.kind or "")
+        orgs.add_row(cell(m.text), cell(m.canonical), cell(m.kind))
     console.print(orgs)
-
-
-def _jsonl_records(source: Any) -> list[dict[str, Any]]:
-    records = []
-    for number, line in enumerate(source, start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise click.ClickException(f"line {number}: not valid JSON ({exc.msg})") from None
-        if not isinstance(record, dict) or not isinstance(record.get("text"), str):
-            raise click.ClickException(f"line {number}: needs a JSON object with a 'text' string")
-        records.append(record)
-    return records
 
 
 @cli.command(name="eval")
 @click.argument("gold", type=click.Path(dir_okay=False, exists=True))
 @json_option
 def eval_(gold: str, as_json: bool) -> None:
-    """Score the extraction on a gold file (precision, recall, F1; value, unit, subject, canonical accuracy)."""
+    """Score the extraction on a gold file (precision, recall, F1; value, unit, subject, canonical accuracy).
+
+    A gold file is JSONL: one document a line with its "text" and the annotated "figures" and
+    "organisations" (as in the gold set's README)."""
     from models import evaluate
 
-    metrics = evaluate.evaluate(gold)
+    try:
+        documents = jsonlines.gold_documents(gold)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    metrics = evaluate.score(documents, evaluate.run(documents))
     if as_json:
         print_json(metrics)
     else:
@@ -430,7 +530,7 @@ def eval_(gold: str, as_json: bool) -> None:
 @click.option("--unit", type=click.Choice(["percent", "EUR", "count", "duration", "other"]))
 @click.option("--min", "minimum", type=float, help="Only values at least this.")
 @click.option("--org", "orgs", multiple=True, help="Only in documents naming this organisation.")
-@click.option("--since", help="Only in documents published on or after this date.")
+@click.option("--since", type=DAY, help=f"Only in documents published on or after this day ({userinput.DATE_HELP}).")
 @click.option("--limit", type=click.IntRange(1, 10000), default=50, show_default=True)
 @json_option
 @pass_ctx
@@ -444,18 +544,12 @@ def figures(ctx: Context, subject: str | None, unit: str | None, minimum: float 
     if as_json:
         print_json(rows)
         return
-    table = Table()
-    for column in ("published", "value", "unit", "subject", "figure"):
-        table.add_column(column, justify="right" if column == "value" else "left", no_wrap=True)
-    table.add_column("document", overflow="ellipsis", no_wrap=True, max_width=32)
+    table = compact_table("published", "value", "unit", "subject", "figure", "document", numeric=("value",))
+    table.columns[0].no_wrap = True  # a date of ten characters
     for r in rows:
-        table.add_row((r["published"] or "")[:10], _number(r["value"]), r["unit"], r["subject"] or "", r["text"],
-                      r["title"])
+        table.add_row((r["published"] or "")[:10], number(r["value"]), r["unit"], cell(r["subject"]),
+                      cell(r["text"]), cell(r["title"]))
     console.print(table)
-
-
-def _number(value: float) -> str:
-    return f"{int(value):,}" if float(value).is_integer() else f"{value:,.4g}"
 
 
 @cli.command()
@@ -470,11 +564,10 @@ def orgs(ctx: Context, unknown: bool, limit: int, as_json: bool) -> None:
     if as_json:
         print_json(rows)
         return
-    table = Table()
-    for column in ("organisation", "kind", "mentions", "documents", "id"):
-        table.add_column(column)
+    table = compact_table("organisation", "kind", "mentions", "documents", "id", numeric=("mentions", "documents"))
     for r in rows:
-        table.add_row(r["canonical"], r["kind"] or "", str(r["mentions"]), str(r["documents"]), r["id"])
+        table.add_row(cell(r["canonical"]), cell(r["kind"]), number(r["mentions"]), number(r["documents"]),
+                      cell(r["id"]))
     console.print(table)
 
 
@@ -490,8 +583,8 @@ def reprocess(ctx: Context, sources: tuple[str, ...], extract_only: bool, everyt
               processes: int | None, as_json: bool) -> None:
     """Parse and extract again from the stored raw responses, after a parser or model fix (no network)."""
     extractor = pipeline.ModelExtractor(ctx.config["nlp"]["batch_size"])
-    with lock.exclusive(ctx.config.lock_path), ctx.store() as store, \
-            run_progress(sys.stderr.isatty() and not as_json) as progress:
+    # No run lock: each document is its own transaction, so this may run while `watch` waits.
+    with ctx.store() as store, run_progress(sys.stderr.isatty() and not as_json) as progress:
         counts = {}
         if not extract_only:
             counts["parse"] = pipeline.reprocess(store, ctx.config, extractor, sources=sources or None,
@@ -503,7 +596,8 @@ def reprocess(ctx: Context, sources: tuple[str, ...], extract_only: bool, everyt
         print_json(counts)
     else:
         for stage, numbers in counts.items():
-            console.print(f"{stage}: " + ", ".join(f"{k} {v}" for k, v in numbers.items()))
+            console.print(f"{stage}: " + ", ".join(f"{k} {number(v)}" for k, v in numbers.items()))
+    sys.exit(1 if any(n.get("failed") for n in counts.values()) else 0)
 
 
 # --- serve ----------------------------------------------------------------------------------
@@ -527,6 +621,10 @@ def serve(ctx: Context, host: str | None, port: int | None, public: bool) -> Non
     if serve_module.check_host(host, public=public):
         err.print(f"warning: {host} is reachable from other machines: anyone who reaches it can read the corpus "
                   "and run read SQL on it", style="yellow", markup=False, highlight=False)
+    taken = serve_module.port_taken(host, port)
+    if taken:
+        raise click.ClickException(f"cannot listen on {host}:{port}: {taken} (another server on that port? "
+                                   "choose one with --port)")
     err.print(f"serving {ctx.config.db_path} on http://{host}:{port}/", markup=False, highlight=False)
     serve_module.serve(ctx.config, host=host, port=port)
 
@@ -534,6 +632,7 @@ def serve(ctx: Context, host: str | None, port: int | None, public: bool) -> Non
 cli.add_command(cli_alerts.alerts)
 cli.add_command(cli_alerts.deliver)
 cli.add_command(cli_alerts.watch)
+accept_corpus_options_everywhere(cli)
 
 
 def main() -> None:

@@ -19,18 +19,20 @@ from typing import Any
 import click
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from monitor import alerts as alerts_module
-from monitor import lock, notify, pipeline
+from monitor import lock, notify, pipeline, userinput
 from monitor.alerts import SavedSearch, utc_now
 from monitor.config import Config
-from monitor.errors import DeliveryError
+from monitor.display import cell, markup, number, plain
+from monitor.errors import DeliveryError, QueryError, code_of
 from monitor.runs import RunReport
 from monitor.store import Store
 from monitor.store.private import PrivateStore, stamp
 
 console = Console()
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)  # messages are lines: the terminal wraps them, logs keep them whole
 
 
 def _private(obj: Any) -> PrivateStore:
@@ -106,7 +108,7 @@ def add(obj: Any, name: str, query: tuple[str, ...], sources: tuple[str, ...], k
                       to_console=to_console if to_console is not None else not (emails or webhooks or atom))
         if backfill_days:
             _backfill(obj.config, private, corpus, search_id, backfill_days)
-    err.print(f"saved search {name!r} (id {search_id})")
+    err.print(f"saved search {markup(repr(name))} (id {search_id})")
 
 
 @alerts.command(name="edit")
@@ -147,7 +149,7 @@ def edit(obj: Any, name: str, query: str | None, rename: str | None, enable: boo
         _set_channels(private, old.id, emails=emails, webhooks=webhooks, atom=atom, to_console=to_console)
         if backfill_days:
             _backfill(obj.config, private, corpus, old.id, backfill_days)
-    err.print(f"saved search {new.name!r} updated")
+    err.print(f"saved search {markup(repr(new.name))} updated")
 
 
 def _check_channels(config: Config, emails: Iterable[str], webhooks: Iterable[str]) -> None:
@@ -170,7 +172,7 @@ def _set_channels(private: PrivateStore, search_id: int, *, emails: Iterable[str
         for url in webhooks:
             secret = notify.new_webhook_secret()
             private.add_channel(search_id, "webhook", url, secret)
-            err.print(f"webhook {url}: signing secret [bold]{secret}[/] (shown once; verify the "
+            err.print(f"webhook {markup(url)}: signing secret [bold]{secret}[/] (shown once; verify the "
                       "webhook-signature header with it)")
         for kind, wanted in (("atom", atom), ("console", to_console)):
             if wanted:
@@ -201,22 +203,31 @@ def list_(obj: Any, as_json: bool) -> None:
         return
     table = Table()
     for column in ("id", "name", "matches", "digest", "on", "channels", "hits"):
-        table.add_column(column)
+        table.add_column(column, overflow="fold")
     for r in rows:
-        table.add_row(str(r["id"]), r["name"], r["describe"], r["digest"], "yes" if r["enabled"] else "no",
-                      ", ".join(c["kind"] + (f" {c['target']}" if c["target"] else "") for c in r["channels"]),
-                      str(r["hits"]))
+        on = Text("invalid", style="red") if r["invalid_reason"] else Text("yes" if r["enabled"] else "no")
+        table.add_row(str(r["id"]), cell(r["name"]), cell(r["describe"]), r["digest"], on,
+                      cell(", ".join(c["kind"] + (f" {c['target']}" if c["target"] else "") for c in r["channels"])),
+                      number(r["hits"]))
     console.print(table)
+    for r in rows:  # why a saved search is skipped, in full
+        if r["invalid_reason"]:
+            err.print(Text.assemble((plain(r["name"]), "bold red"), " is skipped at match time: ",
+                                    plain(r["invalid_reason"]), " (fix it with `mkb-monitor alerts edit`)"))
 
 
 def _summary(private: PrivateStore, row: dict[str, Any], *, reveal: bool = False) -> dict[str, Any]:
-    search = SavedSearch.from_row(row)
+    try:
+        describe = SavedSearch.from_row(row).describe()
+    except Exception as exc:  # a row edited into nonsense is listed, with what is wrong with it
+        describe = f"(unreadable: {exc})"
     channels = [{"id": c["id"], "kind": c["kind"], "target": c["target"], "enabled": bool(c["enabled"]),
                  "disabled_reason": c["disabled_reason"],
                  **({"secret": c["secret"] if reveal else "(hidden: --reveal)"} if c["secret"] else {})}
                 for c in private.channels(row["id"])]
     return {"id": row["id"], "name": row["name"], "query": row["query"], "filters": row["filters"],
-            "describe": search.describe(), "digest": row["digest"], "enabled": bool(row["enabled"]),
+            "describe": describe, "digest": row["digest"], "enabled": bool(row["enabled"]),
+            "invalid_reason": row.get("invalid_reason"), "invalid_at": row.get("invalid_at"),
             "since_seq": row["since_seq"], "created": row["created"], "updated": row["updated"],
             "channels": channels, "hits": private.hit_count(row["id"])}
 
@@ -236,24 +247,28 @@ def show(obj: Any, name: str, reveal: bool, as_json: bool) -> None:
     if as_json:
         _print_json(data)
         return
-    console.print(f"[bold]{data['name']}[/] (id {data['id']}): {data['describe']}; digest {data['digest']}"
-                  f"{'' if data['enabled'] else ' [yellow](disabled)[/]'}")
+    console.print(f"[bold]{markup(data['name'])}[/] (id {data['id']}): {markup(data['describe'])}; "
+                  f"digest {data['digest']}{'' if data['enabled'] else ' [yellow](disabled)[/]'}")
+    if data["invalid_reason"]:
+        console.print(f"  [red]invalid since {data['invalid_at']}, skipped at match time:[/] "
+                      f"{markup(data['invalid_reason'])}")
     for c in data["channels"]:
-        state = "" if c["enabled"] else f" [red]disabled: {c['disabled_reason']}[/]"
-        console.print(f"  → {c['kind']} {c['target']}{state}" + (f" secret {c['secret']}" if "secret" in c else ""))
+        state = "" if c["enabled"] else f" [red]disabled: {markup(c['disabled_reason'])}[/]"
+        console.print(f"  → {c['kind']} {markup(c['target'])}{state}" +
+                      (f" secret {markup(c['secret'])}" if "secret" in c else ""))
     table = Table(title="latest hits", title_justify="left")
     for column in ("matched", "reason", "document", "title"):
-        table.add_column(column)
+        table.add_column(column, overflow="fold")
     for h in data["latest_hits"]:
-        table.add_row(h["matched_at"], h["reason"], h["document_id"], h["title"][:70])
+        table.add_row(h["matched_at"], h["reason"], cell(h["document_id"]), cell(h["title"]))
     console.print(table)
     table = Table(title="deliveries", title_justify="left")
     for column in ("id", "alert", "channel", "status", "attempts", "next attempt", "last error"):
-        table.add_column(column)
+        table.add_column(column, overflow="fold")
     for d in data["deliveries"]:
-        table.add_row(str(d["id"]), str(d["alert_id"]), f"{d['channel_kind']} {d['target']}", d["status"],
-                      str(d["attempts"]), d["next_attempt_at"] if d["status"] == "retrying" else "",
-                      (d["last_error"] or "")[:60])
+        table.add_row(str(d["id"]), str(d["alert_id"]), cell(f"{d['channel_kind']} {d['target']}"), d["status"],
+                      number(d["attempts"]), d["next_attempt_at"] if d["status"] == "retrying" else "",
+                      cell(d["last_error"]))
     console.print(table)
 
 
@@ -266,7 +281,7 @@ def remove(obj: Any, name: str) -> None:
         row = _saved(private, name)
         with private.transaction():
             private.remove_search(row["id"])
-    err.print(f"removed saved search {name!r}")
+    err.print(f"removed saved search {markup(repr(name))}")
 
 
 @alerts.command(name="test")
@@ -285,10 +300,11 @@ def test(obj: Any, name: str, limit: int, as_json: bool) -> None:
     if as_json:
         _print_json({"matches": len(hits), "documents": [h.asdict() for h in hits[:limit]]})
         return
-    err.print(f"{len(hits)} documents match {search.describe()}")
+    err.print(f"{number(len(hits))} documents match {markup(search.describe())}")
     for h in hits[:limit]:
-        console.print(f"[bold]{h.title}[/]  [dim]{(h.published or '')[:10]} {h.kind} {', '.join(h.sources)}[/]")
-        console.print("  " + h.snippet_plain("»", "«").replace("\n", " "), markup=False)
+        console.print(Text.assemble((plain(h.title), "bold"), "  ",
+                                    (plain(f"{(h.published or '')[:10]} {h.kind} {', '.join(h.sources)}"), "dim")))
+        console.print(Text("  " + plain(h.snippet_plain("»", "«").replace("\n", " "))))
 
 
 @alerts.command(name="replay")
@@ -332,29 +348,33 @@ def run_sources(config: Config, names: Iterable[str] = (), *, extract: bool = Tr
         return pipeline.for_config(config, store, extract=extract).run(names or None)
 
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)?\s*$")
+class Period(click.ParamType):
+    """Time between runs: 90s, 30m, 2h, 1d; a unit is required, the least is a minute."""
 
+    name = "period"
 
-def parse_duration(text: str) -> float:
-    """Seconds in "90s", "30m", "2h", "1d" (a bare number is minutes)."""
-    m = _DURATION.match(text)
-    if m is None:
-        raise click.BadParameter(f"{text!r}: use a number with s, m, h or d, e.g. 30m")
-    return float(m.group(1)) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[m.group(2) or "m"]
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float:
+        if isinstance(value, float):
+            return value
+        try:
+            return userinput.period(str(value))
+        except QueryError as exc:
+            self.fail(str(exc), param, ctx)
 
 
 @click.command()
-@click.option("--every", required=True, help="Time between the starts of two runs: 90s, 30m, 2h, 1d.")
+@click.option("--every", "interval", type=Period(), required=True,
+              help="Time between the starts of two runs: 90s, 30m, 2h, 1d (at least a minute).")
 @click.option("--source", "names", multiple=True, help="Run only this source (repeatable).")
 @click.option("--no-extract", is_flag=True, help="Store documents without extracting figures and organisations.")
 @click.option("--max-runs", type=click.IntRange(1), help="Stop after this many runs (default: never).")
 @click.pass_obj
-def watch(obj: Any, every: str, names: tuple[str, ...], no_extract: bool, max_runs: int | None) -> None:
-    """Run the sources every so often and deliver alerts in between, until stopped.
+def watch(obj: Any, interval: float, names: tuple[str, ...], no_extract: bool, max_runs: int | None) -> None:
+    """Run the sources every so often and deliver alerts in between, until stopped (Ctrl-C: exit 130).
 
     Holds the run lock for as long as it watches, so a second `watch` or a `run` exits with 75
-    (already running). A failing source or run is logged and the next run goes ahead."""
-    interval = parse_duration(every)
+    (already running); `import` and `reprocess` need no run lock and work meanwhile. A failing
+    source or run is logged and the next run goes ahead."""
     with lock.exclusive(obj.config.lock_path):
         runs = 0
         while True:
@@ -364,7 +384,7 @@ def watch(obj: Any, every: str, names: tuple[str, ...], no_extract: bool, max_ru
                 report = run_sources(obj.config, names, extract=not no_extract)
                 _log(f"run {runs}: {_run_line(report, time.monotonic() - started)}")
             except Exception as exc:  # the scheduler outlives any one run
-                _log(f"run {runs} failed: {getattr(exc, 'code', type(exc).__name__)}: {exc}")
+                _log(f"run {runs} failed: {code_of(exc)}: {plain(str(exc))}")
             if max_runs is not None and runs >= max_runs:
                 return
             _wait_and_deliver(obj.config, started + interval)
@@ -381,9 +401,12 @@ def _run_line(report: RunReport, seconds: float) -> str:
         states[s.status] = states.get(s.status, 0) + 1
     parts = [f"{report.total('new')} new", f"{report.total('changed')} changed", f"{report.total('failed')} failed",
              "sources " + " ".join(f"{k} {v}" for k, v in sorted(states.items()))]
+    parts += [f"{s.source} left out {s.unreadable} unreadable entries" for s in report.sources if s.unreadable]
     if report.alerts:
-        parts.append("alerts " + " ".join(f"{k} {v}" for k, v in report.alerts.items()))
-    return ", ".join(parts) + f" ({seconds:.1f} s)"
+        parts.append("alerts " + " ".join(f"{k} {v}" for k, v in report.alerts.items() if k != "invalid"))
+    parts += [f"{who} {code}: {reason}" for who, code, reason in report.problems()]
+    parts += [f"saved search {bad['name']} skipped (invalid): {bad['reason']}" for bad in report.alerts.get("invalid", [])]
+    return plain(", ".join(parts)) + f" ({seconds:.1f} s)"
 
 
 def _wait_and_deliver(config: Config, until: float) -> None:

@@ -12,6 +12,7 @@ column, whichever floor raised the error.
     MonitorError
     ├── ConfigError                       config.invalid: a bad or unknown key, a bad value
     ├── AlreadyRunning                    run.locked: another run holds the lock (exit code 75)
+    ├── Interrupted                       run.interrupted: the process ended before its run did
     ├── FetchError                        fetch.*: the network or the server failed us
     │   ├── ConnectFailed                 fetch.connect: DNS, refused, unreachable
     │   ├── TLSFailed                     fetch.tls
@@ -41,11 +42,16 @@ column, whichever floor raised the error.
     ├── ExtractionError                   nlp.*: the language pipeline failed on a text
     ├── StorageError                      storage.*
     │   ├── StorageBusy                   storage.busy: the write lock was held past busy_timeout
-    │   └── StorageFull                   storage.full: the disk is full (SQLITE_FULL, I/O error)
+    │   ├── StorageFull                   storage.full: the disk is full (SQLITE_FULL, I/O error)
+    │   └── NotACorpus                    storage.not_ours: not SQLite, another program's, or newer
     ├── QueryError                        query.invalid: a search the user typed cannot be run
     └── DeliveryError                     delivery.*: a channel failed to deliver an alert
         ├── DeliveryTemporary             delivery.temporary: try again later
         └── DeliveryPermanent             delivery.permanent: do not retry (550, 410, refused URL)
+
+Anything else a parser or converter raises is a bug, but it must not stop a run: ``code_of``
+names it ``unexpected.<ExceptionType>`` (``parse.encoding`` for undecodable text), so it is
+recorded on the item or the source like any other failure.
 """
 
 from __future__ import annotations
@@ -97,6 +103,15 @@ class MonitorError(Exception):
         return self.message
 
 
+def code_of(error: BaseException) -> str:
+    """The code under which a failure is recorded, for any exception."""
+    if isinstance(error, MonitorError):
+        return error.code
+    if isinstance(error, UnicodeError):
+        return "parse.encoding"
+    return f"unexpected.{type(error).__name__}"
+
+
 class ConfigError(MonitorError):
     """The configuration is invalid."""
 
@@ -108,6 +123,12 @@ class AlreadyRunning(MonitorError):
 
     code = "run.locked"
     exit_code = 75  # EX_TEMPFAIL: cron and systemd read it as "try again later"
+
+
+class Interrupted(MonitorError):
+    """The run was interrupted (Ctrl-C, a signal, or the process died) before it finished."""
+
+    code = "run.interrupted"
 
 
 # --- fetching -------------------------------------------------------------------------------
@@ -310,6 +331,12 @@ class StorageFull(StorageError):
     """The disk is full or refused the write."""
 
     code = "storage.full"
+
+
+class NotACorpus(StorageError):
+    """The file is not a database of this mkb-monitor: not SQLite, another program's, or newer."""
+
+    code = "storage.not_ours"
 
 
 class QueryError(MonitorError):

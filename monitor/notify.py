@@ -52,7 +52,7 @@ from feedgen.feed import FeedGenerator
 from standardwebhooks.webhooks import Webhook
 
 from monitor import connections
-from monitor.config import Config
+from monitor.config import RANGES as CONFIG_RANGES, Config
 from monitor.connections import AddressPolicy
 from monitor.crashpoints import crashpoint
 from monitor.errors import AddressRefused, ConfigError, DeliveryError, DeliveryPermanent, DeliveryTemporary, redact
@@ -399,10 +399,12 @@ class Schedule:
         return when
 
 
-# (minimum, maximum) of the [alerts] numbers delivery uses; floats must be finite.
+# (minimum, maximum) of the [alerts] numbers delivery uses (monitor.config has every range);
+# floats must be finite.
 RANGES: dict[str, tuple[float, float]] = {
-    "smtp_port": (1, 65535), "smtp_timeout": (0.001, 3600), "webhook_timeout": (0.001, 3600),
-    "delivery_deadline": (0.001, 3600), "delivery_pass_limit": (0.001, 86400), "delivery_breaker_failures": (1, 1000),
+    key: CONFIG_RANGES[f"alerts.{key}"]  # type: ignore[misc]
+    for key in ("smtp_port", "smtp_timeout", "webhook_timeout", "delivery_deadline", "delivery_pass_limit",
+                "delivery_breaker_failures")
 }
 
 

@@ -10,19 +10,29 @@ failure at each stage means:
   the run goes on. Its batch's cursor does not move, so the next run tries the item again; after
   ``quarantine_after`` attempts the item is held for a human and stops holding the cursor back;
 - a failed run (discover raises, the store fails) is recorded on the source and leaves the
-  cursor where the last committed batch put it;
+  cursor where the last committed batch put it. Whatever a source raises, a bug included, fails
+  that source only: the run row is closed with the error's code and the next source runs; an
+  interrupt (Ctrl-C) closes the run row as ``run.interrupted`` before it stops the run;
+- a document the store refuses (a date out of range, say) fails as that item, in a savepoint of
+  its batch's transaction;
 - each batch is one transaction: its documents, figures, mentions, change-log rows, the HTTP
   validators of the pages that produced it, and the cursor that covers it (RELIABILITY I1).
+
+A document the corpus never had that was published more than ``new_within_days`` before the
+run is recorded as ``resurfaced``, not ``new`` (Store.put_document): a source re-sending old
+documents (a mass update of the Tweede Kamer's SyncFeed) does not make new publications.
 """
 
 from __future__ import annotations
 
 import multiprocessing
+import sqlite3
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from itertools import chain, islice
 from pathlib import Path
 from typing import Any, Protocol
@@ -32,7 +42,7 @@ from models.records import Extraction
 from monitor import relevance as topic
 from monitor.config import Config, SourceConfig
 from monitor.crashpoints import crashpoint
-from monitor.errors import Deferred, MonitorError
+from monitor.errors import Deferred, Interrupted, StorageError, code_of
 from monitor.runs import RunReport, SourceReport
 from monitor.store import Store
 from scrapers.base import Batch, Document, Fetcher, Item, Response, Source, options_from
@@ -106,6 +116,7 @@ class Pipeline:
     extractor: Extractor | None = None
     after_commit: AfterCommit | None = None
     progress: Progress = field(default=lambda event, **info: None)
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))  # the run's time
 
     def run(self, names: Iterable[str] | None = None, *, sources: Sequence[tuple[SourceConfig, Source]] = ()) -> RunReport:
         """Run the named configured sources (all enabled ones by default), or the given instances."""
@@ -119,7 +130,10 @@ class Pipeline:
         for sc, source in todo:
             report.sources.append(self.run_source(sc, source))
         if self.after_commit is not None:
-            report.alerts = self.after_commit(self.store)
+            try:
+                report.alerts = self.after_commit(self.store)
+            except Exception as exc:  # what the sources stored stays stored; the run says what failed
+                report.alerts_error = {"code": code_of(exc), "message": str(exc) or type(exc).__name__}
         return report
 
     def _selected(self, names: Iterable[str] | None) -> list[SourceConfig]:
@@ -134,32 +148,54 @@ class Pipeline:
             self.store.ensure_source(sc.name, sc.kind)
         run_id = self.store.start_run(sc.name)
         self.progress("source", name=sc.name)
-        fetcher = self.fetcher_for(sc)
+        fetcher: Fetcher | None = None
+        interrupt: BaseException | None = None
+        new_since = self._new_since(sc)
         try:
+            fetcher = self.fetcher_for(sc)
             cursor_held = False  # once an item fails, no later batch may move the cursor past it
             for batch in _bounded(source.discover(fetcher, self.store.cursor(sc.name)),
                                   self.config["monitor"]["max_batch_items"]):
                 report.discovered += len(batch.items)
                 work = self._prepare(sc, source, fetcher, batch.items, report)
                 cursor_held = cursor_held or bool(work.failures) or not batch.complete
-                self._commit(sc, work, None if cursor_held else batch.cursor, fetcher, report, run_id,
-                             complete=batch.complete)
+                stored_all = self._commit(sc, work, None if cursor_held else batch.cursor, fetcher, report, run_id,
+                                          complete=batch.complete, new_since=new_since)
+                cursor_held = cursor_held or not stored_all
             report.status = "partial" if cursor_held else "ok"
         except Deferred as exc:
             report.status, report.error, report.error_code = "deferred", str(exc), exc.code
-        except (MonitorError, OSError) as exc:
-            report.status, report.error = "failed", str(exc)
-            report.error_code = getattr(exc, "code", type(exc).__name__)
+        except Exception as exc:  # a source's failure, a bug in it included, fails that source only
+            report.status, report.error, report.error_code = "failed", str(exc) or type(exc).__name__, code_of(exc)
+        except BaseException as exc:  # Ctrl-C, SystemExit: close the run row, then stop
+            interrupt = exc
+            report.status, report.error_code = "failed", Interrupted.code
+            report.error = f"interrupted ({type(exc).__name__}) before the run finished"
         finally:
             stats = getattr(fetcher, "stats", None)
-            close = getattr(fetcher, "close", None)
-            if close is not None:
-                close()
+            self._close(fetcher)
+            report.left_out(list(getattr(source, "skipped", None) or []))
         self.store.finish_run(run_id, sc.name, status=report.status, counts=report.counts(),
                               error_code=report.error_code, error=report.error,
                               http=stats if isinstance(stats, dict) else None)
+        if interrupt is not None:
+            raise interrupt
         self.progress("done", name=sc.name, report=report)
         return report
+
+    def _new_since(self, sc: SourceConfig) -> str | None:
+        """The day before which a document this source sends for the first time is ``resurfaced``."""
+        days = self.config["alerts"]["new_within_days"] if sc.new_within_days is None else sc.new_within_days
+        return (self.clock() - timedelta(days=days)).date().isoformat() if days else None
+
+    @staticmethod
+    def _close(fetcher: Fetcher | None) -> None:
+        close = getattr(fetcher, "close", None)
+        if close is not None:
+            try:
+                close()
+            except Exception:  # a client that cannot close cleanly changes nothing about the run
+                pass
 
     # -- fetch, parse, relevance, extract: per item, in memory --
 
@@ -202,9 +238,8 @@ class Pipeline:
         work.failures += self._extract(work.prepared)
         failed_keys = {item.key for item, _, _ in work.failures}
         work.prepared = [p for p in work.prepared if p.item.key not in failed_keys]
-        report.failed += len(work.failures)
-        report.failures += [{"item": i.key, "url": i.url, "stage": st, "code": getattr(e, "code", type(e).__name__),
-                             "message": str(e)} for i, st, e in work.failures]
+        for item, stage, exc in work.failures:
+            _count_failure(report, item, stage, exc)
         return work
 
     def _extract(self, prepared: list[_Prepared]) -> list[tuple[Item, str, BaseException]]:
@@ -228,16 +263,29 @@ class Pipeline:
     # -- store: one transaction per batch --
 
     def _commit(self, sc: SourceConfig, work: _BatchWork, cursor: str | None, fetcher: Fetcher | None,
-                report: SourceReport, run_id: int, *, complete: bool = True) -> None:
+                report: SourceReport, run_id: int, *, complete: bool = True, new_since: str | None = None) -> bool:
+        """Store a batch in one transaction; False when a document of it was refused (it is then an
+        item failure, and the cursor stays)."""
         take_validators = getattr(fetcher, "take_pending_validators", None)
+        refused = False
         with self.store.transaction():
             for p in work.prepared:
-                if p.doc.source != sc.name:  # an import names the source each document came from
-                    self.store.ensure_source(p.doc.source, sc.kind)
-                outcome = self.store.put_document(
-                    p.doc, item=p.item, responses=p.responses if self.config["monitor"]["keep_raw"] else (),
-                    extraction=p.extraction, extracted_with=self.extractor.version if self.extractor else None,
-                    relevance=p.score, run_id=run_id)
+                try:
+                    with self.store.savepoint():
+                        if p.doc.source != sc.name:  # an import names the source each document came from
+                            self.store.ensure_source(p.doc.source, sc.kind)
+                        outcome = self.store.put_document(
+                            p.doc, item=p.item, responses=p.responses if self.config["monitor"]["keep_raw"] else (),
+                            extraction=p.extraction,
+                            extracted_with=self.extractor.version if self.extractor else None,
+                            relevance=p.score, run_id=run_id, new_since=new_since)
+                except (StorageError, sqlite3.OperationalError):
+                    raise  # busy, full, I/O: the batch fails as a whole
+                except Exception as exc:  # this document only: out-of-range date, a value SQLite refuses
+                    work.failures.append((p.item, "store", exc))
+                    _count_failure(report, p.item, "store", exc)
+                    refused = True
+                    continue
                 crashpoint("mid_upsert")
                 self.store.clear_failure(sc.name, p.item.key)
                 report.new += outcome.status == "new"
@@ -253,9 +301,16 @@ class Pipeline:
                 validators = take_validators()
                 if not work.failures and complete:
                     self.store.save_validators(validators)
-            if cursor is not None:
+            if cursor is not None and not refused:
                 crashpoint("mid_cursor_advance")
                 self.store.set_cursor(sc.name, cursor)
+        return not refused
+
+
+def _count_failure(report: SourceReport, item: Item, stage: str, exc: BaseException) -> None:
+    report.failed += 1
+    report.failures.append({"item": item.key, "url": item.url, "stage": stage, "code": code_of(exc),
+                            "message": str(exc) or type(exc).__name__})
 
 
 def _bounded(batches: Iterable[Batch], size: int) -> Iterator[Batch]:
@@ -288,20 +343,31 @@ def fetcher_factory(config: Config, *, record: str | Path | None = None, replay:
 
 
 def for_config(config: Config, store: Store, *, extract: bool = True, record: str | Path | None = None,
-               replay: str | Path | None = None, progress: Progress | None = None) -> Pipeline:
+               replay: str | Path | None = None, progress: Progress | None = None,
+               holds_lock: bool = True) -> Pipeline:
     """The pipeline as ``mkb-monitor run`` and ``watch`` assemble it: the polite HTTP client (or a
-    recording of it), the models extractor, and alert matching and delivery after the commit."""
+    recording of it), the models extractor, and alert matching and delivery after the commit.
+    ``holds_lock``: whether the caller holds the run lock (``import`` does not; it then delivers
+    only if nobody else holds it)."""
     from monitor import alerts
 
     return Pipeline(config, store, fetcher_for=fetcher_factory(config, record=record, replay=replay, store=store),
                     extractor=ModelExtractor(config["nlp"]["batch_size"]) if extract else None,
-                    after_commit=alerts.after_commit(config),
+                    after_commit=alerts.after_commit(config, holds_lock=holds_lock),
                     progress=progress or (lambda event, **info: None))
 
 
 def build_source(sc: SourceConfig) -> Source:
     cls = scrapers.source_class(sc.kind)
     return cls(sc.name, options_from(cls.Options, sc.name, sc.options))
+
+
+def importing(config: Config, path: str | Path, name: str = "import") -> SourceConfig:
+    """The source ``mkb-monitor import`` reads a JSONL file through. What a person imports is
+    new to the corpus whatever its date: saved searches match it (no ``resurfaced``)."""
+    return SourceConfig(name=name, kind="jsonl", enabled=True, allowed_hosts=[], relevance=False,
+                        stale_after_hours=0, options={**config["kinds"]["jsonl"], "path": str(path)},
+                        new_within_days=0)
 
 
 def reprocess(store: Store, config: Config, extractor: Extractor | None, *, sources: Iterable[str] | None = None,
@@ -332,9 +398,15 @@ def reprocess(store: Store, config: Config, extractor: Extractor | None, *, sour
             continue
         if doc is None:
             continue
-        with store.transaction():
-            outcome = store.put_document(doc, item=item, extraction=extraction,
-                                         extracted_with=extractor.version if extractor else None)
+        try:
+            with store.transaction():
+                outcome = store.put_document(doc, item=item, extraction=extraction,
+                                             extracted_with=extractor.version if extractor else None)
+        except (StorageError, sqlite3.OperationalError):
+            raise
+        except Exception:  # the store refused this document (a date out of range): the others go on
+            counts["failed"] += 1
+            continue
         counts["parsed"] += 1
         counts["changed" if outcome.change else "unchanged"] += 1
     return counts

@@ -169,8 +169,8 @@ def parse(text: str, settings: Settings | None = None) -> Query:
     """Parse what a person typed. Syntax is never an error; an empty query or one past the caps is."""
     settings = settings or Settings.of(None)
     if len(text) > settings.max_query_chars:
-        raise QueryError(f"the search is {len(text):,} characters long; at most "
-                         f"{settings.max_query_chars:,} are allowed ([search] max_query_chars)")
+        raise QueryError(f"the search is {len(text)} characters long; at most "
+                         f"{settings.max_query_chars} are allowed ([search] max_query_chars)")
     text = unicodedata.normalize("NFKC", text)
     if any(0xD800 <= ord(c) <= 0xDFFF for c in text):
         raise QueryError("the search has bytes that are not UTF-8; type it again in UTF-8")
@@ -396,8 +396,18 @@ def matching(store: Store, query: str, *, ids: list[str] | None = None, since: s
         return search(store, query, **filters, limit=len(ids) if ids else cap)
     index = store.search_index
     rows = index.filtered(_filters(until=None, **filters), limit=cap, lead_chars=Settings.of(store.search_config).lead_chars)
-    return [replace(hit, snippet=_evidence(index.evidence(hit.id, organisations, _filters(figure=figure)["figure"]))
-                    or hit.snippet) for hit in map(Hit.of, rows)]
+    hits = [Hit.of(row) for row in rows]
+    if not (organisations or figure):  # nothing to point at: the start of the text (alerts ask for many)
+        return hits
+    condition = _filters(figure=figure)["figure"]
+    return [replace(hit, snippet=_evidence(index.evidence(hit.id, organisations, condition)) or hit.snippet)
+            for hit in hits]
+
+
+def among(store: Store, query: str, ids: list[str]) -> list[str]:
+    """Those of ``ids`` whose words ``query`` finds, in the order given (a saved search's words,
+    asked about the documents one run changed, however many the corpus holds)."""
+    return store.search_index.among(compile(store, query).fts, ids) if ids else []
 
 
 def _evidence(found: tuple[str, str] | None) -> str | None:

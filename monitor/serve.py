@@ -185,6 +185,21 @@ def check_host(host: str, *, public: bool) -> bool:
     return exposed
 
 
+def port_taken(host: str, port: int) -> str | None:
+    """Why ``host:port`` cannot be listened on (in use, not allowed), or None. Asked before
+    Datasette starts, so a busy port is a clear message instead of uvicorn's exit status 3. A
+    name or address family this machine cannot resolve is left for the server to report."""
+    try:
+        family, _, _, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    except OSError:
+        return None
+    try:
+        with socket.create_server(address[:2], family=family):
+            return None
+    except OSError as exc:
+        return exc.strerror or str(exc)
+
+
 def serve(config: Config, *, host: str, port: int) -> None:
     import uvicorn
 

@@ -159,7 +159,11 @@ class Document:
 
 @runtime_checkable
 class Source(Protocol):
-    """A configured source. ``kind`` names the implementation, ``name`` the configured instance."""
+    """A configured source. ``kind`` names the implementation, ``name`` the configured instance.
+
+    A source that leaves out entries of its answers it cannot read (rather than failing the
+    whole answer) lists them, with why, in an attribute ``skipped: list[str]``; the run report
+    counts them (``SourceReport.unreadable``)."""
 
     kind: ClassVar[str]
     name: str

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from monitor import alerts, config as config_module, pipeline
-from monitor.config import Config, SourceConfig
+from monitor.config import Config
 from monitor.store import Store
 from monitor.store.private import PrivateStore
 
@@ -63,14 +63,13 @@ def government(n: int | None = None) -> list[dict[str, Any]]:
 def import_jsonl(config: Config, path: Path, *, clock: FakeClock | None = None, extract: bool = False,
                  alerts_stage: bool = True) -> dict[str, int]:
     """One run of the jsonl source through the real pipeline; the alert stage's counts."""
-    sc = SourceConfig(name="import", kind="jsonl", enabled=True, allowed_hosts=[], relevance=False,
-                      stale_after_hours=0, options={**config["kinds"]["jsonl"], "path": str(path)})
+    sc = pipeline.importing(config, path)
     stage = alerts.after_commit(config, clock=clock or FakeClock()) if alerts_stage else None
     with Store.open(config) as store:
         report = pipeline.Pipeline(config, store, fetcher_for=lambda sc: None,
                                    extractor=pipeline.ModelExtractor() if extract else None,
                                    after_commit=stage).run(sources=[(sc, pipeline.build_source(sc))])
-    assert report.total("failed") == 0, report.asdict()
+    assert report.total("failed") == 0 and report.alerts_error is None, report.asdict()
     return report.alerts
 
 

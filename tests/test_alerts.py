@@ -3,6 +3,7 @@ and digest policy (RELIABILITY I3, T2, T6, T7, D9), with the oracle recomputing 
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import datetime
 
 import pytest
@@ -13,6 +14,7 @@ from monitor.alerts import SavedSearch
 from monitor.errors import QueryError
 from monitor.store import Store
 from monitor.store.private import PrivateStore
+from monitor.store.search import SearchIndex
 
 QUERY = "ondernemers"
 
@@ -223,3 +225,136 @@ def test_digest_times():
     # 07:00 in Amsterdam is 06:00 UTC in winter and 05:00 UTC after the switch on 29 March 2026
     assert alerts.digest_due("daily", datetime(2026, 3, 28, 6, 0, tzinfo=UTC), 7) == datetime(2026, 3, 29, 5, 0, tzinfo=UTC)
     assert alerts.digest_due("daily", datetime(2026, 3, 28, 5, 0, tzinfo=UTC), 7) == datetime(2026, 3, 28, 6, 0, tzinfo=UTC)
+
+
+# --- one bad saved search cannot silence the others (issue 13, Why 2) ---------------------------
+
+EXCLUSIONS = "mkb " + " ".join(f"-woord{i}" for i in range(120))
+
+
+def test_a_saved_search_of_120_exclusions_is_refused_by_alerts_add_with_the_reason(config, tmp_path):
+    """Why: 100+ exclusions made FTS5 overflow its parser stack at match time (`storage.error`),
+    after `alerts add` had accepted the search. `alerts add` compiles the query against the
+    corpus (monitor.search.compile) and refuses what cannot run, naming the reason."""
+    from click.testing import CliRunner
+
+    from monitor.cli import cli
+
+    import_jsonl(config, write_jsonl(tmp_path / "gov.jsonl", government(5)))
+    added = CliRunner().invoke(cli, ["--db", str(config.db_path), "alerts", "add", "veel", "--", *EXCLUSIONS.split()])
+    assert added.exit_code == 2 and "[search] max_query_" in added.output, added.output
+    with PrivateStore.open(config) as private:
+        assert private.searches() == []
+
+
+def test_a_search_fts5_refuses_is_refused_when_saved_with_fts5s_reason(config, tmp_path, monkeypatch):
+    """What FTS5's own parser cannot run is refused by the same compile, on the corpus."""
+    import_jsonl(config, write_jsonl(tmp_path / "gov.jsonl", government(5)))
+    check = SearchIndex.check
+
+    def refusing(self, match):
+        if "weigert" in match:
+            raise QueryError("the search cannot run: fts5: parser stack overflow")
+        return check(self, match)
+
+    monkeypatch.setattr(SearchIndex, "check", refusing)
+    with pytest.raises(QueryError, match="fts5: parser stack overflow"):
+        save(config, SavedSearch(name="kapot", query="ondernemers weigert"))
+    save(config, SavedSearch(name="goed", query="ondernemers"))
+
+
+def test_120_exclusions_within_raised_caps_are_accepted_because_they_run(tmp_path):
+    """Exclusions compile flat: with the caps raised, the same search is saved and matches."""
+    config = make_config(tmp_path)
+    config.data["search"].update(max_query_terms=500, max_query_chars=10_000)
+    import_jsonl(config, write_jsonl(tmp_path / "gov.jsonl", government(5)))
+    search_id = save(config, SavedSearch(name="veel", query=EXCLUSIONS))
+    with PrivateStore.open(config) as private, Store.open(config) as corpus:
+        assert SavedSearch.from_row(private.search(search_id)).match(corpus)
+
+
+def test_the_save_time_check_needs_no_corpus_yet():
+    with pytest.raises(QueryError, match="max_query_"):
+        alerts.check_runs(SavedSearch(name="veel", query=EXCLUSIONS), None)
+    alerts.check_runs(SavedSearch(name="goed", query="mkb -belasting"), None)
+
+
+@pytest.mark.parametrize("spoil", [
+    "UPDATE saved_searches SET filters = '{\"figure\": {\"unit\": \"furlongs\"}}' WHERE name = 'kapot'",
+    "UPDATE saved_searches SET filters = 'geen json' WHERE name = 'kapot'",
+    # a query FTS5 refuses (as 120 exclusions made it overflow its parser stack): injected below
+    "UPDATE saved_searches SET query = 'ondernemers fts5-weigert-dit' WHERE name = 'kapot'",
+])
+def test_a_search_spoilt_behind_its_back_is_skipped_and_marked_and_the_others_fire(config, tmp_path, spoil,
+                                                                                    monkeypatch):
+    """Why: one saved search that failed at match time silenced every other saved search, run
+    after run. Now it is skipped, marked invalid with the reason (alerts list, the run's
+    summary), and the run is not failed by it."""
+    save(config, SavedSearch(name="kapot", query="ondernemers"))
+    good = save(config, SavedSearch(name="goed", query=QUERY))
+    with PrivateStore.open(config) as private, private.transaction():
+        private.db.execute(spoil)
+    among = SearchIndex.among
+
+    def refusing(self, expression, ids):
+        if "weigert" in expression:
+            raise sqlite3.OperationalError("fts5: parser stack overflow")
+        return among(self, expression, ids)
+
+    monkeypatch.setattr(SearchIndex, "among", refusing)
+    counts = import_jsonl(config, write_jsonl(tmp_path / "gov.jsonl", government()))  # asserts the run is ok
+    assert counts["invalid_searches"] == 1 and counts["invalid"][0]["name"] == "kapot"
+    assert counts["hits"] == len(expected(config, good, SavedSearch(name="goed", query=QUERY))) > 0
+    assert {s for s, _ in hits(config)} == {good}
+    with PrivateStore.open(config) as private:
+        assert private.search("kapot")["invalid_reason"]
+    from click.testing import CliRunner
+
+    from monitor.cli import cli
+    listed = CliRunner().invoke(cli, ["--db", str(config.db_path), "alerts", "list"])
+    assert listed.exit_code == 0 and "invalid" in listed.output and "kapot is skipped" in listed.output
+
+
+def test_an_edit_clears_the_mark_and_the_search_runs_again(config, tmp_path):
+    save(config, SavedSearch(name="kapot", query="ondernemers"))
+    with PrivateStore.open(config) as private, private.transaction():
+        private.db.execute("UPDATE saved_searches SET filters = 'geen json'")
+    import_jsonl(config, write_jsonl(tmp_path / "v1.jsonl", government(3)))
+    with PrivateStore.open(config) as private, Store.open(config) as corpus:
+        row = private.search("kapot")
+        assert row["invalid_reason"]
+        private.db.execute("UPDATE saved_searches SET filters = '{}'")
+        alerts.edit(private, corpus, SavedSearch(name="kapot", query="werkplaats", id=row["id"]), now=datetime.now())
+        assert private.search("kapot")["invalid_reason"] is None
+
+
+def test_an_alert_name_with_markup_is_listed_as_written(config):
+    """Why (issue 19): an alert named `a[/]b` made `alerts list` raise for every saved search."""
+    from click.testing import CliRunner
+
+    from monitor.cli import cli
+    for name in ("a[/]b", "[bold]x", "\x1b[31mrood"):
+        assert CliRunner().invoke(cli, ["--db", str(config.db_path), "alerts", "add", name, "mkb"]).exit_code == 0
+    listed = CliRunner().invoke(cli, ["--db", str(config.db_path), "alerts", "list"])
+    assert listed.exit_code == 0 and "a[/]b" in listed.output and "[bold]x" in listed.output
+    assert "\x1b" not in listed.output
+    shown = CliRunner().invoke(cli, ["--db", str(config.db_path), "alerts", "show", "a[/]b"])
+    assert shown.exit_code == 0 and "a[/]b" in shown.output
+
+
+def test_a_documents_facts_are_kept_once_for_every_saved_search_it_matches(config, tmp_path):
+    """Why (issue 19): 1,000 saved searches over a 5,000-document import took 9 minutes and
+    5.9 GB, every hit carrying its own copy of the document's figures and organisations. They are
+    kept once a document and every hit reads them back (time and size: bench/bench_alert_scale.py)."""
+    ids = [save(config, SavedSearch(name=f"s{i}", query=QUERY if i % 2 else "ondernemers OR mkb")) for i in range(12)]
+    import_jsonl(config, write_jsonl(tmp_path / "gov.jsonl", government()), extract=True)
+    with PrivateStore.open(config) as private, Store.open(config) as corpus:
+        documents = {r[0] for r in private.db.execute("SELECT DISTINCT document_id FROM hits")}
+        n_hits = private.db.execute("SELECT count(*) FROM hits").fetchone()[0]
+        n_facts = private.db.execute("SELECT count(*) FROM facts").fetchone()[0]
+        assert n_hits >= len(ids) * 3 and n_facts <= len(documents) < n_hits
+        assert private.db.execute("SELECT count(*) FROM hits WHERE facts != '{}' OR facts_key IS NULL").fetchone()[0] == 0
+        for search_id in ids:
+            for hit in private.hits(search_id, limit=1000):
+                assert hit["facts"] == search.facts(corpus, hit["document_id"])
+        assert any(hit["facts"]["figures"] for hit in private.hits(ids[1], limit=1000))

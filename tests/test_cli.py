@@ -33,7 +33,7 @@ def db(tmp_path):
 def imported(db):
     result = invoke(db, "import", str(GOVERNMENT), "--no-extract", "--json")
     assert result.exit_code == 0, result.output
-    return json.loads(result.output)
+    return json.loads(result.stdout)
 
 
 def test_import_then_again_changes_nothing(db):
@@ -56,7 +56,7 @@ def test_import_of_a_changed_text_makes_a_version(db, tmp_path):
     changed["text"] = changed["text"].replace("mkb", "midden- en kleinbedrijf", 1)
     path = tmp_path / "changed.jsonl"
     path.write_text(json.dumps(changed, ensure_ascii=False) + "\n", "utf-8")
-    report = json.loads(invoke(db, "import", str(path), "--no-extract", "--json").output)
+    report = json.loads(invoke(db, "import", str(path), "--no-extract", "--json").stdout)
     assert report["totals"]["changed"] == 1
     with Store(db) as s:
         assert s._db.execute("SELECT count(*) FROM document_versions").fetchone()[0] == 1
@@ -71,7 +71,7 @@ def test_bad_lines_are_named_and_good_lines_are_kept(db, tmp_path):
                                '{"id": "x-2", "title": "t", "text": "x", "published": "morgen"}']) + "\n", "utf-8")
     result = invoke(db, "import", str(path), "--no-extract", "--json")
     assert result.exit_code == 1
-    report = json.loads(result.output)["sources"][0]
+    report = json.loads(result.stdout)["sources"][0]
     assert report["new"] == 2 and report["failed"] == 4
     messages = sorted(f["message"] for f in report["failures"])
     assert messages[0].startswith("mixed.jsonl line 2: not valid JSON")
@@ -83,17 +83,17 @@ def test_bad_lines_are_named_and_good_lines_are_kept(db, tmp_path):
 def test_search_and_sources_on_an_imported_corpus(db):
     imported(db)
     result = invoke(db, "search", "mkb", "digitalisering", "--json")
-    hits = json.loads(result.output)
+    hits = json.loads(result.stdout)
     assert result.exit_code == 0 and len(hits) >= 3
     assert all("[" in h["snippet"] and h["sources"] == ["gold"] for h in hits)
-    phrase = json.loads(invoke(db, "search", '"mkb werkplaatsen', "--json").output)  # unbalanced quote
+    phrase = json.loads(invoke(db, "search", '"mkb werkplaatsen', "--json").stdout)  # unbalanced quote
     assert {h["title"] for h in phrase} == {"RVO: Subsidieregeling mkb-werkplaatsen: Voorwaarden",
                                             "Rijksoverheid: MKB-actieplan geeft meer ruimte aan ondernemers"}
     text = invoke(db, "search", "Comité", "--limit", "3").output
     assert "Comit" in text
     bad = invoke(db, "search", "--", "-mkb")  # after --, a leading dash is the query's
     assert bad.exit_code == 2 and "no words" in bad.output
-    sources = json.loads(invoke(db, "sources", "--json").output)
+    sources = json.loads(invoke(db, "sources", "--json").stdout)
     gold = next(s for s in sources if s["name"] == "gold")
     assert gold["documents"] == 20 and gold["configured"] is False
     assert invoke(db, "sources").exit_code == 0
@@ -121,12 +121,20 @@ def test_unknown_config_key_is_named(tmp_path, db):
     assert result.exit_code == 2 and "http.user_agnet" in result.output
 
 
-def test_run_while_another_run_holds_the_lock_exits_75(db, tmp_path):
+def test_run_while_another_run_holds_the_lock_exits_75_but_import_goes_ahead(db, tmp_path):
+    """`import` and `reprocess` write in the corpus's transactions, not under the run lock, so
+    they work while `watch` waits; the outbox is left to the lock's holder."""
     from monitor import lock
 
     with lock.exclusive(db.with_name("monitor.lock")):
-        result = invoke(db, "import", str(GOVERNMENT), "--no-extract")
-    assert result.exit_code == 75 and "already running" in result.output
+        ran = invoke(db, "run", "--no-extract")
+        imported_meanwhile = invoke(db, "import", str(GOVERNMENT), "--no-extract", "--json")
+        reprocessed = invoke(db, "reprocess", "--extract-only", "--json")
+    assert ran.exit_code == 75 and "already running" in ran.output
+    assert imported_meanwhile.exit_code == 0, imported_meanwhile.output
+    report = json.loads(imported_meanwhile.stdout)
+    assert report["totals"]["new"] == 20 and report["alerts"]["delivery"].startswith("left to the process")
+    assert reprocessed.exit_code == 0, reprocessed.output
 
 
 def test_killed_import_leaves_no_half_document_and_a_rerun_completes(db):

@@ -115,9 +115,10 @@ def test_a_second_run_exits_75_and_a_killed_holder_frees_the_lock_at_once(runner
             holder.wait()
     # The hanging source itself is the one thing the clean run does not have.
     assert reconcile(clean, db) == ["sources: extra {'name': 'hanging'}"]
-    with Store(db) as store:  # the killed run is in the ledger, unfinished: nothing pretends it ended well
-        hanging = store._db.execute("SELECT status FROM runs WHERE source = 'hanging'").fetchall()
-    assert hanging == [("running",)]
+    with Store(db) as store:  # the killed run was closed as failed when the corpus next opened: never "ok", never "running"
+        hanging = store._db.execute("SELECT status, error_code FROM runs WHERE source = 'hanging'").fetchall()
+        source = store._db.execute("SELECT last_error_code, last_success FROM sources WHERE name = 'hanging'").fetchone()
+    assert hanging == [("failed", "run.interrupted")] and source == ("run.interrupted", None)
     LEDGER.fault("P2", True, n=2)
 
 

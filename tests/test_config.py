@@ -18,7 +18,8 @@ def write(tmp_path, text):
 def test_defaults_load_and_every_default_source_is_a_known_kind():
     c = config.load()
     assert c.db_path.as_posix() == "data/monitor.db"
-    assert c.private_db_path.as_posix() == "data/private.db"
+    assert c.private_db_path.as_posix() == "data/monitor.private.db"
+    assert c.lock_path.as_posix() == "data/monitor.lock"
     for sc in c.sources():
         assert sc.kind in KINDS, sc.name
 
@@ -65,5 +66,61 @@ def test_missing_file_and_unknown_source(tmp_path):
 
 def test_db_option_moves_the_private_file_and_the_lock_along(tmp_path):
     c = config.load(db=tmp_path / "x" / "corpus.db")
-    assert c.private_db_path == tmp_path / "x" / "private.db"
-    assert c.lock_path == tmp_path / "x" / "monitor.lock"
+    # named after the corpus, so two corpora in one folder share neither (issue 13)
+    assert c.private_db_path == tmp_path / "x" / "corpus.private.db"
+    assert c.lock_path == tmp_path / "x" / "corpus.lock"
+
+
+@pytest.mark.parametrize("text, named", [
+    ("[alerts]\ndaily_digest_hour = 24\n", "[alerts] daily_digest_hour = 24 is out of range: it must be a finite number from 0 to 23"),
+    ("[alerts]\nsmtp_timeout = nan\n", "[alerts] smtp_timeout = nan is out of range: it must be a finite number from 0.001 to 3600"),
+    ("[alerts]\nwebhook_timeout = -1.0\n", "[alerts] webhook_timeout = -1.0 is out of range"),
+    ("[alerts]\nwebhook_retry = [5, -300]\n", "[alerts] webhook_retry = [5, -300] (-300) is out of range: it must be a finite number of at least 0"),
+    ("[alerts]\nnew_within_days = -1\n", "[alerts] new_within_days = -1 is out of range"),
+    ("[serve]\nport = 70000\n", "[serve] port = 70000 is out of range: it must be a finite number from 1 to 65535"),
+    ("[serve]\nmax_value_bytes = 0\n", "[serve] max_value_bytes = 0 is out of range"),
+    ("[search]\nsnippet_tokens = 100\n", "[search] snippet_tokens = 100 is out of range: it must be a finite number from 1 to 64"),
+    ("[nlp]\nbatch_size = 0\n", "[nlp] batch_size = 0 is out of range"),
+    ("[monitor]\nquarantine_after = 0\n", "[monitor] quarantine_after = 0 is out of range: it must be a finite number of at least 1"),
+    ("[monitor]\nmax_batch_items = 0\n", "[monitor] max_batch_items = 0 is out of range"),
+    ("[topics]\nthreshold = inf\n", "[topics] threshold = inf is out of range"),
+    ("[kinds.feed]\nmax_seen = 0\n", "[kinds.feed] max_seen = 0 is out of range"),
+    ("[kinds.jsonl]\nmax_line_bytes = -1\n", "[kinds.jsonl] max_line_bytes = -1 is out of range"),
+    ("[sources.f]\nkind = 'feed'\nurl = 'https://x.example/'\nmin_article_chars = -5\n",
+     "[sources.f] min_article_chars = -5 is out of range: it must be a finite number of at least 0"),
+    ("[sources.f]\nkind = 'feed'\nurl = 'https://x.example/'\nstale_after_hours = -1\n",
+     "[sources.f] stale_after_hours = -1 is out of range"),
+    ("[sources.f]\nkind = 'feed'\nurl = 'https://x.example/'\nnew_within_days = -1\n",
+     "[sources.f] new_within_days = -1 is out of range"),
+])
+def test_a_value_out_of_its_range_is_refused_with_its_key(tmp_path, text, named):
+    """Issue 19: negative timeouts raised ValueError deep inside, nan or inf disabled a limit."""
+    with pytest.raises(ConfigError) as caught:
+        config.load(write(tmp_path, text))
+    assert named in str(caught.value)
+
+
+def test_every_number_of_the_defaults_has_a_range():
+    """A number added to defaults.toml without a range would let nan, inf or a negative through."""
+    from monitor.http import RANGES as HTTP_RANGES
+
+    def numbers(table, where):
+        for key, value in table.items():
+            if isinstance(value, dict):
+                yield from numbers(value, f"{where}.{key}" if where else key)
+            elif isinstance(value, int | float) and not isinstance(value, bool) or \
+                    isinstance(value, list) and value and isinstance(value[0], int | float):
+                yield f"{where}.{key}"
+
+    defaults = config.defaults()
+    checked = set(config.RANGES) | {f"http.{k}" for k in HTTP_RANGES}
+    unchecked = sorted(k for k in numbers({k: v for k, v in defaults.items() if k != "sources"}, "")
+                       if k not in checked)
+    assert unchecked == []
+
+
+def test_a_config_file_that_is_not_utf8_names_its_line(tmp_path):
+    path = tmp_path / "monitor.toml"
+    path.write_bytes(b"[http]\n# caf\xe9\n")
+    with pytest.raises(ConfigError, match=r"monitor.toml, line 2: not UTF-8"):
+        config.load(path)

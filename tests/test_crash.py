@@ -133,8 +133,8 @@ def expected(runner, scenarios, clean, sinks, tmp_path_factory):
         scenario.snap = snapshot(db)
         assert integrity(db) == []
         if scenario.alerts:
-            scenario.hits = alert_hits(db.with_name("private.db"))
-            assert reconcile_alerts(scenario.hits, db.with_name("private.db"), *sinks, ambiguous_allowed=False)[0] == []
+            scenario.hits = alert_hits(db.with_suffix(".private.db"))
+            assert reconcile_alerts(scenario.hits, db.with_suffix(".private.db"), *sinks, ambiguous_allowed=False)[0] == []
     # The storage suites' reference (no extraction, no alerts) has the same documents and cursors.
     assert {t: scenarios["replay"].snap[t] for t in ("document_sources", "sources")} == \
         {t: clean[t] for t in ("document_sources", "sources")}
@@ -146,7 +146,7 @@ def oracle(scenario: Scenario, db: Path, sinks, *, ambiguous_allowed: bool) -> l
     """Corpus and, where the scenario alerts, the alert reconciliation; figures go to the report."""
     problems = reconcile(scenario.snap, db)
     if scenario.alerts:
-        found, figures = reconcile_alerts(scenario.hits, db.with_name("private.db"), *sinks,
+        found, figures = reconcile_alerts(scenario.hits, db.with_suffix(".private.db"), *sinks,
                                           ambiguous_allowed=ambiguous_allowed)
         problems += found
         for key, value in figures.items():

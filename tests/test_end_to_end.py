@@ -100,7 +100,7 @@ start_skiptoken = 20127222                # the recorded page (the search for a 
 
 def run(config, db):
     result = CliRunner().invoke(cli, ["--config", str(config), "--db", str(db), "run", "--json", "--no-extract"])
-    return result.exit_code, json.loads(result.output)
+    return result.exit_code, json.loads(result.stdout)
 
 
 def by_source(report):
@@ -216,7 +216,7 @@ def test_a_recorded_run_replays_without_the_server(config, site, tmp_path):
 
 def run_with(config, db, *extra):
     result = CliRunner().invoke(cli, ["--config", str(config), "--db", str(db), "run", "--json", "--no-extract", *extra])
-    return result.exit_code, json.loads(result.output)
+    return result.exit_code, json.loads(result.stdout)
 
 
 def test_reprocess_parses_again_from_the_stored_responses_without_the_network(config, site, tmp_path):
@@ -226,6 +226,6 @@ def test_reprocess_parses_again_from_the_stored_responses_without_the_network(co
     site.stop()  # reprocess must not need the sources
     result = CliRunner().invoke(cli, ["--config", str(config), "--db", str(db), "reprocess", "--json"])
     assert result.exit_code == 0, result.output
-    counts = json.loads(result.output)
+    counts = json.loads(result.stdout)
     assert counts["parse"] == {"parsed": stored, "changed": 0, "unchanged": stored, "failed": 0}
     assert counts["extract"]["failed"] == 0

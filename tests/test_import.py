@@ -19,7 +19,7 @@ def import_file(db: Path, path: Path, *extra: str) -> tuple[int, dict]:
     result = CliRunner().invoke(cli, ["--db", str(db), *extra, "import", str(path), "--no-extract", "--json"])
     assert "Traceback" not in result.output and not isinstance(result.exception, (UnicodeError, OverflowError)), \
         result.output
-    return result.exit_code, json.loads(result.output)
+    return result.exit_code, json.loads(result.stdout)
 
 
 def failures(report: dict) -> list[dict]:

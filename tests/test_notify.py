@@ -280,10 +280,13 @@ def test_a_pass_ends_at_its_time_limit_and_the_rest_waits_due(tmp_path, clock):
 @pytest.mark.parametrize("key, value", [("delivery_deadline", float("nan")), ("smtp_timeout", -1.0),
                                         ("webhook_timeout", float("inf")), ("delivery_breaker_failures", 0)])
 def test_delivery_numbers_out_of_range_name_their_key(tmp_path, clock, key, value):
-    config = make_config(tmp_path, **{key: value})
+    with pytest.raises(ConfigError, match=rf"\[alerts\] {key}"):  # refused when the config is read
+        make_config(tmp_path, **{key: value})
+    config = make_config(tmp_path)
+    config.data["alerts"][key] = value  # and where delivery reads it
     save(config, SavedSearch(name="s", query=QUERY), ("console", "", None))
-    with pytest.raises(ConfigError, match=rf"\[alerts\] {key}"):
-        import_jsonl(config, write_jsonl(tmp_path / "gov.jsonl", government()), clock=clock)
+    with PrivateStore.open(config) as private, pytest.raises(ConfigError, match=rf"\[alerts\] {key}"):
+        notify.deliver(private, config, clock=clock)
 
 
 def test_email_gives_up_after_four_days(tmp_path, clock):

@@ -163,3 +163,36 @@ def test_a_bad_item_is_skipped_and_counted_not_the_whole_answer() -> None:
     assert sorted(i.key for b in batches for i in b.items) == sorted([PAKKETJES, BORSSELE])
     assert all(b.cursor is not None for b in batches)  # the answer was read: the cursor moves
     assert len(source.skipped) == 2 and "without link" in source.skipped[0]
+
+
+def test_the_items_it_left_out_are_counted_in_the_run_report(tmp_path, monkeypatch) -> None:
+    """The skipped items were only logged: the run report (its JSON and the summary table at 80
+    columns) shows how many each source left out, and why."""
+    import io
+
+    from rich.console import Console
+
+    from monitor import cli as cli_module, pipeline
+    from monitor.store import Store
+
+    body = ANSWER.read_bytes().replace(b"</channel>", b"<item><title>Zonder link</title>"
+                                       b"<pubDate>Wed, 23 Sep 2026 10:00:00 +0200</pubDate></item></channel>")
+    config = load(db=tmp_path / "monitor.db", overrides={"sources": {"rijksoverheid": {
+        "first_run_days": 100_000, "sitemap_fallback": False}}})
+    page = Reply.file(PAGE, content_type="text/html; charset=utf-8")
+    fetcher = MockFetcher({API: Reply(body), BORSSELE: page, PAKKETJES: page})
+    with Store.open(config) as store:
+        report = pipeline.Pipeline(config, store, fetcher_for=lambda sc: fetcher).run(["rijksoverheid"])
+    [source] = report.asdict()["sources"]
+    assert source["status"] == "ok" and source["new"] == 2 and source["unreadable"] == 1, source
+    assert "without link" in source["unreadable_entries"][0] and report.ok  # counted, not a failure
+
+    out, err = io.StringIO(), io.StringIO()
+    monkeypatch.setattr(cli_module, "console", Console(file=out, width=80))
+    monkeypatch.setattr(cli_module, "err", Console(file=err, width=80, soft_wrap=True))
+    cli_module.print_run_report(report)
+    lines = out.getvalue().splitlines()
+    header = next(line for line in lines if line.strip().startswith("source"))
+    assert header.split()[-1] == "unreadable" and all(len(line) <= 80 for line in lines)
+    row = next(line for line in lines if line.strip().startswith("rijksoverheid"))
+    assert row.split()[-1] == "1" and "rijksoverheid left out an item without link" in err.getvalue()

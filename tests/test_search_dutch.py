@@ -178,7 +178,7 @@ def test_exclusions_never_overflow_fts5_whatever_the_caps_allow(store):
 def test_past_the_caps_a_query_is_refused_with_a_message(store):
     with pytest.raises(QueryError, match="has 121 terms; at most 64"):
         parse("bedrijf " + " ".join(f"-w{n}" for n in range(120)))
-    with pytest.raises(QueryError, match="at most 1,000 are allowed"):
+    with pytest.raises(QueryError, match="at most 1000 are allowed"):
         parse("bedrijf " * 200)
 
 

@@ -212,12 +212,12 @@ def test_a_poison_document_is_quarantined_and_the_rest_goes_on(replay, clean, tm
         failure = snap["item_failures"].get(("koop", poison_id))
         if attempt <= limit:
             assert report["koop"].failed == 1 and report["koop"].status == "partial"
-            assert failure == ("extract", "RuntimeError", attempt)
+            assert failure == ("extract", "unexpected.RuntimeError", attempt)
             # The batch with the failed item does not move the cursor: the next run retries it.
             assert snap["sources"][("koop",)][1] is None
         else:
             assert report["koop"].held == 1 and report["koop"].failed == 0
-            assert failure == ("extract", "RuntimeError", limit)  # held for a human, with its error
+            assert failure == ("extract", "unexpected.RuntimeError", limit)  # held for a human, with its error
             assert snap["sources"][("koop",)][1] == koop_cursor  # and no longer holding the cursor back
     assert integrity(db) == []
     LEDGER.fault("P9", True)

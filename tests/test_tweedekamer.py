@@ -14,6 +14,7 @@ from scrapers.base import Batch, Document, Item, Response, options_from
 from scrapers.filetext import DOCX_TYPE
 from scrapers.tweedekamer import Options, SyncFeedSource, dossier_number, kamerstuk_id, read_dossier, read_feed
 from tests.fakes import MockFetcher, Reply
+from monitor.store.private import PrivateStore
 from tests.filemakers import docx_file, pdf_with_text, scanned_pdf
 
 FIXTURES = Path(__file__).parent / "fixtures" / "tweedekamer"
@@ -24,6 +25,7 @@ PAGE = FIXTURES / "syncfeed_document_page_from_schema.xml"
 EMPTY = FIXTURES / "syncfeed_document_page_empty_from_schema.xml"
 ERROR = FIXTURES / "syncfeed_error_response_issue84.xml"
 
+FEED_TIME = datetime(2026, 8, 21, tzinfo=timezone.utc)  # the day after the page's changes
 BRIEF = "0a7e910e-38b7-45d0-8a4d-b9647d3159f5"  # Brief regering 2026D34574 in dossier 30218, PDF
 ANTWOORD = "9ca2329a-0290-41f6-b92b-0f7cc9821925"  # 2019D16854, titel nil, "digitalisering", PDF
 WERKPLAATSEN = "43171d7d-0716-44d3-8362-0bd64ed981cd"  # Brief regering, "Digitale Werkplaatsen", DOCX
@@ -397,8 +399,8 @@ def test_a_mass_update_of_an_unchanged_document_is_no_change_and_no_alert(tmp_pa
     alerts = []
     with Store.open(config) as store:
         for body in (PAGE.read_bytes(), resent):
-            fetcher = MockFetcher(routes(**{f"{FEED}?category=Document&skiptoken=20127222": Reply(body)}))
-            report = Pipeline(config, store, fetcher_for=lambda sc: fetcher,
+            fetcher = MockFetcher(routes(**{f"{FEED}?category=Document&skiptoken=20127222": Reply(body)}), now=FEED_TIME)
+            report = Pipeline(config, store, fetcher_for=lambda sc: fetcher, clock=lambda: FEED_TIME,
                               after_commit=after_commit(config, clock=FakeClock())).run(sources=[(sc, make_source())])
             alerts.append(report.alerts)
             changes = store._db.execute("SELECT count(*) FROM changes").fetchone()[0]
@@ -408,3 +410,61 @@ def test_a_mass_update_of_an_unchanged_document_is_no_change_and_no_alert(tmp_pa
         assert report.sources[0].new == 0 and report.sources[0].changed == 0
         assert changes == first_changes and versions == 0
     assert alerts[0]["hits"] >= 1 and alerts[1]["hits"] == 0
+
+
+def test_an_old_document_never_stored_resent_by_a_mass_update_is_resurfaced_not_new(tmp_path):
+    """Issue 14: a mass update re-surfaces old documents. One the corpus never had (the page's
+    2019 Antwoord schriftelijke vragen, re-sent with a 2026 tk:bijgewerkt) is stored, but as
+    `resurfaced`, and no saved search alerts on it; the new Brief regering of the same page is
+    a new publication and alerts as before."""
+    from monitor import alerts
+    from monitor.alerts import SavedSearch, after_commit
+    from monitor.config import SourceConfig
+    from monitor.pipeline import Pipeline
+    from monitor.store import Store
+    from tests.alerting import FakeClock, make_config, save
+
+    config = make_config(tmp_path)
+    assert config["alerts"]["new_within_days"] == 30  # the shipped horizon
+    save(config, SavedSearch(name="oud", query="digitalisering"), ("console", "", None))
+    new = save(config, SavedSearch(name="nieuw", query="grondexploitatiewet"), ("console", "", None))
+    sc = SourceConfig(name="tweedekamer", kind="tk_syncfeed", enabled=True, allowed_hosts=[], relevance=False,
+                      stale_after_hours=24, options={})
+    fetcher = MockFetcher(routes(), now=FEED_TIME)
+    with Store.open(config) as store:
+        report = Pipeline(config, store, fetcher_for=lambda sc: fetcher, clock=lambda: FEED_TIME,
+                          after_commit=after_commit(config, clock=FakeClock())).run(sources=[(sc, make_source())])
+        reasons = store._db.execute(
+            "SELECT d.published_raw, c.reason FROM changes c JOIN documents d ON d.id = c.document_id").fetchall()
+        resurfaced = [r[0] for r in store._db.execute(
+            "SELECT d.id FROM changes c JOIN documents d ON d.id = c.document_id WHERE c.reason = 'resurfaced'")]
+        assert alerts.SavedSearch(name="oud", query="digitalisering").match(store, ids=resurfaced)  # it would match
+    assert {reason for published, reason in reasons if published.startswith("2019")} == {"resurfaced"}
+    assert {reason for published, reason in reasons if published.startswith("2026")} == {"new"}
+    assert report.sources[0].new == len(reasons)  # stored all the same: new to the corpus
+    assert report.alerts["resurfaced"] == len(resurfaced) == 1
+    with PrivateStore.open(config) as private:
+        assert private.db.execute("SELECT count(*) FROM hits WHERE document_id = ?", resurfaced).fetchone()[0] == 0
+        assert private.hit_count(new) >= 1
+
+
+def test_a_source_may_count_every_first_sighting_as_new(tmp_path):
+    """`new_within_days = 0` (here for the source) turns the rule off: the 2019 document alerts."""
+    from monitor.alerts import SavedSearch, after_commit
+    from monitor.pipeline import Pipeline
+    from monitor.store import Store
+    from tests.alerting import FakeClock, make_config, save
+
+    config = make_config(tmp_path)
+    config.data["sources"]["tweedekamer"]["new_within_days"] = 0
+    old = save(config, SavedSearch(name="oud", query="digitalisering"), ("console", "", None))
+    fetcher = MockFetcher(routes(), now=FEED_TIME)
+    with Store.open(config) as store:
+        report = Pipeline(config, store, fetcher_for=lambda sc: fetcher, clock=lambda: FEED_TIME,
+                          after_commit=after_commit(config, clock=FakeClock())).run(
+            sources=[(config.source("tweedekamer"), make_source())])
+        assert store._db.execute("SELECT count(*) FROM changes WHERE reason = 'resurfaced'").fetchone()[0] == 0
+        [old_doc] = [r[0] for r in store._db.execute("SELECT id FROM documents WHERE published_raw LIKE '2019%'")]
+    assert report.alerts["resurfaced"] == 0
+    with PrivateStore.open(config) as private:
+        assert old_doc in {h["document_id"] for h in private.hits(old)}

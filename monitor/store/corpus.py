@@ -19,10 +19,14 @@ canonical URL) is an alias, so the same publication from two sources is one docu
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
+import os
 import re
+import socket
 import sqlite3
+import uuid
 import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -32,12 +36,13 @@ from typing import Any
 import sqlite_utils
 
 from models.records import Extraction
-from monitor.errors import redact
+from monitor import text as hygiene
+from monitor.errors import Interrupted, ParseError, code_of, redact
 from monitor.store.search import FTS_TOKENIZER, TITLE_WEIGHT, SearchIndex, create_vocabulary
 from monitor.store.sqlite import SQLiteFile
 from scrapers.base import Document, Item, Response, canonical_url
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 QUALITY = {q: i for i, q in enumerate(Document.TEXT_QUALITIES)}
 
 
@@ -67,7 +72,10 @@ def normalise_published(value: str | None) -> str | None:
         return None
     if moment.tzinfo is None:
         return moment.strftime("%Y-%m-%dT%H:%M:%S")
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    try:
+        return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    except OverflowError:  # 0001-01-01T00:00+01:00 or 9999-12-31T23:59-14:00 has no UTC year 1-9999
+        raise ParseError(f"published date {value!r} is out of range") from None
 
 
 @dataclass(frozen=True)
@@ -222,8 +230,30 @@ def _migration_5(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX idx_documents_kind_sort_key ON documents(kind, sort_key)")
 
 
+_CONTROL_GLOB = "*[\x01-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*"  # a text that monitor.text.clean changes
+
+
+def _migration_6(db: sqlite_utils.Database) -> None:
+    """Runs know their process, so a run whose process died is closed the next time the corpus
+    opens; the corpus has an id, which its private file records; text stored before text hygiene
+    (monitor/text.py) is cleaned, so no control character reaches a feed or a terminal."""
+    db.execute("ALTER TABLE runs ADD COLUMN pid INTEGER")
+    db.execute("ALTER TABLE runs ADD COLUMN host TEXT")
+    db.execute("CREATE INDEX idx_runs_running ON runs(status) WHERE status = 'running'")
+    db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+    db.execute("INSERT INTO meta (key, value) VALUES ('corpus_id', ?)", [uuid.uuid4().hex])
+    db.execute("UPDATE runs SET status = 'failed', error_code = ?, error = 'interrupted (closed on upgrade)' "
+               "WHERE status IN ('running', 'killed')", [Interrupted.code])
+    rows = db.execute("SELECT id, title, text FROM documents WHERE title GLOB ?1 OR text GLOB ?1",
+                      [_CONTROL_GLOB]).fetchall()
+    for doc_id, title, text in rows:
+        title, text = hygiene.clean_title(title), hygiene.clean(text)
+        db.execute("UPDATE documents SET title = ?, text = ?, content_hash = ? WHERE id = ?",
+                   [title, text, content_hash(title, text), doc_id])
+
+
 # Append only: a released migration never changes. The index is the schema version it creates.
-MIGRATIONS = [_migration_1, _migration_2, _migration_3, _migration_4, _migration_5]
+MIGRATIONS = [_migration_1, _migration_2, _migration_3, _migration_4, _migration_5, _migration_6]
 assert len(MIGRATIONS) == SCHEMA_VERSION
 
 
@@ -234,16 +264,34 @@ class Store(SQLiteFile):
     """The corpus file. Open with :meth:`open`; use as a context manager to close it."""
 
     MIGRATIONS = MIGRATIONS
+    KIND = "corpus"
+    MARKER_TABLE = "documents"
 
-    def __init__(self, path: Any, *, search: dict[str, Any] | None = None, **options: Any) -> None:
+    def __init__(self, path: Any, *, search: dict[str, Any] | None = None, max_text_chars: int | None = None,
+                 **options: Any) -> None:
         super().__init__(path, **options)
         self.search_config = search  # the [search] table (caps, snippets, the user's synonyms); None: defaults
         self.search_index = SearchIndex(self._db.conn)
+        if max_text_chars is None:
+            from monitor.config import defaults
+
+            max_text_chars = defaults()["monitor"]["max_text_chars"]
+        self.max_text_chars = max_text_chars
+        if not self.readonly:
+            self.close_interrupted_runs()
 
     @classmethod
     def open(cls, config: Any, *, readonly: bool = False, progress: Any = None) -> "Store":
         return cls(config.db_path, busy_timeout_ms=config["monitor"]["busy_timeout_ms"], readonly=readonly,
-                   search=config["search"], progress=progress)
+                   search=config["search"], progress=progress, max_text_chars=config["monitor"]["max_text_chars"])
+
+    def corpus_id(self) -> str | None:
+        """The corpus's identity (None in a corpus not yet migrated, opened read-only)."""
+        try:
+            row = self._db.execute("SELECT value FROM meta WHERE key = 'corpus_id'").fetchone()
+        except sqlite3.OperationalError:
+            return None
+        return row[0] if row else None
 
     def check(self) -> list[str]:
         """Problems found by SQLite's integrity and foreign-key checks and FTS5's own sync check."""
@@ -279,23 +327,41 @@ class Store(SQLiteFile):
 
     def start_run(self, source: str) -> int:
         with self.transaction():
-            # The caller holds the run lock, so a run still marked running was killed.
-            self._db.execute("UPDATE runs SET status = 'killed' WHERE source = ? AND status = 'running'", [source])
             self._db.execute("UPDATE sources SET last_run = ? WHERE name = ?", [utcnow(), source])
-            return self._db["runs"].insert({"source": source, "started": utcnow(), "status": "running"}).last_pk
+            return self._db["runs"].insert({"source": source, "started": utcnow(), "status": "running",
+                                            "pid": os.getpid(), "host": socket.gethostname()}).last_pk
+
+    def interrupted_runs(self) -> list[dict[str, Any]]:
+        """Runs marked running whose process is gone (on this machine): killed, or the machine stopped."""
+        try:
+            rows = [dict(r) for r in self._db.query("SELECT id, source, pid, host FROM runs WHERE status = 'running'")]
+        except sqlite3.OperationalError:  # a corpus of schema 3 opened read-only: no pid to judge by
+            return []
+        return [r for r in rows if not _process_alive(r["pid"], r["host"])]
+
+    def close_interrupted_runs(self) -> int:
+        """Close the runs whose process died as failed (``run.interrupted``), with their sources'
+        last error, so `runs` and `sources` never show a dead run as still going."""
+        dead = self.interrupted_runs()
+        for run in dead:
+            self.finish_run(run["id"], run["source"], status="failed", counts={}, error_code=Interrupted.code,
+                            error=f"interrupted: the process (pid {run['pid']}) ended before the run finished",
+                            keep_counts=True)
+        return len(dead)
 
     def finish_run(self, run_id: int, source: str, *, status: str, counts: dict[str, int],
                    error_code: str | None = None, error: str | None = None,
-                   http: dict[str, Any] | None = None) -> None:
+                   http: dict[str, Any] | None = None, keep_counts: bool = False) -> None:
         """Record a run's end. ``status`` is ok, partial, failed or deferred."""
         now = utcnow()
         with self.transaction():
-            self._db["runs"].update(run_id, {
-                "finished": now, "status": status, "error_code": error_code, "error": redact(error) if error else error,
-                "http": json.dumps(http or {}),
-                **{k: counts.get(k, 0) for k in ("discovered", "fetched", "new", "changed", "unchanged",
-                                                 "skipped", "failed", "not_modified")},
-            })
+            fields = {"finished": now, "status": status, "error_code": error_code,
+                      "error": redact(error) if error else error}
+            if not keep_counts:
+                fields["http"] = json.dumps(http or {})
+                fields.update({k: counts.get(k, 0) for k in ("discovered", "fetched", "new", "changed", "unchanged",
+                                                             "skipped", "failed", "not_modified")})
+            self._db["runs"].update(run_id, fields)
             if status in ("ok", "partial"):
                 self._db.execute(
                     "UPDATE sources SET last_success = ?, runs_ok = runs_ok + 1, "
@@ -317,8 +383,8 @@ class Store(SQLiteFile):
             ON CONFLICT(source, item_key) DO UPDATE SET stage = excluded.stage, code = excluded.code,
               message = excluded.message, attempts = attempts + 1, last_at = excluded.last_at,
               run_id = excluded.run_id""",
-            [source, item_key, redact(url) if url else url, stage, getattr(error, "code", type(error).__name__),
-             redact(str(error))[:2000], now, now, run_id])
+            [source, item_key, redact(url) if url else url, stage, code_of(error), redact(str(error))[:2000], now,
+             now, run_id])
         return self.failure_attempts(source, item_key)
 
     def failure_attempts(self, source: str, item_key: str) -> int:
@@ -375,11 +441,18 @@ class Store(SQLiteFile):
 
     def put_document(self, doc: Document, *, item: Item | None = None, responses: Iterable[Response] = (),
                      extraction: Extraction | None = None, extracted_with: str | None = None,
-                     relevance: float | None = None, run_id: int | None = None) -> Outcome:
+                     relevance: float | None = None, run_id: int | None = None,
+                     new_since: str | None = None) -> Outcome:
         """Store one document: insert, version, upgrade, link or tombstone it. Call inside
         :meth:`transaction`. ``extraction`` replaces the document's figures and mentions when
-        its text is stored (new, changed or upgraded)."""
+        its text is stored (new, changed or upgraded).
+
+        ``new_since`` (a date, ``YYYY-MM-DD``): a document the corpus never had whose publication
+        date is before it is stored as usual, but its change reason is ``resurfaced``, not
+        ``new``: an old document a source sent again (the Tweede Kamer's SyncFeed re-sends old
+        documents in mass updates), not a new publication. An undated one is new."""
         now = utcnow()
+        doc = self._hygienic(doc)
         keys = self._keys(doc)
         doc_hash = content_hash(doc.title, doc.text)
         existing_id = self.resolve(keys)
@@ -403,14 +476,14 @@ class Store(SQLiteFile):
             self._db["documents"].insert({"id": doc_id, **fields, "first_seen": now, "updated": now, "version": 1,
                                          "relevance": relevance, "source": doc.source,
                                          "extracted_with": extracted_with if extraction else None})
-            outcome = Outcome(doc_id, "new", "new", 1)
+            outcome = Outcome(doc_id, "new", _first_seen(fields["published"], new_since), 1)
         else:
             outcome = self._update(existing_id, doc, fields, now, relevance)
         doc_id = outcome.document_id
         self._link(doc_id, doc, keys, item, now)
         self._db.conn.executemany("INSERT OR IGNORE INTO document_dossiers (dossier, document_id) VALUES (?, ?)",
                                  [(d, doc_id) for d in set(doc.dossiers)])
-        if outcome.change in ("new", "edited", "upgraded"):
+        if outcome.change in ("new", "resurfaced", "edited", "upgraded"):
             self.search_index.add_terms([doc.title, doc.text])
             if extraction is not None:
                 self.replace_extraction(doc_id, extraction, extracted_with)
@@ -420,6 +493,16 @@ class Store(SQLiteFile):
             self._db["changes"].insert({"document_id": doc_id, "version": outcome.version,
                                        "reason": outcome.change, "at": now, "run_id": run_id})
         return outcome
+
+    def _hygienic(self, doc: Document) -> Document:
+        """The document as the corpus keeps it: no control characters, a one-line title of at most
+        MAX_TITLE_CHARS, a text of at most max_text_chars; what was cut is in ``meta["cut"]``."""
+        title, title_was = hygiene.cap(hygiene.clean_title(doc.title), hygiene.MAX_TITLE_CHARS)
+        text, text_was = hygiene.cap(hygiene.clean(doc.text), self.max_text_chars)
+        cut = {k: v for k, v in (("title_chars", title_was), ("text_chars", text_was)) if v is not None}
+        if title == doc.title and text == doc.text:
+            return doc
+        return dataclasses.replace(doc, title=title, text=text, meta={**doc.meta, "cut": cut} if cut else doc.meta)
 
     def _withdraw(self, doc_id: str | None, doc: Document, now: str, run_id: int | None) -> Outcome:
         """A source's own tombstone. It withdraws that source's sighting; the document is marked
@@ -615,6 +698,30 @@ class Store(SQLiteFile):
 
     def last_change_seq(self) -> int:
         return self._db.execute("SELECT coalesce(max(seq), 0) FROM changes").fetchone()[0]
+
+
+def _first_seen(published: str | None, new_since: str | None) -> str:
+    """The change reason of a document stored for the first time: ``new``, or ``resurfaced``
+    when it was published (by its date) before ``new_since``."""
+    if new_since and published and published[:10] < new_since:
+        return "resurfaced"
+    return "new"
+
+
+def _process_alive(pid: int | None, host: str | None) -> bool:
+    """Whether the process that started a run may still be running it. On another machine it
+    cannot be told, so it is taken as alive; a reused pid errs the same way."""
+    if pid is None:
+        return False  # started before runs recorded their process: not running now
+    if host != socket.gethostname():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process
+    return True
 
 
 def _figure_row(f: Any) -> dict[str, Any]:

@@ -1,33 +1,50 @@
 """The private file: saved searches, their channels, recipients and secrets, and the alert outbox.
 
-A second SQLite file (``data/private.db`` by default, ``[monitor] private_db``) that Datasette
-never serves, so a query on the public corpus can never read an e-mail address, a webhook
-secret or the outbox (RELIABILITY I8, S3). This module is the only place with its SQL.
+A second SQLite file that Datasette never serves, so a query on the public corpus can never
+read an e-mail address, a webhook secret or the outbox (RELIABILITY I8, S3). This module is the
+only place with its SQL.
+
+A private file belongs to one corpus: it is named after it (``data/monitor.db`` ->
+``data/monitor.private.db``, or ``[monitor] private_db``) and records the corpus's id, so two
+corpora in one folder never share saved searches, and a private file never silently serves a
+corpus it was not made for (its watermark would be another corpus's change-log position). The
+``data/private.db`` of earlier versions, which every corpus in the folder shared, is adopted by
+the corpus its hits and watermark fit (see ``adopt_legacy``).
 
     saved_searches   what to look for, how often to tell, and from which change-log seq on
     channels         where to tell it: console, an e-mail address, a webhook URL and secret, a feed
     hits             one row per (saved search, document), UNIQUE: a document alerts a search once
+    facts            the figures and organisations of a document as it matched, once for all its hits
     alerts           one message: a single hit, or a digest of several
     deliveries       one row per (alert, channel), UNIQUE: the outbox, with status and retry times
     state            the watermark: the corpus change-log seq matching has read up to
     counters         deliveries that may have happened twice (I5), and other delivery figures
+    belongs_to       the id of the corpus this file belongs to
 
 Transactions begin with ``BEGIN IMMEDIATE`` (I7), as in the corpus.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import logging
+import os
 import sqlite3
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import sqlite_utils
 
-from monitor.errors import StorageError
+from monitor.errors import NotACorpus, StorageError
+from monitor.store.corpus import Store
 from monitor.store.sqlite import SQLiteFile
 
-SCHEMA_VERSION = 1
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 2
+LEGACY_NAME = "private.db"  # the private file of versions before it belonged to one corpus
 STATUSES = ("pending", "sent", "retrying", "failed")
 CHANNEL_KINDS = ("console", "email", "webhook", "atom")
 ALERT_KINDS = ("single", "flood", "hourly", "daily")  # flood: more hits in one run than max_per_run
@@ -103,8 +120,20 @@ def _sql_list(values: tuple[str, ...]) -> str:
     return ", ".join(f"'{v}'" for v in values)
 
 
+def _migration_2(db: sqlite_utils.Database) -> None:
+    """A saved search that cannot run is marked (and skipped) instead of stopping the others; the
+    file records the corpus it belongs to."""
+    db.execute("ALTER TABLE saved_searches ADD COLUMN invalid_reason TEXT")
+    db.execute("ALTER TABLE saved_searches ADD COLUMN invalid_at TEXT")
+    db.execute("CREATE TABLE belongs_to (corpus_id TEXT NOT NULL)")
+    # A document's figures and organisations were copied into each of its hits: 1,000 saved
+    # searches matching one document stored them 1,000 times (5.9 GB for a 5,000-document import).
+    db.execute("CREATE TABLE facts (key TEXT PRIMARY KEY, facts TEXT NOT NULL) WITHOUT ROWID")
+    db.execute("ALTER TABLE hits ADD COLUMN facts_key TEXT REFERENCES facts(key)")
+
+
 # Append only: a released migration never changes. The index is the schema version it creates.
-MIGRATIONS = [_migration_1]
+MIGRATIONS = [_migration_1, _migration_2]
 assert len(MIGRATIONS) == SCHEMA_VERSION
 
 
@@ -112,6 +141,8 @@ class PrivateStore(SQLiteFile):
     """The private file. Open with :meth:`open`; use as a context manager to close it."""
 
     MIGRATIONS = MIGRATIONS
+    KIND = "private file"
+    MARKER_TABLE = "saved_searches"
     SYNCHRONOUS = "FULL"  # a 'sent' mark must survive a power cut
 
     @property
@@ -120,7 +151,47 @@ class PrivateStore(SQLiteFile):
 
     @classmethod
     def open(cls, config: Any, *, readonly: bool = False) -> PrivateStore:
-        return cls(config.private_db_path, busy_timeout_ms=config["monitor"]["busy_timeout_ms"], readonly=readonly)
+        """The private file of the configured corpus: adopted from ``private.db`` if that is where
+        it still is, and refused if it records another corpus."""
+        path = config.private_db_path
+        if not readonly and not config["monitor"]["private_db"] and not path.exists():
+            adopt_legacy(config.db_path, path, busy_timeout_ms=config["monitor"]["busy_timeout_ms"])
+        private = cls(path, busy_timeout_ms=config["monitor"]["busy_timeout_ms"], readonly=readonly)
+        if not readonly:
+            try:
+                private.pair(config.db_path)
+            except BaseException:
+                private.close()
+                raise
+        return private
+
+    # -- the corpus it belongs to --
+
+    def corpus_id(self) -> str | None:
+        row = self.db.execute("SELECT corpus_id FROM belongs_to").fetchone()
+        return row[0] if row else None
+
+    def pair(self, corpus_path: Path) -> None:
+        """Record the corpus this file serves, or refuse one it does not."""
+        if not corpus_path.exists():
+            return  # saved before the first run: paired when the corpus exists
+        with Store(corpus_path, readonly=True) as corpus:
+            theirs, last_seq = corpus.corpus_id(), corpus.last_change_seq()
+        if theirs is None:
+            return  # a corpus of an older version, opened read-only: paired after its upgrade
+        mine = self.corpus_id()
+        if mine == theirs:
+            return
+        if mine is not None or self.watermark() > last_seq:
+            raise NotACorpus(f"{self.path} belongs to another corpus than {corpus_path} (was that corpus replaced?): "
+                             "move the private file away to start its saved searches afresh, or point "
+                             "[monitor] private_db at the private file of this corpus")
+        with self.transaction():
+            self._belong_to(theirs)
+
+    def _belong_to(self, corpus_id: str) -> None:
+        self.db.execute("DELETE FROM belongs_to")
+        self.db.execute("INSERT INTO belongs_to (corpus_id) VALUES (?)", [corpus_id])
 
     # -- the watermark and counters --
 
@@ -170,6 +241,15 @@ class PrivateStore(SQLiteFile):
         where = "WHERE enabled = 1" if enabled_only else ""
         return [_decoded(r) for r in self.db.query(f"SELECT * FROM saved_searches {where} ORDER BY id")]
 
+    def mark_invalid(self, search_id: int, reason: str, now: str) -> None:
+        """A saved search that failed to run: skipped from now on until it runs again or is edited."""
+        self.db.execute("UPDATE saved_searches SET invalid_reason = ?, invalid_at = ? WHERE id = ?",
+                        [reason, now, search_id])
+
+    def mark_valid(self, search_id: int) -> None:
+        self.db.execute("UPDATE saved_searches SET invalid_reason = NULL, invalid_at = NULL "
+                        "WHERE id = ? AND invalid_reason IS NOT NULL", [search_id])
+
     def add_channel(self, search_id: int, kind: str, target: str = "", secret: str | None = None) -> int:
         self.db.execute("INSERT INTO channels (search_id, kind, target, secret) VALUES (?, ?, ?, ?) "
                         "ON CONFLICT(search_id, kind, target) DO UPDATE SET secret = excluded.secret, "
@@ -193,17 +273,28 @@ class PrivateStore(SQLiteFile):
 
     # -- hits and alerts --
 
-    def add_hit(self, search_id: int, hit: dict[str, Any], *, reason: str, change_seq: int | None,
-                now: str) -> int | None:
-        """Record that a document matched a search; None when it already had (the UNIQUE key)."""
-        cursor = self.db.execute(
+    def add_facts(self, facts: dict[str, Any]) -> str:
+        """Keep a document's facts once; the key hits refer to them by."""
+        text = json.dumps(facts, ensure_ascii=False, sort_keys=True)
+        key = hashlib.sha256(text.encode("utf-8")).hexdigest()[:24]
+        self.db.execute("INSERT INTO facts (key, facts) VALUES (?, ?) ON CONFLICT(key) DO NOTHING", [key, text])
+        return key
+
+    def add_hits(self, search_id: int, hits: list[dict[str, Any]], now: str) -> list[int]:
+        """Record that documents matched a search; the ids of the new hits (a document that had
+        already matched this search is not recorded again: the UNIQUE key). Each hit holds the
+        document's id, title, url, published, kind, sources, snippet, facts_key, reason and
+        change_seq. Call inside a transaction."""
+        before = self.db.execute("SELECT coalesce(max(id), 0) FROM hits").fetchone()[0]
+        self.db.conn.executemany(
             "INSERT INTO hits (search_id, document_id, reason, change_seq, matched_at, title, url, published, "
-            "kind, sources, snippet, facts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "kind, sources, snippet, facts_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
             "ON CONFLICT(search_id, document_id) DO NOTHING",
-            [search_id, hit["id"], reason, change_seq, now, hit["title"], hit["url"], hit["published"],
-             hit["kind"], json.dumps(hit["sources"]), hit["snippet"],
-             json.dumps(hit["facts"], ensure_ascii=False)])
-        return cursor.lastrowid if cursor.rowcount else None
+            [(search_id, h["id"], h["reason"], h["change_seq"], now, h["title"], h["url"], h["published"],
+              h["kind"], json.dumps(h["sources"]), h["snippet"], h["facts_key"]) for h in hits])
+        # Rowids only grow inside the transaction, so the new rows are those past the old maximum.
+        return [r[0] for r in self.db.execute("SELECT id FROM hits WHERE search_id = ? AND id > ? ORDER BY id",
+                                              [search_id, before])]
 
     def new_alert(self, search_id: int, kind: str, *, now: str, due_at: str) -> int:
         """A message of ``kind``, with a pending delivery on every enabled channel of its search."""
@@ -227,16 +318,15 @@ class PrivateStore(SQLiteFile):
         row = dict(next(self.db.query(
             "SELECT a.*, s.name AS search_name, s.query AS search_query FROM alerts a "
             "JOIN saved_searches s ON s.id = a.search_id WHERE a.id = ?", [alert_id])))
-        row["hits"] = [_decoded(h) for h in self.db.query("SELECT * FROM hits WHERE alert_id = ? ORDER BY id",
-                                                          [alert_id])]
+        row["hits"] = [_decoded(h) for h in self.db.query(f"{_HITS} WHERE h.alert_id = ? ORDER BY h.id", [alert_id])]
         return row
 
     def hit_count(self, search_id: int) -> int:
         return self.db.execute("SELECT count(*) FROM hits WHERE search_id = ?", [search_id]).fetchone()[0]
 
     def hits(self, search_id: int, *, limit: int = 50) -> list[dict[str, Any]]:
-        return [_decoded(h) for h in self.db.query(
-            "SELECT * FROM hits WHERE search_id = ? ORDER BY id DESC LIMIT ?", [search_id, limit])]
+        return [_decoded(h) for h in self.db.query(f"{_HITS} WHERE h.search_id = ? ORDER BY h.id DESC LIMIT ?",
+                                                   [search_id, limit])]
 
     # -- the outbox --
 
@@ -311,9 +401,90 @@ class PrivateStore(SQLiteFile):
         return {**{s: counts.get(s, 0) for s in STATUSES}, "oldest_pending": oldest}
 
 
+# Hits with their facts (kept in ``facts``; hits stored before that table have their own copy).
+_HITS = ("SELECT h.id, h.search_id, h.document_id, h.alert_id, h.reason, h.change_seq, h.matched_at, h.title, "
+         "h.url, h.published, h.kind, h.sources, h.snippet, coalesce(f.facts, h.facts) AS facts "
+         "FROM hits h LEFT JOIN facts f ON f.key = h.facts_key")
+
+
 def _decoded(row: dict[str, Any]) -> dict[str, Any]:
     row = dict(row)
     for key in ("filters", "sources", "facts"):
         if key in row and isinstance(row[key], str):
-            row[key] = json.loads(row[key])
+            try:
+                row[key] = json.loads(row[key])
+            except ValueError:
+                pass  # left as text: the saved search it belongs to is then marked invalid, not fatal to all
     return row
+
+
+# --- the private.db of earlier versions -----------------------------------------------------
+
+
+def adopt_legacy(corpus_path: Path, target: Path, *, busy_timeout_ms: int = 10000) -> bool:
+    """Move the shared ``private.db`` beside ``corpus_path`` to ``target`` if it belongs to that corpus.
+
+    Earlier versions kept one ``private.db`` for every corpus in a folder. It belongs to a corpus
+    when its watermark is not past the corpus's change log and every document it has alerted on
+    is in the corpus. Of several corpora it fits, ``monitor.db`` (the old default) takes it; if
+    several fit and none is that, nothing is moved and the user is told to choose. The move keeps
+    every row: the file is opened and closed by SQLite first (which folds its WAL into it), then
+    renamed; another process still holding it open stops the move."""
+    from monitor import lock
+
+    legacy = corpus_path.with_name(LEGACY_NAME)
+    if not legacy.exists() or legacy == target or not corpus_path.exists():
+        return False
+    with lock.exclusive(legacy.with_name(LEGACY_NAME + ".adopting"), wait=True):
+        if target.exists() or not legacy.exists():
+            return False  # another process adopted it meanwhile
+        fits = [c for c in _corpora_beside(legacy) if _belongs(legacy, c)]
+        if corpus_path.resolve() not in fits:
+            return False
+        if corpus_path.name != "monitor.db" and len(fits) > 1:
+            if any(c.name == "monitor.db" for c in fits):
+                return False
+            raise NotACorpus(f"{legacy} may hold the saved searches of {' or '.join(str(c) for c in fits)}: "
+                             f"rename it to the corpus's name with .private.db (e.g. {target.name}), or set "
+                             "[monitor] private_db in that corpus's config")
+        with Store(corpus_path, readonly=True) as corpus:
+            corpus_id = corpus.corpus_id()
+        with PrivateStore(legacy, busy_timeout_ms=busy_timeout_ms) as old:  # migrated to this schema
+            if corpus_id is not None:
+                with old.transaction():
+                    old._belong_to(corpus_id)
+        if Path(f"{legacy}-wal").exists():
+            raise StorageError(f"{legacy} is open in another process: stop it (an older mkb-monitor?) and retry")
+        try:
+            os.link(legacy, target)  # fails if the target appeared meanwhile: nothing is overwritten
+        except FileExistsError:
+            return False
+        os.unlink(legacy)
+    log.warning("%s now belongs to %s and is called %s", legacy, corpus_path, target)
+    return True
+
+
+def _corpora_beside(legacy: Path) -> list[Path]:
+    """The mkb-monitor corpora in the legacy file's folder (other SQLite files are not)."""
+    found = []
+    for path in sorted(legacy.parent.iterdir()):
+        if path.suffix != ".db" or path.name.endswith(".private.db") or path.name == LEGACY_NAME:
+            continue
+        try:
+            Store(path, readonly=True).close()
+        except (StorageError, OSError):
+            continue
+        found.append(path.resolve())
+    return found
+
+
+def _belongs(legacy: Path, corpus_path: Path) -> bool:
+    with Store(corpus_path, readonly=True) as corpus:
+        last_seq = corpus.last_change_seq()
+        with PrivateStore(legacy, readonly=True) as old:
+            if old.watermark() > last_seq:
+                return False
+            alerted = [r[0] for r in old.db.execute("SELECT DISTINCT document_id FROM hits LIMIT 1000")]
+        known = corpus._db.execute("SELECT count(*) FROM documents WHERE id IN (SELECT value FROM json_each(?))",
+                                   [json.dumps(alerted)]).fetchone()[0]
+    return known == len(alerted)

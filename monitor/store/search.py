@@ -202,6 +202,16 @@ class SearchIndex:
             walk.close()
         return found[:need]
 
+    def among(self, match: str, ids: Sequence[str]) -> list[str]:
+        """Those of ``ids`` that ``match`` finds, in the order given. FTS5 reads only the rowid
+        ranges of these documents (a run's new documents are stored together: a range or two),
+        never every match in the corpus: a saved search matched after a run costs what the run
+        stored, not what the corpus holds."""
+        rowids = dict(self.conn.execute("SELECT rowid, id FROM documents WHERE id IN (SELECT value FROM json_each(?))",
+                                        [json.dumps(list(ids))]).fetchall())
+        found = {rowids[r] for r in self._matching(match, list(rowids)) if r in rowids}
+        return [i for i in ids if i in found]
+
     def _matching(self, match: str, rowids: list[int]) -> set[int]:
         sql = "SELECT rowid FROM documents_fts WHERE documents_fts MATCH ? AND rowid BETWEEN ? AND ?"
         return {r for low, high in _spans(rowids) for (r,) in self.conn.execute(sql, [match, low, high])}

@@ -14,12 +14,14 @@ from typing import ClassVar, Self
 
 import sqlite_utils
 
-from monitor.errors import StorageBusy, StorageError, StorageFull
+from monitor.errors import NotACorpus, StorageBusy, StorageError, StorageFull
 
 
 class SQLiteFile:
     MIGRATIONS: ClassVar[list[Callable[..., None]]] = []  # (db), or (db, progress) if marked reports_progress
     SYNCHRONOUS: ClassVar[str] = "NORMAL"  # durable at WAL checkpoints; FULL syncs every commit
+    KIND: ClassVar[str] = "database"  # what the file is, in messages: "corpus", "private file"
+    MARKER_TABLE: ClassVar[str] = ""  # a table every version of this file has (tells ours from others')
 
     def __init__(self, path: str | Path, *, busy_timeout_ms: int = 10000, readonly: bool = False,
                  progress: Callable[..., None] | None = None) -> None:
@@ -35,16 +37,35 @@ class SQLiteFile:
         try:
             self._db.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
             self._db.execute("PRAGMA foreign_keys = ON")
+            self._check_ours()
             if not readonly:
                 if self._db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
                     with self._db.ensure_autocommit_on():
                         self._db.execute("PRAGMA journal_mode = WAL")
                 self._db.execute(f"PRAGMA synchronous = {self.SYNCHRONOUS}")
-        except sqlite3.OperationalError as exc:
+        except sqlite3.DatabaseError as exc:  # "file is not a database" is a DatabaseError
             self._db.close()
-            raise storage_error(exc) from exc
+            if isinstance(exc, sqlite3.OperationalError):
+                raise storage_error(exc) from exc
+            raise NotACorpus(f"{self.path} is not an SQLite file, so not an mkb-monitor {self.KIND} "
+                             f"({exc})") from None
+        except NotACorpus:
+            self._db.close()
+            raise
         if not readonly:
             self.migrate()
+
+    def _check_ours(self) -> None:
+        """Refuse a file another program made, or a newer mkb-monitor: migrating it would write
+        this version's tables into someone else's database."""
+        version = self.schema_version  # reading the header is what fails on a file that is not SQLite
+        if version > len(self.MIGRATIONS):
+            raise NotACorpus(f"{self.path} has schema version {version}, newer than this mkb-monitor knows "
+                             f"({len(self.MIGRATIONS)}): upgrade mkb-monitor")
+        tables = {r[0] for r in self._db.execute("SELECT name FROM sqlite_master WHERE type = 'table' "
+                                                 "AND name NOT LIKE 'sqlite!_%' ESCAPE '!'")}
+        if (version == 0 and tables) or (version > 0 and self.MARKER_TABLE not in tables):
+            raise NotACorpus(f"{self.path} is an SQLite file of another program, not an mkb-monitor {self.KIND}")
 
     @classmethod
     def open(cls, config: object, *, readonly: bool = False) -> Self:
@@ -82,6 +103,20 @@ class SQLiteFile:
                 raise storage_error(exc) from exc
             raise
 
+    @contextmanager
+    def savepoint(self, name: str = "item") -> Iterator[Self]:
+        """A part of an open transaction that can fail alone: rolled back to its start on any
+        exception, which is raised on, while the transaction around it stays open."""
+        conn = self._db.conn
+        conn.execute(f"SAVEPOINT {name}")
+        try:
+            yield self
+        except BaseException:
+            conn.execute(f"ROLLBACK TO {name}")
+            conn.execute(f"RELEASE {name}")
+            raise
+        conn.execute(f"RELEASE {name}")
+
     @property
     def schema_version(self) -> int:
         return self._db.execute("PRAGMA user_version").fetchone()[0]
@@ -93,8 +128,8 @@ class SQLiteFile:
         with self.transaction():
             current = self.schema_version
             if current > latest:
-                raise StorageError(f"{self.path} has schema version {current}, newer than this "
-                                   f"mkb-monitor knows ({latest}): upgrade mkb-monitor")
+                raise NotACorpus(f"{self.path} has schema version {current}, newer than this "
+                                 f"mkb-monitor knows ({latest}): upgrade mkb-monitor")
             for version in range(current + 1, latest + 1):
                 step = self.MIGRATIONS[version - 1]
                 if getattr(step, "reports_progress", False):
