@@ -7,10 +7,13 @@ them to the client: absolute and percent-encoded.
 
 from __future__ import annotations
 
+import httpx
 import pytest
 from protego import Protego
 
-from monitor import robots
+from monitor import config, robots
+from monitor.errors import Deferred, RobotsDisallowed
+from monitor.http import Client, HttpSettings, MemoryCache
 
 UA = "mkb-monitor/0.1 (+https://github.com/mkb-monitor/mkb-monitor; news monitor)"
 CAP = 512_000
@@ -73,6 +76,14 @@ RFC_CASES = [
     # 2.2.2: percent-encoding table
     ("2.2.2 query", "user-agent: *\ndisallow: /\nallow: /foo/bar?baz=quz\n", "ExampleBot",
      "https://www.example.com/foo/bar?baz=quz", True),
+    ("2.2.2 reserved in query", "user-agent: *\ndisallow: /\nallow: /foo/bar?baz=https://foo.bar\n", "ExampleBot",
+     "https://www.example.com/foo/bar?baz=https%3A%2F%2Ffoo.bar", True),
+    ("2.2.2 reserved in query, raw URL", "user-agent: *\ndisallow: /\nallow: /foo/bar?baz=https://foo.bar\n",
+     "ExampleBot", "https://www.example.com/foo/bar?baz=https://foo.bar", True),
+    ("2.2.2 encoded reserved in rule", "user-agent: *\ndisallow: /\nallow: /foo/bar?baz=https%3A%2F%2Ffoo.bar\n",
+     "ExampleBot", "https://www.example.com/foo/bar?baz=https://foo.bar", True),
+    ("2.2.2 %2F in the path stays", "user-agent: *\ndisallow: /a%2Fb\n", "ExampleBot", "https://www.example.com/a/b",
+     True),
     ("2.2.2 UTF-8 path", "user-agent: *\ndisallow: /\nallow: /foo/bar/\u30c4\n", "ExampleBot",
      "https://www.example.com/foo/bar/%E3%83%84", True),
     ("2.2.2 encoded path", "user-agent: *\ndisallow: /\nallow: /foo/bar/%E3%83%84\n", "ExampleBot",
@@ -226,8 +237,9 @@ TABLE = [
     ("*.php$ php5", PHP, "FooBot", "http://foo.bar/filename.php5", False),
     ("fish*.php", F + "disallow: /\nallow: /fish*.php\n", "FooBot", "http://foo.bar/fishheads/catfish.php?p", True),
     ("leading * pattern", F + "disallow: *.gif$\n", "FooBot", "http://foo.bar/a/b.gif", False),
-    ("index.html is the directory", "User-Agent: *\nAllow: /allowed-slash/index.html\nDisallow: /\n", "foobot",
-     "http://foo.com/allowed-slash/", True),
+    # Google (and protego) also allow the directory of an allowed index.html; RFC 9309 does not.
+    ("index.html is not the directory", "User-Agent: *\nAllow: /allowed-slash/index.html\nDisallow: /\n",
+     "foobot", "http://foo.com/allowed-slash/", False),
     # percent-encoding and paths outside ASCII
     ("utf-8 rule, encoded url", F + "Disallow: /\nAllow: /foo/bar/\u30c4\n", "FooBot",
      "http://foo.bar/foo/bar/%E3%83%84", True),
@@ -244,6 +256,9 @@ TABLE = [
     ("partial BOM", b"\xef\xbbUser-agent: *\nDisallow: /private\n", UA, "https://x.nl/private/a", False),
     ("BOM mid-file is garbage", b"User-agent: *\n\xef\xbb\xbfDisallow: /private\n", UA, "https://x.nl/private/a", True),
     ("latin-1 bytes", b"User-agent: *\nDisallow: /caf\xe9\n", UA, "https://x.nl/caf%E9", False),
+    ("latin-1 bytes, other octet", b"User-agent: *\nDisallow: /caf\xe9\n", UA, "https://x.nl/caf%E8", True),
+    ("non-UTF-8 escapes are octets", "User-agent: *\nDisallow: /\nAllow: /a%E9\n", UA, "https://x.nl/a%E8", False),
+    ("non-UTF-8 escape matches itself", "User-agent: *\nDisallow: /\nAllow: /a%e9\n", UA, "https://x.nl/a%E9", True),
 ]
 
 
@@ -287,6 +302,13 @@ DEVIATIONS = [
     ("User-agent: FooBot\nInvalid-Unknown-Line: x\nUser-agent: *\nDisallow: /\n", "FooBot", "http://foo.bar/", False),
     # a version after the product token: the group matches nobody
     ("User-agent: *\nDisallow: /\nUser-agent: FooBot/2.1\nAllow: /\n", "FooBot", "http://foo.bar/a", True),
+    # an allowed <dir>/index.html allows <dir>/ (Google's extension)
+    ("User-agent: *\nAllow: /d/index.html\nDisallow: /\n", "FooBot", "http://foo.bar/d/", False),
+    # a "/" in the query differs from its escape (RFC 9309 Figure 4 makes them one)
+    ("User-agent: *\nDisallow: /\nAllow: /foo/bar?baz=https://foo.bar\n", "FooBot",
+     "http://foo.bar/foo/bar?baz=https%3A%2F%2Ffoo.bar", True),
+    # escapes of octets that are not UTF-8 all read as U+FFFD, so they match each other
+    ("User-agent: *\nDisallow: /\nAllow: /a%E9\n", "FooBot", "http://foo.bar/a%E8", False),
 ]
 
 
@@ -296,3 +318,72 @@ def test_why_protego_alone_is_not_enough(body, agent, url, rfc):
     release fixes one, this fails: then monitor.robots can hand protego more of the work."""
     assert Protego.parse(body).can_fetch(url, agent) is not rfc
     assert allowed(body, agent, url) is rfc
+
+
+# --- fetching robots.txt: the access results of RFC 9309 2.3.1, through the HTTP client ----------
+
+RULES = b"User-agent: *\nDisallow: /private\n"
+
+
+def outcome(answers: dict[str, httpx.Response], url: str, cache: MemoryCache | None = None,
+            now: float = 1_000_000.0) -> tuple[str, list[str]]:
+    """What the client does with ``url`` when robots.txt URLs answer as ``answers`` (any other URL
+    is a page): "fetched", "disallowed" or "deferred", and the URLs requested."""
+    asked: list[str] = []
+
+    def serve(request: httpx.Request) -> httpx.Response:
+        asked.append(str(request.url))
+        return answers.get(str(request.url), httpx.Response(200, content=b"page"))
+
+    settings = HttpSettings.from_config(config.load(overrides={"http": {"host_interval": 0.0, "retries": 1}})["http"])
+    with Client(settings, transport=httpx.MockTransport(serve), cache=cache, allowed_hosts=["a.example"],
+                sleep=lambda seconds: None, now=lambda: now) as http:
+        try:
+            http.get(url)
+        except RobotsDisallowed:
+            return "disallowed", asked
+        except Deferred:
+            return "deferred", asked
+    return "fetched", asked
+
+
+def hops(count: int, final: httpx.Response) -> dict[str, httpx.Response]:
+    """robots.txt of a.example redirected ``count`` times, across hosts, to ``final``."""
+    urls = ["https://a.example/robots.txt"] + [f"https://cdn{i}.example/robots.txt" for i in range(1, count + 1)]
+    answers = {urls[i]: httpx.Response(301, headers={"Location": urls[i + 1]}) for i in range(count)}
+    answers[urls[-1]] = final
+    return answers
+
+
+@pytest.mark.parametrize("count, expected", [(1, "disallowed"), (5, "disallowed"), (6, "fetched")])
+def test_redirected_robots_txt_rules_apply_to_the_first_host(count, expected):
+    # 2.3.1.2: at least five redirects followed, across hosts, the rules applied to the initial
+    # authority; more than five: unavailable, so no rules.
+    result, asked = outcome(hops(count, httpx.Response(200, content=RULES)), "https://a.example/private/x")
+    assert result == expected
+    assert ("https://a.example/private/x" in asked) is (expected == "fetched")
+
+
+@pytest.mark.parametrize("status, expected", [
+    (200, "disallowed"), (204, "fetched"),  # 2.3.1.1: a 2xx is the rules (an empty body has none)
+    (401, "fetched"), (403, "fetched"), (404, "fetched"), (410, "fetched"),  # 2.3.1.3: unavailable
+    (429, "deferred"),  # a 4xx, but "too many requests": we wait rather than crawl (the RFC's MAY)
+    (500, "deferred"), (503, "deferred"),  # 2.3.1.4: unreachable, complete disallow
+])
+def test_robots_txt_status(status, expected):
+    body = RULES if status == 200 else b""
+    result, _ = outcome({"https://a.example/robots.txt": httpx.Response(status, content=body)},
+                        "https://a.example/private/x")
+    assert result == expected
+
+
+def test_unreachable_robots_txt_uses_a_copy_younger_than_the_ttl_only():
+    # 2.3.1.4 and 2.4: an unreachable robots.txt may be replaced by a cached copy; one older than
+    # the 24 hours of robots_ttl is not trusted, so the host waits (complete disallow).
+    unreachable = {"https://a.example/robots.txt": httpx.Response(503)}
+    cache = MemoryCache()
+    cache.put_robots("https://a.example", RULES, fetched_at=1_000_000.0 - 3600)
+    assert outcome(unreachable, "https://a.example/private/x", cache)[0] == "disallowed"
+    assert outcome(unreachable, "https://a.example/public", cache)[0] == "fetched"
+    cache.put_robots("https://a.example", b"", fetched_at=1_000_000.0 - 86400 - 1)
+    assert outcome(unreachable, "https://a.example/public", cache)[0] == "deferred"
