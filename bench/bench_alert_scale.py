@@ -32,7 +32,7 @@ from pathlib import Path
 
 sys.path.append(str(Path(__file__).resolve().parents[1]))  # run as a script; PYTHONPATH, if set, comes first
 
-from bench.common import peak_rss_mb, print_environment, real_texts  # noqa: E402
+from bench.common import file_size, peak_rss_mb, print_environment, real_texts  # noqa: E402
 from bench.generate_corpus import PROFILES, Factory, Material  # noqa: E402
 from monitor import alerts, config as config_module  # noqa: E402
 from monitor.store import Store  # noqa: E402
@@ -92,7 +92,7 @@ def main(argv: list[str] | None = None) -> None:
             start = time.perf_counter()
             counts = alerts.evaluate(corpus, private, max_per_run=max_per_run, now=now)
             took = time.perf_counter() - start
-        size = sum(p.stat().st_size for p in root.iterdir() if "private" in p.name)
+        size = file_size(config.private_db_path)
         print(f"matching: {args.docs} new documents x {args.searches} saved searches (max_per_run {max_per_run}): "
               f"{took:.1f} s; {counts['hits']} hits, {counts['alerts']} alerts; peak RSS {peak_rss_mb():.0f} MB "
               f"({before:.0f} MB before matching); private file {size / 1e6:.1f} MB")

@@ -83,7 +83,7 @@ def sru_url(query_from: str) -> str:
     from monitor import config
 
     table = tomllib.loads(CONFIG)["sources"]["koop"]
-    options = {**config.defaults()["kinds"]["koop_sru"], **{k: v for k, v in table.items() if k not in ("kind", "new_within_days")}}
+    options = {**config.defaults()["kinds"]["koop_sru"], **{k: v for k, v in table.items() if k not in config.SOURCE_KEYS}}
     source = KoopSource("koop", options_from(KoopSource.Options, "koop", options))
     query = f'{source.selection()} and dt.modified>="{query_from}"'
     params = {**SRU_PARAMS, "query": query, "maximumRecords": str(source.options.page_size), "startRecord": "1"}
