@@ -137,6 +137,7 @@ def test_run_while_another_run_holds_the_lock_exits_75_but_import_goes_ahead(db,
     assert reprocessed.exit_code == 0, reprocessed.output
 
 
+@pytest.mark.slow
 def test_killed_import_leaves_no_half_document_and_a_rerun_completes(db):
     """SIGKILL in the middle of the batch transaction: nothing of the batch is visible after."""
     env = {**os.environ, "MONITOR_CRASHPOINT": "mid_upsert:7"}

@@ -23,6 +23,9 @@ from monitor.store import Store
 from oracle import clean, completed, fresh_db, reconcile, replay, replay_argv, runner, snapshot
 from reliability import LEDGER
 
+# Kills, forks and loopback fault servers: the full suite runs these, the fast loop does not.
+pytestmark = pytest.mark.slow
+
 __all__ = ["clean", "replay", "runner"]  # pytest fixtures shared through oracle.py
 
 REPO = Path(__file__).resolve().parent.parent

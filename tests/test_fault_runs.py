@@ -19,6 +19,9 @@ import pytest
 from oracle import completed, fresh_db, integrity, runner, snapshot
 from reliability import LEDGER
 
+# Kills, forks and loopback fault servers: the full suite runs these, the fast loop does not.
+pytestmark = pytest.mark.slow
+
 __all__ = ["runner"]  # pytest fixture shared through oracle.py
 
 FEED = Path(__file__).parent / "fixtures" / "feeds" / "mkb-nederland_rss_nieuws_excerpt.xml"

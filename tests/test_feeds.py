@@ -307,6 +307,7 @@ def test_validators_of_a_feed_without_new_entries_are_stored(tmp_path: Path) -> 
 # --- issue 19: bounded runs -----------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_huge_feed_is_read_in_bounded_batches_over_several_runs() -> None:
     feed = rss(*(rss_item(n, f"Mon, 02 Nov 2026 {n // 60 % 24:02d}:{n % 60:02d}:00 +0100") for n in range(1, 401)))
     source = make_source(fetch_articles=False, max_items=100, batch_size=50, max_seen=5000)

@@ -203,6 +203,7 @@ def ids(result) -> set[str]:
     return {h["id"] for h in _json.loads(result.stdout)}
 
 
+@pytest.mark.slow
 def test_every_readme_command_line_runs_with_its_documented_effect(workdir, monkeypatch):
     tmp, server = workdir
     lines = readme_command_lines()

@@ -28,6 +28,9 @@ from oracle import (clean, completed, cursor_not_ahead, fresh_db, integrity, rec
 from reliability import LEDGER
 from scrapers.base import Document
 
+# Kills, forks and loopback fault servers: the full suite runs these, the fast loop does not.
+pytestmark = pytest.mark.slow
+
 __all__ = ["clean", "replay", "runner"]  # pytest fixtures shared through oracle.py
 
 STORAGE_CODES = ("storage.full", "storage.error")

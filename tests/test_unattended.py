@@ -69,6 +69,7 @@ def offline(tmp_path) -> Path:
 # --- exit status and health (Why 1) ------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_run_without_network_exits_1_names_each_source_and_why_and_sources_shows_them_failing(offline, tmp_path):
     """Why: `run` with every source unreachable exited 0 with "ok": true, and a source that never
     succeeded never turned stale: a cron job would report success for months."""
@@ -283,6 +284,7 @@ def test_an_interrupted_run_is_closed_as_failed_when_the_corpus_next_opens(tmp_p
     assert rows == {run_id: "failed run.interrupted", alive: "running "} and source == "run.interrupted"
 
 
+@pytest.mark.slow
 def test_extract_jsonl_streams_and_a_bad_line_is_an_error_record(tmp_path):
     """Why: `extract --jsonl` printed nothing for the good lines when one line was bad."""
     proc = subprocess.Popen([sys.executable, "-m", "monitor", "extract", "--jsonl"], stdin=subprocess.PIPE,
@@ -334,6 +336,7 @@ def test_numbers_in_tables_cannot_be_misread(tmp_path):
     assert any("count" in line for line in lines) and any("percent" in line for line in lines)
 
 
+@pytest.mark.slow
 def test_import_and_reprocess_run_while_watch_waits_and_ctrl_c_exits_130(tmp_path):
     """`watch` holds the run lock while it waits; `import` and `reprocess` take the corpus's
     write transactions instead, and Ctrl-C ends `watch` with 130, not a traceback."""
