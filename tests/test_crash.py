@@ -44,7 +44,8 @@ from reliability import LEDGER
 from sinks import SmtpSink, WebhookSink
 
 # Kills, forks and loopback fault servers: the full suite runs these, the fast loop does not.
-pytestmark = pytest.mark.slow
+# Each module writes the RELIABILITY figures (the ledger fixture) when it ends.
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("ledger")]
 
 __all__ = ["clean", "replay", "runner"]  # pytest fixtures shared through oracle.py
 
@@ -53,11 +54,6 @@ GOVERNMENT = HERE / "fixtures" / "import" / "government.jsonl"
 PIPELINE_POINTS = ("after_fetch", "after_parse", "mid_upsert", "mid_cursor_advance")
 MAX_N = 100  # more hits of one point than any of these inputs makes: a loop that never ends is a bug
 
-
-@pytest.fixture(scope="module", autouse=True)
-def report(tmp_path_factory):
-    yield LEDGER
-    LEDGER.write(tmp_path_factory.getbasetemp())
 
 
 class Expected:
