@@ -100,3 +100,16 @@ def ledger(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ledger]:
 
 
 __all__ = ["FIXTURES", "Reply"]
+
+
+@pytest.fixture(scope="session")
+def make_source() -> Callable[..., Any]:
+    """``make_source(name, **options)``: the shipped source ``name`` with these options, built the
+    way a run builds it (config, then ``monitor.pipeline.build_source``)."""
+    from monitor.pipeline import build_source
+
+    def make(name: str, **options: Any) -> Any:
+        loaded = config_module.load(overrides={"sources": {name: options}} if options else None)
+        return build_source(loaded.source(name))
+
+    return make
