@@ -104,6 +104,7 @@ def test_a_run_without_network_exits_1_names_each_source_and_why_and_sources_sho
     assert all("Connection refused" in rows[name]["reason"] for name in names)
 
 
+@pytest.mark.slow
 def test_a_run_where_every_source_succeeds_exits_0_and_again_with_nothing_new(runner, replay, tmp_path):
     db = tmp_path / "monitor.db"
     first = completed(runner, replay_argv(replay, db))
@@ -141,6 +142,7 @@ def test_the_readme_lists_every_exit_code_the_cli_returns():
     assert "130" in cli_module.__doc__ and "75" in cli_module.__doc__
 
 
+@pytest.mark.slow
 def test_serve_on_a_busy_port_says_so_and_exits_1(tmp_path):
     """It exited 3 (uvicorn's start-up failure), undocumented."""
     db = tmp_path / "monitor.db"
@@ -223,6 +225,7 @@ def test_options_after_double_dash_are_words_of_the_query(corpus):
     assert dates == sorted(dates, reverse=True)
 
 
+@pytest.mark.slow
 def test_argv_that_is_not_utf8_is_a_one_line_error(corpus):
     """Why: non-UTF-8 bytes in a query under LC_ALL=C gave a traceback."""
     proc = subprocess.run([sys.executable, "-m", "monitor", "--db", str(corpus), "search", b"caf\xe9"],
@@ -233,6 +236,7 @@ def test_argv_that_is_not_utf8_is_a_one_line_error(corpus):
     assert "argument 4 is not UTF-8: caf\\xe9" in err and len(err.strip().splitlines()) == 1
 
 
+@pytest.mark.slow
 def test_a_latin1_jsonl_file_is_no_traceback_and_the_run_is_closed(tmp_path):
     """Why: a Latin-1 JSONL file gave a traceback, and the run stayed `running` in `runs`."""
     path = tmp_path / "latin1.jsonl"
@@ -267,6 +271,7 @@ def test_a_file_that_is_not_a_corpus_is_refused_by_name(tmp_path):
         assert [r[0] for r in conn.execute("SELECT name FROM sqlite_master")] == ["klanten"]
 
 
+@pytest.mark.slow
 def test_an_interrupted_run_is_closed_as_failed_when_the_corpus_next_opens(tmp_path):
     db = tmp_path / "monitor.db"
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
@@ -319,6 +324,7 @@ def test_eval_refuses_a_file_without_annotations_and_a_file_that_is_not_gold(tmp
         assert result.exit_code == 2 and says in result.output and "not a gold file" in result.output, result.output
 
 
+@pytest.mark.slow
 def test_numbers_in_tables_cannot_be_misread(tmp_path):
     """Why: numbers printed as `90,623`, which a Dutch reader takes for ninety point six; and
     `figures` lost its unit column at 80 columns."""
@@ -381,6 +387,7 @@ def wait_for(condition, proc: subprocess.Popen, timeout: float = 60) -> None:
         time.sleep(0.1)
 
 
+@pytest.mark.slow
 def test_ctrl_c_during_a_run_exits_130_and_closes_the_run(faultd, tmp_path):
     config = write_toml(tmp_path, sources={"hangt": {"kind": "feed", "url": faultd.url("/hang-before-headers")}})
     config.write_text(config.read_text("utf-8") + "[http]\nallow_private = true\nrobots = false\nretries = 1\nread_timeout = 60.0\n"
