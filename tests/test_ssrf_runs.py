@@ -12,6 +12,8 @@ import json
 import sqlite3
 from pathlib import Path
 
+import pytest
+
 from oracle import fresh_db, runner
 
 __all__ = ["runner"]  # pytest fixture shared through oracle.py
