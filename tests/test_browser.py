@@ -29,7 +29,7 @@ XSS = {"url": "https://example.org/xss-proef", "title": "Proef <script>alert(1)<
        "text": 'De xssproef bevat <script>alert(1)</script> en <img src=x onerror="alert(2)"> als gewone tekst.',
        "kind": "news", "source": "xss", "published": "2024-05-01T10:00:00Z"}
 
-pytestmark = [pytest.mark.browser,
+pytestmark = [pytest.mark.browser, pytest.mark.slow,
               pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium")]
 
 

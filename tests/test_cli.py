@@ -137,6 +137,7 @@ def test_run_while_another_run_holds_the_lock_exits_75_but_import_goes_ahead(db,
     assert reprocessed.exit_code == 0, reprocessed.output
 
 
+@pytest.mark.slow
 def test_killed_import_leaves_no_half_document_and_a_rerun_completes(db):
     """SIGKILL in the middle of the batch transaction: nothing of the batch is visible after."""
     env = {**os.environ, "MONITOR_CRASHPOINT": "mid_upsert:7"}
@@ -153,11 +154,13 @@ def test_killed_import_leaves_no_half_document_and_a_rerun_completes(db):
         assert s.check() == []
 
 
+@pytest.mark.slow
 def test_python_dash_m_runs_the_same_cli():
     proc = subprocess.run([sys.executable, "-m", "monitor", "--help"], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0 and "import" in proc.stdout and "search" in proc.stdout
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(shutil.which("sqlite-utils") is None and not Path(sys.executable).with_name("sqlite-utils").exists(),
                     reason="the sqlite-utils command is not installed")
 def test_sqlite_utils_reads_and_searches_the_same_file(db):

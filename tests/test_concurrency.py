@@ -23,15 +23,14 @@ from monitor.store import Store
 from oracle import clean, completed, fresh_db, reconcile, replay, replay_argv, runner, snapshot
 from reliability import LEDGER
 
+# Kills, forks and loopback fault servers: the full suite runs these, the fast loop does not.
+# Each module writes the RELIABILITY figures (the ledger fixture) when it ends.
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("ledger")]
+
 __all__ = ["clean", "replay", "runner"]  # pytest fixtures shared through oracle.py
 
 REPO = Path(__file__).resolve().parent.parent
 
-
-@pytest.fixture(scope="module", autouse=True)
-def report(tmp_path_factory):
-    yield LEDGER
-    LEDGER.write(tmp_path_factory.getbasetemp())
 
 
 # --- P2: one run at a time ------------------------------------------------------------------

@@ -151,6 +151,7 @@ def test_robots_txt_redirected_to_an_internal_address_is_neither_fetched_nor_sto
 # --- the deadline in every phase ------------------------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", ["/drip-status?interval=1", "/drip-headers?interval=0.2", "/drip?interval=0.2&bytes=100"])
 def test_a_dripping_head_or_body_ends_at_the_total_deadline(faultd, path):
     """A status line dripped one byte a second ends the fetch at the total deadline (+1 s): the
@@ -165,6 +166,7 @@ def test_a_dripping_head_or_body_ends_at_the_total_deadline(faultd, path):
     assert deadline - 0.05 <= took < deadline + 1.0
 
 
+@pytest.mark.slow
 def test_a_dripped_tls_handshake_ends_at_the_total_deadline():
     with Dripper(b"\x02", prefix=b"\x16\x03\x03\x40\x00", interval=0.1) as tls:
         with client(allow=("127.0.0.1",), total_deadline=1.0, connect_timeout=5.0) as http:
@@ -174,6 +176,7 @@ def test_a_dripped_tls_handshake_ends_at_the_total_deadline():
             assert time.monotonic() - started < 2.0
 
 
+@pytest.mark.slow
 def test_a_name_that_never_resolves_ends_at_the_total_deadline(monkeypatch):
     def stuck(*args, **kwargs):
         time.sleep(3)

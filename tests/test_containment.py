@@ -107,6 +107,7 @@ def run_kinds(tmp_path: Path, bodies: dict[str, bytes]) -> None:
         assert all(CODE.match(f["code"]) for f in s.failures), s.failures
 
 
+@pytest.mark.slow
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
 def test_random_dates_in_every_source_kind_are_contained(tmp_path, data):

@@ -50,14 +50,12 @@ SECRET = CORPUS / "xml-attacks" / "secret.txt"
 SECRET_MARK = SECRET.read_text("utf-8").split(":")[0]
 NOT_DATA = {"README.md", "make_corpus.py", "secret.txt"}
 # The matrix row each category stands for, for the report's per-class figures.
+# The module writes the RELIABILITY figures (the ledger fixture) when it ends.
+pytestmark = pytest.mark.usefixtures("ledger")
+
 ROWS = {"illformed": "C2", "encoding": "C1", "xml-attacks": "C5", "dates": "T4", "identity": "T1", "pdf": "C7",
         "api-errors": "N11"}
 
-
-@pytest.fixture(scope="module", autouse=True)
-def report(tmp_path_factory):
-    yield LEDGER
-    LEDGER.write(tmp_path_factory.getbasetemp())
 
 
 # --- the parsers, as the sources call them; each returns the facts a sidecar can expect ---------

@@ -43,6 +43,10 @@ from oracle import (Snapshot, alert_hits, clean, completed, cursor_not_ahead, fr
 from reliability import LEDGER
 from sinks import SmtpSink, WebhookSink
 
+# Kills, forks and loopback fault servers: the full suite runs these, the fast loop does not.
+# Each module writes the RELIABILITY figures (the ledger fixture) when it ends.
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("ledger")]
+
 __all__ = ["clean", "replay", "runner"]  # pytest fixtures shared through oracle.py
 
 HERE = Path(__file__).parent
@@ -50,11 +54,6 @@ GOVERNMENT = HERE / "fixtures" / "import" / "government.jsonl"
 PIPELINE_POINTS = ("after_fetch", "after_parse", "mid_upsert", "mid_cursor_advance")
 MAX_N = 100  # more hits of one point than any of these inputs makes: a loop that never ends is a bug
 
-
-@pytest.fixture(scope="module", autouse=True)
-def report(tmp_path_factory):
-    yield LEDGER
-    LEDGER.write(tmp_path_factory.getbasetemp())
 
 
 class Expected:
@@ -183,7 +182,6 @@ def test_a_second_run_over_the_same_input_changes_nothing(runner, expected, sink
 # --- every crash point, every n ------------------------------------------------------------------
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("scenario, point", [("replay", p) for p in POINTS]
                          + [("import", p) for p in PIPELINE_POINTS if p != "mid_cursor_advance"])
 def test_crash_point_loop(runner, expected, sinks, tmp_path, scenario, point):
@@ -228,7 +226,6 @@ def test_the_real_entry_point_crashes_and_recovers_the_same_way(expected, sinks,
 # --- random kills ---------------------------------------------------------------------------------
 
 
-@pytest.mark.slow
 def test_random_kills(runner, expected, sinks, tmp_path):
     """SIGKILL at seeded random moments of runs over the same input; sometimes the recovery run
     is killed too (SQLite's compound faults). Each kill is followed by the oracle; a kill may

@@ -19,6 +19,10 @@ import pytest
 from oracle import completed, fresh_db, integrity, runner, snapshot
 from reliability import LEDGER
 
+# Kills, forks and loopback fault servers: the full suite runs these, the fast loop does not.
+# Each module writes the RELIABILITY figures (the ledger fixture) when it ends.
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("ledger")]
+
 __all__ = ["runner"]  # pytest fixture shared through oracle.py
 
 FEED = Path(__file__).parent / "fixtures" / "feeds" / "mkb-nederland_rss_nieuws_excerpt.xml"
@@ -47,11 +51,6 @@ FAULTS = {
     "empty-with-200": ("N11", "/empty.xml", "parse.not_a_feed"),
 }
 
-
-@pytest.fixture(scope="module", autouse=True)
-def report(tmp_path_factory):
-    yield LEDGER
-    LEDGER.write(tmp_path_factory.getbasetemp())
 
 
 def closed_port() -> int:

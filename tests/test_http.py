@@ -153,6 +153,7 @@ def test_client_errors_are_not_retried(faultd, clock):
 # --- time (N5, N6) ----------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_drip_past_the_total_deadline_is_cut_off(faultd):
     deadline = 1.0
     http = Client(settings(total_deadline=deadline, read_timeout=0.5), sleep=FakeClock().sleep)

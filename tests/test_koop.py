@@ -38,9 +38,6 @@ def make_source(**changes: object) -> KoopSource:
     return KoopSource("koop", options_from(Options, "koop", values))
 
 
-def run(source: KoopSource, fetcher: MockFetcher, cursor: str | None = None) -> list[Batch]:
-    return list(source.discover(fetcher, cursor))
-
 
 def sru_params(url: str) -> dict[str, str]:
     return {key: values[0] for key, values in parse_qs(urlsplit(url).query).items()}
@@ -70,9 +67,9 @@ def test_nothing_to_follow_is_a_config_error():
         make_source(dossiers=[], terms=[])
 
 
-def test_paging_follows_next_record_position_to_the_end():
+def test_paging_follows_next_record_position_to_the_end(run_source):
     fetcher = MockFetcher({SRU: Reply.file(PAGE_1), f"{SRU}?startRecord=11": Reply.file(PAGE_2)})
-    batches = run(make_source(), fetcher)
+    batches = run_source(make_source(), fetcher)
 
     assert [len(b.items) for b in batches] == [10, 1]
     first = [sru_params(url) for url in fetcher.urls()]
@@ -97,10 +94,10 @@ def test_date_windows_cover_every_day_once_and_end_open():
     assert list(date_windows(date(2026, 11, 27), date(2026, 11, 27), 31)) == [(date(2026, 11, 27), None)]
 
 
-def test_each_window_read_to_its_end_commits_its_last_day():
+def test_each_window_read_to_its_end_commits_its_last_day(run_source):
     since = date.today() - timedelta(days=40)
     fetcher = MockFetcher({SRU: Reply.file(PAGE_2)})  # every window answers with kst-35842-4
-    batches = run(make_source(start_date=since.isoformat(), window_days=31), fetcher)
+    batches = run_source(make_source(start_date=since.isoformat(), window_days=31), fetcher)
     queries = [sru_params(url)["query"] for url in fetcher.urls()]
     first_end = since + timedelta(days=30)
     assert queries[0].endswith(f'dt.modified>="{since}" and dt.modified<="{first_end}"')
@@ -109,28 +106,28 @@ def test_each_window_read_to_its_end_commits_its_last_day():
     assert json.loads(batches[1].cursor)["modified"] == date.today().isoformat()
 
 
-def test_an_empty_window_moves_nothing():
+def test_an_empty_window_moves_nothing(run_source):
     empty = (FIXTURES / "sru_searchRetrieve_identifier_kst-35842-4.xml").read_text("utf-8")
     empty = re.sub(r"<sru:records>.*</sru:records>", "<sru:records/>", empty, flags=re.S)
     empty = re.sub(r"<sru:numberOfRecords>\d+</sru:numberOfRecords>", "<sru:numberOfRecords>0</sru:numberOfRecords>", empty)
-    batches = run(make_source(start_date=date.today().isoformat()), MockFetcher({SRU: Reply(empty.encode())}))
+    batches = run_source(make_source(start_date=date.today().isoformat()), MockFetcher({SRU: Reply(empty.encode())}))
     assert all(b.cursor is None for b in batches)
 
 
-def test_next_run_starts_at_the_cursor_minus_the_overlap():
+def test_next_run_starts_at_the_cursor_minus_the_overlap(run_source):
     source = make_source()
-    [_, last] = run(source, MockFetcher({SRU: Reply.file(PAGE_1), f"{SRU}?startRecord=11": Reply.file(PAGE_2)}))
+    [_, last] = run_source(source, MockFetcher({SRU: Reply.file(PAGE_1), f"{SRU}?startRecord=11": Reply.file(PAGE_2)}))
     fetcher = MockFetcher({SRU: Reply.file(PAGE_2)})
-    [again] = run(source, fetcher, last.cursor)
+    [again] = run_source(source, fetcher, last.cursor)
     yesterday = date.today() - timedelta(days=1)
     assert sru_params(fetcher.urls()[0])["query"].endswith(f'dt.modified>="{yesterday}"')
     assert again.cursor is None  # only older records came back: the cursor stays at today, never moves back
 
 
-def test_a_changed_selection_starts_again_from_start_date():
-    [_, last] = run(make_source(), MockFetcher({SRU: Reply.file(PAGE_1), f"{SRU}?startRecord=11": Reply.file(PAGE_2)}))
+def test_a_changed_selection_starts_again_from_start_date(run_source):
+    [_, last] = run_source(make_source(), MockFetcher({SRU: Reply.file(PAGE_1), f"{SRU}?startRecord=11": Reply.file(PAGE_2)}))
     fetcher = MockFetcher({SRU: Reply.file(PAGE_2)})
-    run(make_source(dossiers=["32637", "26643", "33009"]), fetcher, last.cursor)
+    run_source(make_source(dossiers=["32637", "26643", "33009"]), fetcher, last.cursor)
     assert sru_params(fetcher.urls()[0])["query"].endswith('dt.modified>="2024-11-27"')
 
 
@@ -144,29 +141,29 @@ def test_a_failing_second_page_yields_no_cursor():
     assert [b.cursor for b in batches] == [None]  # page 1 is stored, the cursor has not moved
 
 
-def test_sru_diagnostic_is_an_api_error():
+def test_sru_diagnostic_is_an_api_error(run_source):
     fetcher = MockFetcher({SRU: Reply.file(FIXTURES / "sru_diagnostic_query_syntax_from_schema.xml")})
     with pytest.raises(APIError, match="Query syntax error .unbalanced parenthesis.") as caught:
-        run(make_source(), fetcher)
+        run_source(make_source(), fetcher)
     assert caught.value.code == "api.error"
 
 
-def test_html_with_status_200_is_not_a_feed():
+def test_html_with_status_200_is_not_a_feed(run_source):
     fetcher = MockFetcher({SRU: Reply(b"<!DOCTYPE html><html><body>Onderhoud</body></html>",
                                       headers={"content-type": "text/html"})})
     with pytest.raises(NotAFeed):
-        run(make_source(), fetcher)
+        run_source(make_source(), fetcher)
 
 
-def test_truncated_page_is_rejected_whole():
+def test_truncated_page_is_rejected_whole(run_source):
     body = PAGE_1.read_bytes()
     fetcher = MockFetcher({SRU: Reply(body[: len(body) // 2])})
     with pytest.raises(ParseError, match="not well-formed"):
-        run(make_source(), fetcher)
+        run_source(make_source(), fetcher)
 
 
-def test_built_records_carry_the_values_of_the_real_metadata_files():
-    [batch] = run(make_source(), MockFetcher({SRU: Reply.file(TWO_RECORDS)}))
+def test_built_records_carry_the_values_of_the_real_metadata_files(run_source):
+    [batch] = run_source(make_source(), MockFetcher({SRU: Reply.file(TWO_RECORDS)}))
     for item in batch.items:
         metadata = parse_xml((FIXTURES / item.key / "metadata.xml").read_bytes())
         real = {(m.get("name"), m.get("content")) for m in metadata}
@@ -177,8 +174,8 @@ def test_built_records_carry_the_values_of_the_real_metadata_files():
                 assert (f"OVERHEIDop.{name}", value) in real
 
 
-def test_record_metadata_from_a_real_sru_record():
-    [batch] = run(make_source(), MockFetcher({SRU: Reply.file(PAGE_2)}))
+def test_record_metadata_from_a_real_sru_record(run_source):
+    [batch] = run_source(make_source(), MockFetcher({SRU: Reply.file(PAGE_2)}))
     [item] = batch.items
     assert item.key == "kst-35842-4"
     assert item.url == "https://zoek.officielebekendmakingen.nl/kst-35842-4.html"
@@ -190,7 +187,7 @@ def test_record_metadata_from_a_real_sru_record():
 
 def full_run(fetcher: MockFetcher) -> dict[str, object]:
     source = make_source()
-    [batch] = run(source, fetcher)
+    [batch] = source.discover(fetcher, None)
     return {item.key: source.parse(item, source.fetch(fetcher, item)) for item in batch.items}
 
 
@@ -294,9 +291,9 @@ def test_scanned_bijlage_is_kept_on_its_metadata():
     assert doc.title.startswith("Eindnotitie verkenning haalbaarheid") and doc.published == "2020-06-16"
 
 
-def test_a_publication_that_is_not_there_fails_the_item_only():
+def test_a_publication_that_is_not_there_fails_the_item_only(run_source):
     fetcher = MockFetcher({SRU: Reply.file(TWO_RECORDS)})
     source = make_source()
-    [batch] = run(source, fetcher)
+    [batch] = run_source(source, fetcher)
     with pytest.raises(NoRecording):
         source.fetch(fetcher, batch.items[0])

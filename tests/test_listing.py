@@ -31,14 +31,11 @@ def html(path: Path) -> Reply:
     return Reply.file(path, content_type="text/html; charset=utf-8")
 
 
-def run(source: ListingSource, fetcher: MockFetcher, cursor: str | None = None) -> list[Batch]:
-    return list(source.discover(fetcher, cursor))
 
-
-def test_real_listing_items_with_titles_and_dates() -> None:
+def test_real_listing_items_with_titles_and_dates(run_source) -> None:
     source = make_source()
     fetcher = MockFetcher({HOME_URL: html(HOME), FILES: html(PAGE)})
-    [batch] = run(source, fetcher)
+    [batch] = run_source(source, fetcher)
     assert len(batch.items) == 6 and batch.complete
     newest = batch.items[-1]  # the listing runs newest first; the batch oldest first
     assert newest.key == FILES
@@ -47,26 +44,26 @@ def test_real_listing_items_with_titles_and_dates() -> None:
     # "17-03-2018 | 18:30" on the listing: Amsterdam wall-clock time, CET in March.
     assert doc.published == "2018-03-17T18:30:00+01:00" and doc.published_raw == "17-03-2018 | 18:30"
     assert doc.title == "Maatregelen voor snelle aanpak files" and doc.text_quality == "full"
-    assert run(source, MockFetcher({HOME_URL: html(HOME)}), batch.cursor) == [Batch([], cursor=None)]
+    assert run_source(source, MockFetcher({HOME_URL: html(HOME)}), batch.cursor) == [Batch([], cursor=None)]
     assert len(json.loads(batch.cursor)["seen"]) == 6
 
 
-def test_next_page_followed_until_nothing_new() -> None:
+def test_next_page_followed_until_nothing_new(run_source) -> None:
     fetcher = MockFetcher({HOME_URL: html(HOME), MORE_URL: html(HOME)})
-    [batch] = run(make_source(next_selector="a.more"), fetcher)
+    [batch] = run_source(make_source(next_selector="a.more"), fetcher)
     # The "Meer nieuws" page (served here with the same items) holds nothing new: paging stops.
     assert len(batch.items) == 6 and fetcher.urls() == [HOME_URL, MORE_URL]
 
 
-def test_failing_next_page_makes_the_batch_incomplete() -> None:
+def test_failing_next_page_makes_the_batch_incomplete(run_source) -> None:
     fetcher = MockFetcher({HOME_URL: html(HOME), MORE_URL: Reply(b"", status=500)})
-    [batch] = run(make_source(next_selector="a.more"), fetcher)
+    [batch] = run_source(make_source(next_selector="a.more"), fetcher)
     assert len(batch.items) == 6 and batch.cursor is None and not batch.complete
 
 
-def test_selector_matching_nothing_is_source_changed() -> None:
+def test_selector_matching_nothing_is_source_changed(run_source) -> None:
     with pytest.raises(SourceChanged):
-        run(make_source(item_selector="ul.news-list li"), MockFetcher({HOME_URL: html(HOME)}))
+        run_source(make_source(item_selector="ul.news-list li"), MockFetcher({HOME_URL: html(HOME)}))
 
 
 def test_item_selector_is_required() -> None:

@@ -27,6 +27,7 @@ def test_the_pipeline_is_versioned_and_named():
     assert extract(TEXT).pipeline_version == PIPELINE_VERSION
 
 
+@pytest.mark.slow
 def test_round_trip_through_disk_gives_the_same_extractions(tmp_path):
     nlp = build()
     nlp.to_disk(tmp_path / "nlp")
@@ -60,7 +61,7 @@ def gold_texts() -> list[str]:
 def test_sentences_are_the_sentencizers_and_line_breaks_end_them():
     """mkb_sentences computes spaCy's sentencizer rule on arrays; on text without line breaks it
     must set exactly the sentencizer's starts, and a line break must end a sentence."""
-    nlp = build()
+    nlp = pipeline()  # the shared, once-loaded pipeline: this test only reads it
     sentencizer = spacy.blank("nl").add_pipe("sentencizer")
     texts = [text.replace("\n", " ") for text in gold_texts()] + [
         "", ".", ". . Hallo", "Ja!? (Nee.) 'Zo.' dan... Klaar", "Eén zin zonder punt"]
@@ -71,6 +72,7 @@ def test_sentences_are_the_sentencizers_and_line_breaks_end_them():
     assert [s.text.strip() for s in doc.sents] == ["Kop", "De tekst begint hier.", "En gaat door:", "- een punt"]
 
 
+@pytest.mark.slow
 def test_batched_components_give_what_one_by_one_gives():
     texts = gold_texts()
     nlp = build()
@@ -84,6 +86,7 @@ def test_batched_components_give_what_one_by_one_gives():
     assert batched == one_by_one and any(figures for figures, _ in batched)
 
 
+@pytest.mark.slow
 def test_the_columns_cache_does_not_keep_documents_alive():
     nlp = build()
     docs = [weakref.ref(doc) for doc in nlp.pipe(gold_texts())]
@@ -91,6 +94,7 @@ def test_the_columns_cache_does_not_keep_documents_alive():
     assert not any(ref() is not None for ref in docs)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("slots", [WordFacts.SLOTS, 8])  # 8: nearly every word meets another's slot
 def test_word_facts_from_the_table_are_those_of_the_dict(monkeypatch, slots):
     monkeypatch.setattr(WordFacts, "SLOTS", slots)
@@ -180,6 +184,7 @@ def test_ten_thousand_capitalised_words_finish():
     _check(text, result)
 
 
+@pytest.mark.slow
 def test_importing_the_records_or_the_package_does_not_load_spacy():
     # The store and every CLI command import models.records; spaCy costs seconds to load.
     code = ("import sys, models.records, monitor.store, models\n"
@@ -219,6 +224,7 @@ def test_the_tokenizer_leaves_the_text_it_tokenised():
     assert doc_text(spacy.blank("nl")(text)) == text
 
 
+@pytest.mark.slow
 def test_the_vocabulary_keeps_words_only_while_warm(monkeypatch):
     texts = [(f"Bedrijf{n} en Stichting Woord{n} kregen {n} euro.", None) for n in range(40)]
     nlp = build()

@@ -234,6 +234,7 @@ def test_an_smtp_server_on_a_private_address_is_refused_without_a_connection(tmp
     assert "allow_private_smtp" in failed["last_error"] and "delivery.permanent" in failed["last_error"]
 
 
+@pytest.mark.slow
 def test_an_smtp_greeting_dripped_forever_ends_at_the_delivery_deadline(tmp_path, clock):
     """220- continuation lines, one byte every 0.1 s: each read is quick, the greeting never ends."""
     with Dripper(b"220-mkb-monitor drip\r\n", interval=0.05) as smtp:
@@ -251,6 +252,7 @@ def test_an_smtp_greeting_dripped_forever_ends_at_the_delivery_deadline(tmp_path
     assert all(e.startswith("delivery.temporary") for e in errors)
 
 
+@pytest.mark.slow
 def test_a_receiver_dripping_its_headers_cannot_hold_the_pass(tmp_path, clock, hook):
     with Faultd() as slow:
         config = make_config(tmp_path, delivery_deadline=1.0, delivery_breaker_failures=2)
@@ -265,6 +267,7 @@ def test_a_receiver_dripping_its_headers_cannot_hold_the_pass(tmp_path, clock, h
     assert counts["sent"] == n and counts["retrying"] == n and hook.deliveries_per_id() == {k: 1 for k in alert_ids(config)}
 
 
+@pytest.mark.slow
 def test_a_pass_ends_at_its_time_limit_and_the_rest_waits_due(tmp_path, clock):
     with Faultd() as slow:
         config = make_config(tmp_path, delivery_deadline=0.6, delivery_pass_limit=1.0, delivery_breaker_failures=100)
@@ -289,6 +292,7 @@ def test_delivery_numbers_out_of_range_name_their_key(tmp_path, clock, key, valu
         notify.deliver(private, config, clock=clock)
 
 
+@pytest.mark.slow
 def test_email_gives_up_after_four_days(tmp_path, clock):
     config = make_config(tmp_path, smtp_port=SmtpSink().port)  # nothing listens
     save(config, SavedSearch(name="s", query='"Comité voor Ondernemerschap"'), ("email", "a@example.org", None))
@@ -349,6 +353,7 @@ def crash_setup(tmp_path, hook, smtp):
     return config_path, config, write_jsonl(tmp_path / "gov.jsonl", government())
 
 
+@pytest.mark.slow
 def test_killed_between_commit_and_send_the_restart_delivers_every_hit_once(tmp_path, smtp):
     with WebhookSink(SECRET) as hook:
         config_path, config, data = crash_setup(tmp_path, hook, smtp)
@@ -364,6 +369,7 @@ def test_killed_between_commit_and_send_the_restart_delivers_every_hit_once(tmp_
             assert "alerts/ambiguous_redelivery" not in private.counters() and private.check() == []
 
 
+@pytest.mark.slow
 def test_killed_after_the_remote_accept_the_only_duplicate_has_the_same_key_and_is_counted(tmp_path, smtp):
     with WebhookSink(SECRET) as hook:
         config_path, config, data = crash_setup(tmp_path, hook, smtp)

@@ -232,6 +232,7 @@ def gold_texts_in(store, n):
             store._db.execute("UPDATE documents SET text = ? WHERE id = ?", [text, doc_id])
 
 
+@pytest.mark.slow
 def test_reextract_in_worker_processes_stores_what_one_process_stores(store):
     gold_texts_in(store, 6)
     extractor = ModelExtractor(batch_size=2)
@@ -248,6 +249,7 @@ def test_reextract_in_worker_processes_stores_what_one_process_stores(store):
     assert stored() == one_process and one_process[0] and one_process[1]
 
 
+@pytest.mark.slow
 def test_reextract_in_worker_processes_extracts_there(store):
     gold_texts_in(store, 6)
     extractor = PidExtractor()
@@ -257,6 +259,7 @@ def test_reextract_in_worker_processes_extracts_there(store):
     assert pids and os.getpid() not in pids
 
 
+@pytest.mark.slow
 def test_reextract_goes_on_in_this_process_when_a_worker_dies(store):
     gold_texts_in(store, 5)
     dying = DyingExtractor()

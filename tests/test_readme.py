@@ -202,6 +202,7 @@ def ids(result) -> set[str]:
     return {h["id"] for h in _json.loads(result.stdout)}
 
 
+@pytest.mark.slow
 def test_every_readme_command_line_runs_with_its_documented_effect(workdir, monkeypatch):
     tmp, server = workdir
     lines = readme_command_lines()
@@ -345,6 +346,13 @@ def test_every_readme_command_line_runs_with_its_documented_effect(workdir, monk
     assert "run summary" in log and "koop" in log and "nieuws" in log
 
     # -- development --
+    # The fast loop: run here as a collection (running it inside the suite would run the suite twice);
+    # it selects tests, and none of the slow ones.
+    fast = subprocess.run([*shlex.split(check('python -m pytest -m "not slow" -q')), "--collect-only"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=300)
+    assert fast.returncode == 0 and "deselected" in fast.stdout, fast.stdout[-2000:] + fast.stderr[-2000:]
+    collected = [line for line in fast.stdout.splitlines() if "::" in line]
+    assert len(collected) > 500 and not any(line.startswith("tests/test_crash.py") for line in collected)
     for line in ("python -m pytest -q tests/test_search.py", "python bench/bench_search.py --help"):
         done = subprocess.run(shlex.split(check(line)), cwd=ROOT, capture_output=True, text=True, timeout=300)
         assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]

@@ -13,7 +13,6 @@ import pytest
 
 from monitor.config import load
 from monitor.errors import HTTPStatus, SourceChanged
-from monitor.pipeline import build_source
 from scrapers.base import Batch
 from scrapers.dates import parse_date
 from scrapers.rijksoverheid import RijksoverheidSource, build_query
@@ -29,13 +28,6 @@ BORSSELE = "https://www.rijksoverheid.nl/actueel/nieuws/2026/09/23/nederlandse-s
 PAKKETJES = "https://www.rijksoverheid.nl/actueel/nieuws/2026/09/22/europese-toeslag-van-euro-2-voor-pakketjes-van-buiten-de-eu"
 
 
-def make_source(**overrides: object) -> RijksoverheidSource:
-    config = load(overrides={"sources": {"rijksoverheid": overrides}} if overrides else None)
-    return build_source(config.source("rijksoverheid"))
-
-
-def run(source: RijksoverheidSource, fetcher: MockFetcher, cursor: str | None = None) -> list[Batch]:
-    return list(source.discover(fetcher, cursor))
 
 
 def window(request: httpx.Request) -> tuple[datetime, datetime, list[str]]:
@@ -44,8 +36,8 @@ def window(request: httpx.Request) -> tuple[datetime, datetime, list[str]]:
     return parse_date(period["from"]), parse_date(period["to"]), query["filters"][1]["values"]
 
 
-def test_default_query_is_the_documented_shape() -> None:
-    source = make_source()
+def test_default_query_is_the_documented_shape(make_source) -> None:
+    source = make_source("rijksoverheid")
     start = datetime(2026, 10, 31, 23, tzinfo=timezone.utc)
     query = json.loads(build_query(source.options.query_template, ["Ondernemen en innovatie"], start,
                                    datetime(2026, 11, 27, 23, tzinfo=timezone.utc)))
@@ -57,12 +49,12 @@ def test_default_query_is_the_documented_shape() -> None:
             {"name": "specificPeriod", "from": "2026-10-31T23:00:00.000Z", "to": "2026-11-27T22:59:59.999Z"}]}]
 
 
-def test_api_answer_replayed_with_article_pages() -> None:
-    source = make_source()
+def test_api_answer_replayed_with_article_pages(make_source, run_source) -> None:
+    source = make_source("rijksoverheid")
     page = Reply.file(PAGE, content_type="text/html; charset=utf-8")
     fetcher = MockFetcher({API: Reply.file(ANSWER, content_type="application/rss+xml"),
                            BORSSELE: page, PAKKETJES: page})
-    [batch] = run(source, fetcher)
+    [batch] = run_source(source, fetcher)
     assert batch.complete and json.loads(batch.cursor)["api"]
     assert [i.key for i in batch.items] == [PAKKETJES, BORSSELE]
     docs = [source.parse(i, source.fetch(fetcher, i)) for i in batch.items]
@@ -95,11 +87,11 @@ class CappedApi(MockFetcher):
         return Reply((head + items + "</channel></rss>").encode())
 
 
-def test_full_answers_split_the_window_until_nothing_is_lost() -> None:
+def test_full_answers_split_the_window_until_nothing_is_lost(make_source, run_source) -> None:
     now = datetime.now(timezone.utc).replace(microsecond=0)
     published = [now - timedelta(hours=3, minutes=n) for n in range(45)]  # 45 items within one hour
     fetcher = CappedApi(published)
-    batches = run(make_source(), fetcher)
+    batches = run_source(make_source("rijksoverheid"), fetcher)
     keys = [i.key for b in batches for i in b.items]
     assert len(set(keys)) == 45
     assert all(b.complete and b.cursor for b in batches)
@@ -107,16 +99,16 @@ def test_full_answers_split_the_window_until_nothing_is_lost() -> None:
     cursors = [json.loads(b.cursor)["api"] for b in batches]
     assert cursors == sorted(cursors)
     # The next run starts overlap_hours before the cursor: the same items again, no more.
-    again = run(make_source(overlap_hours=4), CappedApi(published), batches[-1].cursor)
+    again = run_source(make_source("rijksoverheid", overlap_hours=4), CappedApi(published), batches[-1].cursor)
     assert {i.key for b in again for i in b.items} == set(keys)
     # An empty answer (nothing since the cursor) is no batch and moves nothing (I6).
-    assert run(make_source(overlap_hours=0), CappedApi(published), batches[-1].cursor) == []
+    assert run_source(make_source("rijksoverheid", overlap_hours=0), CappedApi(published), batches[-1].cursor) == []
 
 
-def test_a_window_that_stays_full_is_incomplete_and_freezes_the_cursor() -> None:
+def test_a_window_that_stays_full_is_incomplete_and_freezes_the_cursor(make_source, run_source) -> None:
     now = datetime.now(timezone.utc).replace(microsecond=0)
     burst = [now - timedelta(days=2)] * 25  # 25 items with one timestamp: no split can help
-    batches = run(make_source(), CappedApi(burst + [now - timedelta(hours=1)]))
+    batches = run_source(make_source("rijksoverheid"), CappedApi(burst + [now - timedelta(hours=1)]))
     incomplete = [b for b in batches if not b.complete]
     assert incomplete and all(b.cursor is None for b in batches[batches.index(incomplete[0]):])
 
@@ -129,12 +121,12 @@ def test_a_window_that_stays_full_is_incomplete_and_freezes_the_cursor() -> None
     b'<?xml version="1.0"?><rss version="2.0"><channel><item><title>t</title><link>l</link>'
     b"<pubDate>gisteren</pubDate></item></channel></rss>",
 ])
-def test_changed_answer_is_source_changed_after_the_sitemap_fallback(body: bytes) -> None:
+def test_changed_answer_is_source_changed_after_the_sitemap_fallback(make_source, body: bytes, run_source) -> None:
     page = Reply.file(PAGE, content_type="text/html; charset=utf-8")
     routes = {API: Reply(body), SITEMAP_URL: Reply.file(SITEMAP), BORSSELE: page, PAKKETJES: page}
     batches: list[Batch] = []
     with pytest.raises(SourceChanged):
-        for batch in make_source(first_run_days=100_000).discover(MockFetcher(routes), None):
+        for batch in make_source("rijksoverheid", first_run_days=100_000).discover(MockFetcher(routes), None):
             batches.append(batch)
     # The news still arrives, from the sitemap, and its cursor is kept apart from the API's.
     [batch] = batches
@@ -142,24 +134,24 @@ def test_changed_answer_is_source_changed_after_the_sitemap_fallback(body: bytes
     state = json.loads(batch.cursor)
     assert state["api"] is None and json.loads(state["sitemap"])["loc"] == BORSSELE
     with pytest.raises(SourceChanged):
-        run(make_source(sitemap_fallback=False), MockFetcher(routes))
+        run_source(make_source("rijksoverheid", sitemap_fallback=False), MockFetcher(routes))
 
 
-def test_api_and_sitemap_both_failing_raise_the_api_error() -> None:
+def test_api_and_sitemap_both_failing_raise_the_api_error(make_source, run_source) -> None:
     routes = {API: Reply(b"", status=500), SITEMAP_URL: Reply(b"", status=503)}
     with pytest.raises(HTTPStatus) as caught:
-        run(make_source(), MockFetcher(routes))
+        run_source(make_source("rijksoverheid"), MockFetcher(routes))
     assert caught.value.status == 500 and caught.value.__cause__.status == 503
 
 
-def test_a_bad_item_is_skipped_and_counted_not_the_whole_answer() -> None:
+def test_a_bad_item_is_skipped_and_counted_not_the_whole_answer(make_source, run_source) -> None:
     good = ANSWER.read_bytes()
     bad = (b"<item><title>Zonder link</title><pubDate>Wed, 23 Sep 2026 10:00:00 +0200</pubDate></item>"
            b"<item><title>Datum onleesbaar</title><link>https://www.rijksoverheid.nl/x</link>"
            b"<pubDate>binnenkort</pubDate></item></channel>")
     body = good.replace(b"</channel>", bad)
-    source = make_source(fetch_articles=False, first_run_days=100_000, sitemap_fallback=False)
-    batches = run(source, MockFetcher({API: Reply(body)}))
+    source = make_source("rijksoverheid", fetch_articles=False, first_run_days=100_000, sitemap_fallback=False)
+    batches = run_source(source, MockFetcher({API: Reply(body)}))
     assert sorted(i.key for b in batches for i in b.items) == sorted([PAKKETJES, BORSSELE])
     assert all(b.cursor is not None for b in batches)  # the answer was read: the cursor moves
     assert len(source.skipped) == 2 and "without link" in source.skipped[0]

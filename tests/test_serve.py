@@ -170,6 +170,7 @@ def test_every_table_and_column_has_a_title_and_description(corpus):
             assert columns == set(tables[name]["columns"]), name
 
 
+@pytest.mark.slow
 def test_error_pages_work_when_monitor_serve_is_imported_first(db):
     """A fresh interpreter that imports monitor.serve before anything else of Datasette's."""
     script = ("import asyncio, sys\n"
@@ -193,6 +194,7 @@ def test_database_page_counts_small_tables_only(ds, monkeypatch):
     assert "Many rows" in get(ds, "/monitor").text
 
 
+@pytest.mark.slow
 def test_plain_datasette_reads_the_same_file(db):
     """No project code: Datasette as any user would start it, in a process that never imported
     mkb-monitor, finds the FTS table by itself."""

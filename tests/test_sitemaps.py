@@ -33,13 +33,10 @@ def routes() -> dict[str, Reply]:
     return {SITEMAP_URL: Reply.file(SITEMAP), BORSSELE: page, PAKKETJES: page}
 
 
-def run(source: SitemapSource, fetcher: MockFetcher, cursor: str | None = None) -> list[Batch]:
-    return list(source.discover(fetcher, cursor))
 
-
-def test_real_news_sitemap_replayed_with_article_pages() -> None:
+def test_real_news_sitemap_replayed_with_article_pages(run_source) -> None:
     source, fetcher = make_source(), MockFetcher(routes())
-    [batch] = run(source, fetcher)
+    [batch] = run_source(source, fetcher)
     # Oldest lastmod first: 14:30:13.751Z (pakketjes) before 14:47:39.847Z (Borssele).
     assert [i.key for i in batch.items] == [PAKKETJES, BORSSELE]
     assert json.loads(batch.cursor) == {"v": 1, "date": "2026-09-23T14:47:39.847000+00:00", "loc": BORSSELE}
@@ -55,24 +52,24 @@ def test_real_news_sitemap_replayed_with_article_pages() -> None:
     assert all("MKB-actieplan laat mooi zien" in d.text and d.language == "nl" for d in docs)
 
 
-def test_rerun_with_unchanged_lastmod_or_304_yields_nothing() -> None:
+def test_rerun_with_unchanged_lastmod_or_304_yields_nothing(run_source) -> None:
     source = make_source()
-    [batch] = run(source, MockFetcher(routes()))
+    [batch] = run_source(source, MockFetcher(routes()))
     # Nothing new: one empty batch, which commits the sitemap's validators; a 304 gives none.
-    assert run(source, MockFetcher(routes()), batch.cursor) == [Batch([], cursor=None)]
-    assert run(source, MockFetcher({SITEMAP_URL: Reply(b"", status=304)}), batch.cursor) == []
+    assert run_source(source, MockFetcher(routes()), batch.cursor) == [Batch([], cursor=None)]
+    assert run_source(source, MockFetcher({SITEMAP_URL: Reply(b"", status=304)}), batch.cursor) == []
 
 
-def test_entries_after_a_committed_batch_are_not_lost() -> None:
+def test_entries_after_a_committed_batch_are_not_lost(run_source) -> None:
     source = make_source(batch_size=1)
-    first, second = run(source, MockFetcher(routes()))
+    first, second = run_source(source, MockFetcher(routes()))
     assert [first.items[0].key, second.items[0].key] == [PAKKETJES, BORSSELE]
     # Committing only the first batch, then rerunning: the second entry comes again (T5).
-    [again] = run(source, MockFetcher(routes()), first.cursor)
+    [again] = run_source(source, MockFetcher(routes()), first.cursor)
     assert [i.key for i in again.items] == [BORSSELE]
 
 
-def test_sitemap_index_and_a_failing_sub_sitemap() -> None:
+def test_sitemap_index_and_a_failing_sub_sitemap(run_source) -> None:
     index_url = "https://www.kvk.nl/sitemap_index.xml"
     index = (b'<?xml version="1.0" encoding="UTF-8"?><sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
              b"<sitemap><loc>https://www.kvk.nl/documents-1.xml</loc><lastmod>2026-09-23</lastmod></sitemap>"
@@ -80,19 +77,19 @@ def test_sitemap_index_and_a_failing_sub_sitemap() -> None:
              b"</sitemapindex>")
     fetcher = MockFetcher({index_url: Reply(index), "https://www.kvk.nl/documents-1.xml": Reply.file(SITEMAP),
                            "https://www.kvk.nl/documents-2.xml": Reply(b"<html><body>Fout</body></html>")})
-    [batch] = run(make_source(index_url), fetcher)
+    [batch] = run_source(make_source(index_url), fetcher)
     assert len(batch.items) == 2
     assert batch.cursor is None and batch.complete is False  # documents-2 may hold older entries
 
 
-def test_sitemap_without_namespace_and_url_filter() -> None:
+def test_sitemap_without_namespace_and_url_filter(run_source) -> None:
     bare = SITEMAP.read_bytes().replace(b' xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"', b"")
-    [batch] = run(make_source(url_contains="/2026/09/23/"), MockFetcher({SITEMAP_URL: Reply(bare)}))
+    [batch] = run_source(make_source(url_contains="/2026/09/23/"), MockFetcher({SITEMAP_URL: Reply(bare)}))
     assert [i.key for i in batch.items] == [BORSSELE]
 
 
-def test_first_run_skips_old_entries() -> None:
-    assert run(make_source(first_run_days=1), MockFetcher(routes())) == [Batch([], cursor=None)]
+def test_first_run_skips_old_entries(run_source) -> None:
+    assert run_source(make_source(first_run_days=1), MockFetcher(routes())) == [Batch([], cursor=None)]
 
 
 @pytest.mark.parametrize(("body", "error"), [
@@ -100,12 +97,12 @@ def test_first_run_skips_old_entries() -> None:
     (b'<?xml version="1.0"?><rss version="2.0"><channel/></rss>', SourceChanged),
     (b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "b">]><urlset/>', UnsafeXML),
 ])
-def test_not_a_sitemap(body: bytes, error: type[Exception]) -> None:
+def test_not_a_sitemap(body: bytes, error: type[Exception], run_source) -> None:
     with pytest.raises(error):
-        run(make_source(), MockFetcher({SITEMAP_URL: Reply(body)}))
+        run_source(make_source(), MockFetcher({SITEMAP_URL: Reply(body)}))
 
 
-def test_index_skips_only_sub_sitemaps_older_than_the_cursor() -> None:
+def test_index_skips_only_sub_sitemaps_older_than_the_cursor(run_source) -> None:
     index_url = "https://www.kvk.nl/sitemap_index.xml"
     index = (b'<?xml version="1.0" encoding="UTF-8"?><sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
              b"<sitemap><loc>https://www.kvk.nl/old.xml</loc><lastmod>2026-01-01</lastmod></sitemap>"
@@ -114,12 +111,12 @@ def test_index_skips_only_sub_sitemaps_older_than_the_cursor() -> None:
     fetcher = MockFetcher({index_url: Reply(index), "https://www.kvk.nl/documents-1.xml": Reply.file(SITEMAP)})
     cursor = json.dumps({"v": 1, "date": "2026-09-23T14:40:00+00:00", "loc": ""})
     # documents-1 is dated the same day as the cursor (a bare date): read; old.xml is not fetched.
-    [batch] = run(make_source(index_url), fetcher, cursor)
+    [batch] = run_source(make_source(index_url), fetcher, cursor)
     assert [i.key for i in batch.items] == [BORSSELE] and batch.complete
     assert "https://www.kvk.nl/old.xml" not in fetcher.urls()
 
 
-def test_a_huge_sitemap_index_is_walked_a_bounded_part_per_run() -> None:
+def test_a_huge_sitemap_index_is_walked_a_bounded_part_per_run(run_source) -> None:
     """Issue 19: an index of thousands of sub-sitemaps was walked in one run without end."""
     index_url = "https://www.kvk.nl/sitemap_index.xml"
     ns = b'xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"'
@@ -135,7 +132,7 @@ def test_a_huge_sitemap_index_is_walked_a_bounded_part_per_run() -> None:
     delivered, cursor, per_run = [], None, []
     for _ in range(4):
         fetcher = MockFetcher(routes)
-        batches = run(source, fetcher, cursor)
+        batches = run_source(source, fetcher, cursor)
         per_run.append(sum(1 for u in fetcher.urls() if "documents-" in u))
         delivered += [i.key for b in batches for i in b.items]
         cursor = next((b.cursor for b in reversed(batches) if b.cursor), cursor)
@@ -144,14 +141,14 @@ def test_a_huge_sitemap_index_is_walked_a_bounded_part_per_run() -> None:
     assert "walked" not in json.loads(cursor) and json.loads(cursor)["date"].startswith("2026-09-28")
 
 
-def test_a_walk_cut_short_keeps_the_date_mark() -> None:
+def test_a_walk_cut_short_keeps_the_date_mark(run_source) -> None:
     index_url = "https://www.kvk.nl/sitemap_index.xml"
     index = (b'<?xml version="1.0" encoding="UTF-8"?><sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
              b"<sitemap><loc>https://www.kvk.nl/documents-1.xml</loc><lastmod>2026-09-23</lastmod></sitemap>"
              b"<sitemap><loc>https://www.kvk.nl/documents-2.xml</loc><lastmod>2026-09-24</lastmod></sitemap>"
              b"</sitemapindex>")
     fetcher = MockFetcher({index_url: Reply(index), "https://www.kvk.nl/documents-1.xml": Reply.file(SITEMAP)})
-    [batch] = run(make_source(index_url, max_sitemaps=1), fetcher)
+    [batch] = run_source(make_source(index_url, max_sitemaps=1), fetcher)
     state = json.loads(batch.cursor)
     # documents-2 may hold entries older than those of documents-1: the date mark does not move yet.
     assert state["date"] is None and state["walked"] == ["2026-09-23T00:00:00+02:00", "https://www.kvk.nl/documents-1.xml"]

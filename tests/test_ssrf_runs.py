@@ -12,6 +12,8 @@ import json
 import sqlite3
 from pathlib import Path
 
+import pytest
+
 from oracle import fresh_db, runner
 
 __all__ = ["runner"]  # pytest fixture shared through oracle.py
@@ -21,6 +23,7 @@ ARTICLE = b"https://www.mkb.nl/artikelen/talent-van-nieuwkomers-sneller-en-beter
 SECRET = b"internal-only-text"
 
 
+@pytest.mark.slow
 def test_internal_addresses_are_never_fetched_nor_stored(runner, faultd_factory, tmp_path):
     internal = faultd_factory(host="127.0.0.1")
     internal.robots = b"User-agent: *\nDisallow:\n# " + SECRET + b"\n"

@@ -28,6 +28,10 @@ from oracle import (clean, completed, cursor_not_ahead, fresh_db, integrity, rec
 from reliability import LEDGER
 from scrapers.base import Document
 
+# Kills, forks and loopback fault servers: the full suite runs these, the fast loop does not.
+# Each module writes the RELIABILITY figures (the ledger fixture) when it ends.
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("ledger")]
+
 __all__ = ["clean", "replay", "runner"]  # pytest fixtures shared through oracle.py
 
 STORAGE_CODES = ("storage.full", "storage.error")
@@ -35,11 +39,6 @@ STORAGE_CODES = ("storage.full", "storage.error")
 # two documents committed, then the disk is full), and enough.
 SIZES_KIB = (64, 224, 288, 352, 480)
 
-
-@pytest.fixture(scope="module", autouse=True)
-def report(tmp_path_factory):
-    yield LEDGER
-    LEDGER.write(tmp_path_factory.getbasetemp())
 
 
 def assert_failed_cleanly(result, db: Path, clean, scratch: Path) -> None:

@@ -60,9 +60,6 @@ def routes(**extra: Reply) -> dict[str, Reply]:
     }
 
 
-def run(source: SyncFeedSource, fetcher: MockFetcher, cursor: str | None = None) -> list[Batch]:
-    return list(source.discover(fetcher, cursor))
-
 
 def parse_all(source: SyncFeedSource, fetcher: MockFetcher, batch: Batch) -> dict[str, Document]:
     return {item.key: source.parse(item, source.fetch(fetcher, item)) for item in batch.items}
@@ -79,9 +76,9 @@ def test_registered_and_configured_with_the_shipped_defaults():
     assert source.options.first_run_days == 14
 
 
-def test_paging_by_skiptoken_until_a_page_without_entries():
+def test_paging_by_skiptoken_until_a_page_without_entries(run_source):
     fetcher = MockFetcher(routes())
-    batches = run(make_source(), fetcher)
+    batches = run_source(make_source(), fetcher)
     feed_urls = [u for u in fetcher.urls() if "/Feed" in u]
     assert feed_urls == [f"{FEED}?category=Document&skiptoken=20127222",
                          f"{FEED}?category=Document&skiptoken=20127230"]
@@ -90,16 +87,16 @@ def test_paging_by_skiptoken_until_a_page_without_entries():
     assert json.loads(batch.cursor) == {"category": "Document", "skiptoken": 20127230}
 
 
-def test_next_run_resumes_from_the_cursor_and_an_empty_page_moves_nothing():
-    [batch] = run(make_source(), MockFetcher(routes()))
+def test_next_run_resumes_from_the_cursor_and_an_empty_page_moves_nothing(run_source):
+    [batch] = run_source(make_source(), MockFetcher(routes()))
     fetcher = MockFetcher(routes())
-    assert run(make_source(), fetcher, batch.cursor) == []
+    assert run_source(make_source(), fetcher, batch.cursor) == []
     assert fetcher.urls() == [f"{FEED}?category=Document&skiptoken=20127230"]
 
 
-def test_local_filters_keep_soort_dossier_and_terms_and_drop_placeholders():
+def test_local_filters_keep_soort_dossier_and_terms_and_drop_placeholders(run_source):
     fetcher = MockFetcher(routes())
-    [batch] = run(make_source(), fetcher)
+    [batch] = run_source(make_source(), fetcher)
     # Kept: a letter in dossier 30218, an answer and a letter matching a term, the deletion, and
     # a second letter in 30218. Dropped: the placeholder, the Motie (soort not followed) and the
     # letter about fisheries (no dossier, no term).
@@ -108,21 +105,21 @@ def test_local_filters_keep_soort_dossier_and_terms_and_drop_placeholders():
     assert fetcher.urls().count(f"{BASE}/Entiteiten/{DOSSIER_30218}") == 1
 
 
-def test_without_selection_every_soort_and_topic_is_kept_but_never_a_placeholder():
-    [batch] = run(make_source(soorten=[], dossiers=[], terms=[]), MockFetcher(routes()))
+def test_without_selection_every_soort_and_topic_is_kept_but_never_a_placeholder(run_source):
+    [batch] = run_source(make_source(soorten=[], dossiers=[], terms=[]), MockFetcher(routes()))
     assert len(batch.items) == 7 and "5433b810-ce0c-4c74-bcfc-df3da6721eeb" not in [i.key for i in batch.items]
 
 
-def test_a_page_of_unwanted_entries_still_moves_the_cursor():
-    [batch] = run(make_source(soorten=["Verslag van een commissiedebat"]), MockFetcher(routes()))
+def test_a_page_of_unwanted_entries_still_moves_the_cursor(run_source):
+    [batch] = run_source(make_source(soorten=["Verslag van een commissiedebat"]), MockFetcher(routes()))
     assert [item.key for item in batch.items] == [DELETED]  # tombstones are never filtered away
     assert json.loads(batch.cursor)["skiptoken"] == 20127230
 
 
-def test_letter_in_a_dossier_gets_the_koop_id_and_its_pdf_text():
+def test_letter_in_a_dossier_gets_the_koop_id_and_its_pdf_text(run_source):
     fetcher = MockFetcher(routes())
     source = make_source()
-    [batch] = run(source, fetcher)
+    [batch] = run_source(source, fetcher)
     doc = parse_all(source, fetcher, batch)[BRIEF]
     assert doc.id == "kst-30218-26"  # merges with KOOP's publication of the same Kamerstuk
     assert doc.aliases == ["2026D34574"] and doc.source_key == BRIEF
@@ -137,10 +134,10 @@ def test_letter_in_a_dossier_gets_the_koop_id_and_its_pdf_text():
     assert doc.url == "https://www.tweedekamer.nl/kamerstukken/detail?id=2026D34574&did=2026D34574"
 
 
-def test_a_scan_keeps_its_metadata_and_says_it_needs_ocr():
+def test_a_scan_keeps_its_metadata_and_says_it_needs_ocr(run_source):
     fetcher = MockFetcher(routes())
     source = make_source()
-    [batch] = run(source, fetcher)
+    [batch] = run_source(source, fetcher)
     doc = parse_all(source, fetcher, batch)[ANTWOORD]
     assert doc.id is None and doc.aliases == ["2019D16854"]  # no dossier: no kst- id
     assert doc.kind == "kamervragen" and doc.meta["needs_ocr"] is True
@@ -149,87 +146,87 @@ def test_a_scan_keeps_its_metadata_and_says_it_needs_ocr():
     assert "titel" not in doc.meta  # xsi:nil="true" is no value
 
 
-def test_docx_text_is_extracted():
+def test_docx_text_is_extracted(run_source):
     fetcher = MockFetcher(routes())
     source = make_source()
-    [batch] = run(source, fetcher)
+    [batch] = run_source(source, fetcher)
     doc = parse_all(source, fetcher, batch)[WERKPLAATSEN]
     assert doc.text == "Voortgang Digitale Werkplaatsen\n\nIn 2026 zijn 37 Digitale Werkplaatsen open."
     assert doc.text_quality == "extracted" and doc.meta["file_format"] == "docx"
 
 
-def test_document_without_file_is_metadata_only():
+def test_document_without_file_is_metadata_only(run_source):
     fetcher = MockFetcher(routes())
     source = make_source()
-    [batch] = run(source, fetcher)
+    [batch] = run_source(source, fetcher)
     doc = parse_all(source, fetcher, batch)[SECOND_BRIEF]
     assert doc.id == "kst-30218-27" and doc.text_quality == "metadata"
     assert doc.text == ("Wijziging van de Wet ruimtelijke ordening inzake de grondexploitatie\n\n"
                         "Planning van de vervolgevaluatie")
 
 
-def test_files_are_not_fetched_when_switched_off():
+def test_files_are_not_fetched_when_switched_off(run_source):
     fetcher = MockFetcher(routes())
     source = make_source(fetch_files=False)
-    [batch] = run(source, fetcher)
+    [batch] = run_source(source, fetcher)
     docs = parse_all(source, fetcher, batch)
     assert not [u for u in fetcher.urls() if "/Resources/" in u]
     assert docs[BRIEF].text_quality == "metadata" and docs[BRIEF].id == "kst-30218-26"
 
 
-def test_deletion_is_a_tombstone_keyed_by_guid():
+def test_deletion_is_a_tombstone_keyed_by_guid(run_source):
     fetcher = MockFetcher(routes())
     source = make_source()
-    [batch] = run(source, fetcher)
+    [batch] = run_source(source, fetcher)
     doc = parse_all(source, fetcher, batch)[DELETED]
     assert doc.deleted and doc.source_key == DELETED and doc.id is None
     assert doc.modified == "2026-08-20T16:08:11+02:00"
 
 
-def test_an_encrypted_file_keeps_the_document_with_the_error_named():
+def test_an_encrypted_file_keeps_the_document_with_the_error_named(run_source):
     fetcher = MockFetcher(routes(**{
         f"{BASE}/Resources/{BRIEF}": Reply(pdf_with_text(LETTER, encrypt="x"), headers={"content-type": "application/pdf"}),
     }))
     source = make_source()
-    [batch] = run(source, fetcher)
+    [batch] = run_source(source, fetcher)
     doc = parse_all(source, fetcher, batch)[BRIEF]
     assert doc.meta["file_error"] == "file.encrypted" and doc.text_quality == "metadata"
     assert doc.id == "kst-30218-26" and doc.title
 
 
-def test_parse_reruns_from_the_stored_item_without_network():
+def test_parse_reruns_from_the_stored_item_without_network(run_source):
     fetcher = MockFetcher(routes())
     source = make_source()
-    [batch] = run(source, fetcher)
+    [batch] = run_source(source, fetcher)
     item = batch.items[0]
     responses = source.fetch(fetcher, item)
     stored = Item.from_json(item.to_json())
     assert source.parse(stored, responses) == source.parse(item, responses)
 
 
-def test_error_body_with_200_is_an_api_error():
+def test_error_body_with_200_is_an_api_error(run_source):
     fetcher = MockFetcher({FEED: Reply.file(ERROR)})
     with pytest.raises(APIError, match="An error has occurred."):
-        run(make_source(start_skiptoken=0), fetcher)
+        run_source(make_source(start_skiptoken=0), fetcher)
 
 
-def test_error_body_with_500_is_an_http_status():
+def test_error_body_with_500_is_an_http_status(run_source):
     fetcher = MockFetcher({FEED: Reply.file(ERROR, status=500)})
     with pytest.raises(HTTPStatus) as caught:
-        run(make_source(start_skiptoken=0), fetcher)
+        run_source(make_source(start_skiptoken=0), fetcher)
     assert caught.value.status == 500 and caught.value.retryable
 
 
-def test_html_page_with_200_is_not_a_feed():
+def test_html_page_with_200_is_not_a_feed(run_source):
     fetcher = MockFetcher({FEED: Reply(b"<!DOCTYPE html>\n<html><head><title>Storing</title></head></html>",
                                        headers={"content-type": "text/html"})})
     with pytest.raises(NotAFeed):
-        run(make_source(start_skiptoken=0), fetcher)
+        run_source(make_source(start_skiptoken=0), fetcher)
 
 
-def test_first_run_without_start_token_asks_for_the_feed_from_its_start():
+def test_first_run_without_start_token_asks_for_the_feed_from_its_start(run_source):
     fetcher = MockFetcher({FEED: Reply.file(EMPTY)})
-    assert run(make_source(start_skiptoken=0, first_run_days=0), fetcher) == []
+    assert run_source(make_source(start_skiptoken=0, first_run_days=0), fetcher) == []
     assert fetcher.urls() == [f"{FEED}?category=Document"]
 
 
@@ -243,11 +240,11 @@ def test_a_failing_second_page_keeps_the_first_pages_cursor():
     assert [json.loads(b.cursor)["skiptoken"] for b in batches] == [20127230]
 
 
-def test_truncated_page_is_rejected_whole():
+def test_truncated_page_is_rejected_whole(run_source):
     body = PAGE.read_bytes()
     fetcher = MockFetcher({f"{FEED}?skiptoken=20127222": Reply(body[: len(body) // 2])})
     with pytest.raises(ParseError, match="not well-formed"):
-        run(make_source(), fetcher)
+        run_source(make_source(), fetcher)
 
 
 def test_namespace_stripped_entries_read_like_real_ones():
@@ -271,11 +268,11 @@ def test_a_feed_in_another_namespace_is_a_changed_source():
                            content=b'<feed xmlns="http://purl.org/rss/1.0/"><entry/></feed>'))
 
 
-def test_an_entry_of_another_entity_fails_the_page():
+def test_an_entry_of_another_entity_fails_the_page(run_source):
     entry = (FIXTURES / "syncfeed_entry_kamerstukdossier_30218_nsstripped.xml").read_bytes()
     fetcher = MockFetcher({FEED: Reply(b"<feed>" + entry + b"</feed>")})
     with pytest.raises(SourceChanged, match="without a <document>"):
-        run(make_source(start_skiptoken=0), fetcher)
+        run_source(make_source(start_skiptoken=0), fetcher)
 
 
 def test_kst_ids_follow_koop_numbering():
@@ -343,10 +340,10 @@ def test_a_first_run_finds_the_start_of_its_window_in_few_requests():
     assert feed.feed_requests <= 30, feed.feed_requests
 
 
-def test_a_feed_younger_than_the_window_is_read_from_its_start():
+def test_a_feed_younger_than_the_window_is_read_from_its_start(run_source):
     fetcher = MockFetcher(routes(**{FEED: Reply.file(PAGE), f"{FEED}?category=Document&skiptoken=20127230": Reply.file(EMPTY)}),
                           now=datetime(2026, 8, 21, tzinfo=timezone.utc))
-    [batch] = run(make_source(start_skiptoken=0, first_run_days=14), fetcher)
+    [batch] = run_source(make_source(start_skiptoken=0, first_run_days=14), fetcher)
     assert [u for u in fetcher.urls() if "/Feed" in u][:2] == [f"{FEED}?category=Document"] * 2
     assert batch.items[0].key == BRIEF
 
@@ -364,18 +361,18 @@ def test_the_search_gives_up_early_rather_than_late():
 
 
 @pytest.mark.parametrize("written", ["True", "TRUE", " true ", "1"])
-def test_a_tombstone_is_read_however_true_is_written(written):
+def test_a_tombstone_is_read_however_true_is_written(written, run_source):
     body = PAGE.read_bytes().replace(b'tk:verwijderd="true"', f'tk:verwijderd="{written}"'.encode())
     fetcher = MockFetcher(routes(**{f"{FEED}?category=Document&skiptoken=20127222": Reply(body)}))
     source = make_source()
-    [batch] = run(source, fetcher)
+    [batch] = run_source(source, fetcher)
     assert parse_all(source, fetcher, batch)[DELETED].deleted
 
 
-def test_the_document_url_is_the_page_a_person_can_open():
+def test_the_document_url_is_the_page_a_person_can_open(run_source):
     fetcher = MockFetcher(routes())
     source = make_source()
-    [batch] = run(source, fetcher)
+    [batch] = run_source(source, fetcher)
     docs = parse_all(source, fetcher, batch)
     assert docs[BRIEF].url == "https://www.tweedekamer.nl/kamerstukken/detail?id=2026D34574&did=2026D34574"
     assert docs[BRIEF].meta["api_url"] == f"{BASE}/Entiteiten/{BRIEF}"

@@ -72,6 +72,7 @@ def offline(tmp_path) -> Path:
 # --- exit status and health (Why 1) ------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_run_without_network_exits_1_names_each_source_and_why_and_sources_shows_them_failing(offline, tmp_path):
     """Why: `run` with every source unreachable exited 0 with "ok": true, and a source that never
     succeeded never turned stale: a cron job would report success for months."""
@@ -106,6 +107,7 @@ def test_a_run_without_network_exits_1_names_each_source_and_why_and_sources_sho
     assert all("Connection refused" in rows[name]["reason"] for name in names)
 
 
+@pytest.mark.slow
 def test_a_run_where_every_source_succeeds_exits_0_and_again_with_nothing_new(runner, replay, tmp_path):
     db = tmp_path / "monitor.db"
     first = completed(runner, replay_argv(replay, db))
@@ -154,6 +156,7 @@ def test_the_readme_lists_every_exit_code_the_cli_returns():
     assert defined <= rows, defined - rows
 
 
+@pytest.mark.slow
 def test_serve_on_a_busy_port_says_so_and_exits_1(tmp_path):
     """It exited 3 (uvicorn's start-up failure), undocumented."""
     db = tmp_path / "monitor.db"
@@ -236,6 +239,7 @@ def test_options_after_double_dash_are_words_of_the_query(corpus):
     assert dates == sorted(dates, reverse=True)
 
 
+@pytest.mark.slow
 def test_argv_that_is_not_utf8_is_a_one_line_error(corpus):
     """Why: non-UTF-8 bytes in a query under LC_ALL=C gave a traceback."""
     proc = subprocess.run([sys.executable, "-m", "monitor", "--db", str(corpus), "search", b"caf\xe9"],
@@ -246,6 +250,7 @@ def test_argv_that_is_not_utf8_is_a_one_line_error(corpus):
     assert "argument 4 is not UTF-8: caf\\xe9" in err and len(err.strip().splitlines()) == 1
 
 
+@pytest.mark.slow
 def test_a_latin1_jsonl_file_is_no_traceback_and_the_run_is_closed(tmp_path):
     """Why: a Latin-1 JSONL file gave a traceback, and the run stayed `running` in `runs`."""
     path = tmp_path / "latin1.jsonl"
@@ -280,6 +285,7 @@ def test_a_file_that_is_not_a_corpus_is_refused_by_name(tmp_path):
         assert [r[0] for r in conn.execute("SELECT name FROM sqlite_master")] == ["klanten"]
 
 
+@pytest.mark.slow
 def test_an_interrupted_run_is_closed_as_failed_when_the_corpus_next_opens(tmp_path):
     db = tmp_path / "monitor.db"
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
@@ -297,6 +303,7 @@ def test_an_interrupted_run_is_closed_as_failed_when_the_corpus_next_opens(tmp_p
     assert rows == {run_id: "failed run.interrupted", alive: "running "} and source == "run.interrupted"
 
 
+@pytest.mark.slow
 def test_extract_jsonl_streams_and_a_bad_line_is_an_error_record(tmp_path):
     """Why: `extract --jsonl` printed nothing for the good lines when one line was bad."""
     proc = subprocess.Popen([sys.executable, "-m", "monitor", "extract", "--jsonl"], stdin=subprocess.PIPE,
@@ -331,6 +338,7 @@ def test_eval_refuses_a_file_without_annotations_and_a_file_that_is_not_gold(tmp
         assert result.exit_code == 2 and says in result.output and "not a gold file" in result.output, result.output
 
 
+@pytest.mark.slow
 def test_numbers_in_tables_cannot_be_misread(tmp_path):
     """Why: numbers printed as `90,623`, which a Dutch reader takes for ninety point six; and
     `figures` lost its unit column at 80 columns."""
@@ -348,6 +356,7 @@ def test_numbers_in_tables_cannot_be_misread(tmp_path):
     assert any("count" in line for line in lines) and any("percent" in line for line in lines)
 
 
+@pytest.mark.slow
 def test_import_and_reprocess_run_while_watch_waits_and_ctrl_c_exits_130(tmp_path):
     """`watch` holds the run lock while it waits; `import` and `reprocess` take the corpus's
     write transactions instead, and Ctrl-C ends `watch` with 130, not a traceback."""
@@ -403,6 +412,7 @@ def wait_for(condition, proc: subprocess.Popen, timeout: float = 60) -> None:
         time.sleep(0.1)
 
 
+@pytest.mark.slow
 def test_ctrl_c_during_a_run_exits_130_and_closes_the_run(faultd, tmp_path):
     config = write_toml(tmp_path, sources={"hangt": {"kind": "feed", "url": faultd.url("/hang-before-headers")}})
     config.write_text(config.read_text("utf-8") + "[http]\nallow_private = true\nrobots = false\nretries = 1\n"

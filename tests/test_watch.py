@@ -60,6 +60,7 @@ def test_watch_logs_each_run_and_outlives_a_failing_source(config_path, quick_pe
     assert n > 1 and result.stderr.count("ondernemers: ") == n  # each hit printed once, in run 1
 
 
+@pytest.mark.slow
 def test_a_second_watch_or_run_exits_75_while_one_watches(config_path, tmp_path):
     db = tmp_path / "data" / "monitor.db"
     args = [sys.executable, "-m", "monitor", "--config", str(config_path), "--db", str(db), "watch", "--every", "1h",
@@ -82,6 +83,7 @@ def test_a_second_watch_or_run_exits_75_while_one_watches(config_path, tmp_path)
     assert invoke(config_path, "deliver").exit_code == 0  # the kernel dropped the lock with the process
 
 
+@pytest.mark.slow
 def test_watch_sends_a_due_retry_between_runs(config_path, quick_periods):
     with WebhookSink("whsec_" + "A" * 32) as hook:
         added = invoke(config_path, "alerts", "add", "comite", '"Comité voor Ondernemerschap"', "--webhook", hook.url)
