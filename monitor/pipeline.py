@@ -208,16 +208,16 @@ class Pipeline:
 
     def _extract(self, prepared: list[_Prepared]) -> list[tuple[Item, str, BaseException]]:
         """Extract a batch at once (the service isolates a document the extractor fails on)."""
-        todo = {p.item.key: p for p in prepared if not p.doc.deleted and p.doc.text.strip()}
+        todo = [p for p in prepared if not p.doc.deleted and p.doc.text.strip()]
         if self.extractor is None or not todo:
             return []
         service = ExtractorService(self.extractor, batch_size=len(todo))
+        results = service.extract(Text(p.item.key, p.doc.text, p.doc.published) for p in todo)
         failures: list[tuple[Item, str, BaseException]] = []
-        for result in service.extract(Text(key, p.doc.text, p.doc.published) for key, p in todo.items()):
+        for p, result in zip(todo, results, strict=True):  # in order: a batch may repeat an item key
             if result.error is not None:
-                failures.append((todo[result.id].item, "extract", result.error))
-            else:
-                todo[result.id].extraction = result.extraction
+                failures.append((p.item, "extract", result.error))
+            p.extraction = result.extraction
         return failures
 
     # -- store: one transaction per batch --

@@ -433,11 +433,10 @@ class Store(SQLiteFile):
 
     def resolve(self, keys: Iterable[str]) -> str | None:
         """The id of the document known under any of ``keys``, if any."""
-        for key in keys:
-            row = self._db.execute("SELECT document_id FROM document_aliases WHERE alias = ?", [key]).fetchone()
-            if row:
-                return row[0]
-        return None
+        keys = list(keys)
+        found = dict(self._db.conn.execute(f"SELECT alias, document_id FROM document_aliases WHERE alias IN "
+                                           f"({', '.join('?' * len(keys))})", keys)) if keys else {}
+        return next((found[key] for key in keys if key in found), None)  # the first key known wins
 
     def put_document(self, doc: Document, *, item: Item | None = None, responses: Iterable[Response] = (),
                      extraction: Extraction | None = None, extracted_with: str | None = None,
@@ -486,7 +485,7 @@ class Store(SQLiteFile):
         if outcome.change in ("new", "resurfaced", "edited", "upgraded"):
             self.search_index.add_terms([doc.title, doc.text])
             if extraction is not None:
-                self.replace_extraction(doc_id, extraction, extracted_with)
+                self.replace_extraction(doc_id, extraction, extracted_with, fresh=outcome.status == "new")
         if responses:
             self._keep_raw(doc_id, doc.source, responses, now)
         if outcome.change:
@@ -577,8 +576,8 @@ class Store(SQLiteFile):
               item_version = excluded.item_version""",
             [doc_id, doc.source, doc.source_key, doc.url, now, now, item.to_json() if item else None,
              item.version if item else None])
-        for key in [doc_id, *keys]:
-            self._db.execute("INSERT OR IGNORE INTO document_aliases (alias, document_id) VALUES (?, ?)", [key, doc_id])
+        self._db.conn.executemany("INSERT OR IGNORE INTO document_aliases (alias, document_id) VALUES (?, ?)",
+                                  [(key, doc_id) for key in dict.fromkeys([doc_id, *keys])])
 
     def _keep_raw(self, doc_id: str, source: str, responses: Iterable[Response], now: str) -> None:
         """Keep the responses a document was parsed from, so reprocess needs no network."""
@@ -641,9 +640,14 @@ class Store(SQLiteFile):
 
     # -- extraction results --
 
-    def replace_extraction(self, doc_id: str, extraction: Extraction, extracted_with: str | None) -> None:
-        self._db.execute("DELETE FROM figures WHERE document_id = ?", [doc_id])
-        self._db.execute("DELETE FROM mentions WHERE document_id = ?", [doc_id])
+    def replace_extraction(self, doc_id: str, extraction: Extraction, extracted_with: str | None, *,
+                           fresh: bool = False) -> None:
+        """The document's figures and mentions, from ``extraction``. ``fresh``: the document was
+        inserted in this transaction with ``extracted_with`` set, so it has none to replace."""
+        if not fresh:
+            self._db.execute("DELETE FROM figures WHERE document_id = ?", [doc_id])
+            self._db.execute("DELETE FROM mentions WHERE document_id = ?", [doc_id])
+            self._db.execute("UPDATE documents SET extracted_with = ? WHERE id = ?", [extracted_with, doc_id])
         self._db.conn.executemany(_INSERT_FIGURE, [_figure_row(doc_id, f) for f in extraction.figures])
         org_ids = [m.id or _unknown_org_id(m.canonical) for m in extraction.mentions]
         self._db.conn.executemany(
@@ -652,7 +656,6 @@ class Store(SQLiteFile):
         self._db.conn.executemany(
             "INSERT INTO mentions (document_id, organisation_id, start, end, text, sentence) VALUES (?, ?, ?, ?, ?, ?)",
             [(doc_id, org_id, m.start, m.end, m.text, m.sentence) for org_id, m in zip(org_ids, extraction.mentions)])
-        self._db.execute("UPDATE documents SET extracted_with = ? WHERE id = ?", [extracted_with, doc_id])
 
     def sync_organisations(self, organisations: Iterable[dict[str, Any]]) -> int:
         """Upsert the gazetteer into ``organisations`` (id, canonical, kind, aliases, valid_from, valid_to)."""
