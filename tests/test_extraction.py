@@ -78,15 +78,16 @@ def test_batches_follow_the_batch_size_and_plain_tuples_are_texts():
     assert [[r.id for r in batch] for batch in batches] == [["a", "b"], ["c"]]
 
 
+def reading(items, read):
+    """The items, noting in ``read`` each one as it is read."""
+    for t in items:
+        read.append(t.id)
+        yield t
+
+
 def test_the_texts_are_read_a_batch_at_a_time():
     read = []
-
-    def stream():
-        for t in texts(10):
-            read.append(t.id)
-            yield t
-
-    results = ExtractorService(Model(), batch_size=3).batches(stream())
+    results = ExtractorService(Model(), batch_size=3).batches(reading(texts(10), read))
     next(results)
     assert len(read) == 3
     assert sum(len(b) for b in results) == 7 and len(read) == 10
@@ -100,14 +101,7 @@ def test_in_worker_processes_the_failing_text_fails_alone_there():
 
 def test_in_worker_processes_the_extraction_runs_there_with_bounded_batches_in_flight():
     read = []
-
-    def stream():
-        for t in texts(40):
-            read.append(t.id)
-            yield t
-
-    service = ExtractorService(PidModel(), batch_size=2, processes=2)
-    results = service.batches(stream())
+    results = ExtractorService(PidModel(), batch_size=2, processes=2).batches(reading(texts(40), read))
     first = next(results)
     # at most two batches per worker in flight (and the one that made the deque overflow)
     assert len(read) <= (2 * 2 + 1) * 2
