@@ -25,17 +25,13 @@ documents (a mass update of the Tweede Kamer's SyncFeed) does not make new publi
 
 from __future__ import annotations
 
-import multiprocessing
 import sqlite3
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from itertools import chain, islice
+from itertools import islice
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 import scrapers
 from models.records import Extraction
@@ -43,42 +39,10 @@ from monitor import relevance as topic
 from monitor.config import Config, SourceConfig
 from monitor.crashpoints import crashpoint
 from monitor.errors import Deferred, Interrupted, StorageError, code_of
+from monitor.extraction import Extractor, ExtractorService, ModelExtractor, Text
 from monitor.runs import RunReport, SourceReport
 from monitor.store import Store
 from scrapers.base import Batch, Document, Fetcher, Item, Response, Source, options_from
-
-
-class Extractor(Protocol):
-    """Figures and mentions for a batch of documents (``models`` behind a small seam)."""
-
-    version: str
-
-    def __call__(self, docs: Sequence[Document]) -> list[Extraction]: ...
-
-    def organisations(self) -> Iterable[dict[str, Any]]:
-        """The organisations mentions link to (id, canonical, kind, aliases, validity)."""
-        ...
-
-
-class ModelExtractor:
-    """The ``models`` pipeline behind the Extractor seam (spaCy is loaded on first use)."""
-
-    def __init__(self, batch_size: int = 64) -> None:
-        import models
-
-        self.version = models.PIPELINE_VERSION
-        self.batch_size = batch_size
-
-    def __call__(self, docs: Sequence[Document]) -> list[Extraction]:
-        import models
-
-        return list(models.extract_many(((d.text, d.published) for d in docs), batch_size=self.batch_size))
-
-    def organisations(self) -> Iterable[dict[str, Any]]:
-        from models import gazetteer
-
-        return ({"id": o.id, "canonical": o.name, "kind": o.kind, "aliases": list(o.aliases),
-                 "valid_from": o.valid_from, "valid_to": o.valid_to} for o in gazetteer.load())
 
 
 class AfterCommit(Protocol):
@@ -243,22 +207,18 @@ class Pipeline:
         return work
 
     def _extract(self, prepared: list[_Prepared]) -> list[tuple[Item, str, BaseException]]:
-        """Extract a batch at once; if that fails, one by one, so only the poison item fails."""
+        """Extract a batch at once (the service isolates a document the extractor fails on)."""
         todo = [p for p in prepared if not p.doc.deleted and p.doc.text.strip()]
         if self.extractor is None or not todo:
             return []
-        try:
-            for p, extraction in zip(todo, self.extractor([p.doc for p in todo]), strict=True):
-                p.extraction = extraction
-            return []
-        except Exception:
-            failures = []
-            for p in todo:
-                try:
-                    p.extraction = self.extractor([p.doc])[0]
-                except Exception as exc:
-                    failures.append((p.item, "extract", exc))
-            return failures
+        service = ExtractorService(self.extractor, batch_size=len(todo))
+        results = service.extract(Text(p.item.key, p.doc.text, p.doc.published) for p in todo)
+        failures: list[tuple[Item, str, BaseException]] = []
+        for p, result in zip(todo, results, strict=True):  # in order: a batch may repeat an item key
+            if result.error is not None:
+                failures.append((p.item, "extract", result.error))
+            p.extraction = result.extraction
+        return failures
 
     # -- store: one transaction per batch --
 
@@ -371,44 +331,55 @@ def importing(config: Config, path: str | Path, name: str = "import") -> SourceC
 
 
 def reprocess(store: Store, config: Config, extractor: Extractor | None, *, sources: Iterable[str] | None = None,
-              progress: Progress = lambda event, **info: None) -> dict[str, int]:
+              batch_size: int = 64, progress: Progress = lambda event, **info: None) -> dict[str, int]:
     """Parse and extract again from stored raw responses, without the network.
 
     For a parser or extractor fix: every stored sighting is parsed again from its raw
     responses and stored through the same upsert, so a changed text becomes a new version and
-    an unchanged one changes nothing. Sources no longer configured are skipped.
+    an unchanged one changes nothing. Sources no longer configured are skipped. A page of
+    ``batch_size`` parsed documents is extracted at once; each document is stored in its own
+    transaction.
     """
     counts = {"parsed": 0, "changed": 0, "unchanged": 0, "failed": 0}
     configured = {sc.name: sc for sc in config.sources()}
     built: dict[str, Source] = {}
     sightings = list(store.items_for_reprocess(sources))
     progress("start", total=len(sightings), label="re-parse")
-    for doc_id, source_name, item in sightings:
-        sc = configured.get(source_name)
-        if sc is None:
-            continue
-        source = built.setdefault(source_name, build_source(sc))
-        progress("advance")
-        try:
-            responses = store.raw_responses(doc_id, source_name)
-            doc = source.parse(item, responses)
-            extraction = extractor([doc])[0] if (extractor and doc and doc.text.strip()) else None
-        except Exception:
-            counts["failed"] += 1
-            continue
-        if doc is None:
-            continue
-        try:
-            with store.transaction():
-                outcome = store.put_document(doc, item=item, extraction=extraction,
-                                             extracted_with=extractor.version if extractor else None)
-        except (StorageError, sqlite3.OperationalError):
-            raise
-        except Exception:  # the store refused this document (a date out of range): the others go on
-            counts["failed"] += 1
-            continue
-        counts["parsed"] += 1
-        counts["changed" if outcome.change else "unchanged"] += 1
+    service = ExtractorService(extractor, batch_size=batch_size) if extractor else None
+    pages = iter(sightings)
+    for page in iter(lambda: list(islice(pages, batch_size)), []):
+        parsed: list[tuple[Item, Document]] = []
+        for doc_id, source_name, item in page:
+            sc = configured.get(source_name)
+            if sc is None:
+                continue
+            source = built.setdefault(source_name, build_source(sc))
+            progress("advance")
+            try:
+                doc = source.parse(item, store.raw_responses(doc_id, source_name))
+            except Exception:
+                counts["failed"] += 1
+                continue
+            if doc is not None:
+                parsed.append((item, doc))
+        extracted = {} if service is None else {int(r.id): r for r in service.extract(
+            Text(str(n), doc.text, doc.published) for n, (_, doc) in enumerate(parsed) if doc.text.strip())}
+        for n, (item, doc) in enumerate(parsed):
+            result = extracted.get(n)
+            if result is not None and result.error is not None:
+                counts["failed"] += 1  # the extractor fails on it: the stored version stays
+                continue
+            try:
+                with store.transaction():
+                    outcome = store.put_document(doc, item=item, extraction=result and result.extraction,
+                                                 extracted_with=extractor.version if extractor else None)
+            except (StorageError, sqlite3.OperationalError):
+                raise
+            except Exception:  # the store refused this document (a date out of range): the others go on
+                counts["failed"] += 1
+                continue
+            counts["parsed"] += 1
+            counts["changed" if outcome.change else "unchanged"] += 1
     return counts
 
 
@@ -416,84 +387,19 @@ def reextract(store: Store, extractor: Extractor, *, everything: bool = False, b
               processes: int = 1, progress: Progress = lambda event, **info: None) -> dict[str, int]:
     """Recompute figures and mentions of documents extracted by another model version (or all).
     With `processes` > 1 the extraction runs in that many worker processes; this process reads
-    and writes the corpus."""
+    and writes the corpus, one transaction per batch."""
     counts = {"extracted": 0, "failed": 0}
     stale_only = not everything
     progress("start", total=store.count_for_extraction(stale_only=stale_only, version=extractor.version),
              label="re-extract")
-    rows = store.texts_for_extraction(stale_only=stale_only, version=extractor.version)
-    batches = ([Document(source="", source_key=i, url=None, title="", text=t, kind="", published=p)
-                for i, t, p in chunk] for chunk in iter(lambda: list(islice(rows, batch_size)), []))
-    for docs, extractions in _extracted(extractor, batches, processes):
-        if isinstance(extractions, Exception):  # find the document that fails, keep the others
-            extractions = []
-            for d in docs:
-                try:
-                    extractions.append(extractor([d])[0])
-                except Exception:
-                    extractions.append(None)
+    service = ExtractorService(extractor, batch_size=batch_size, processes=processes)
+    for batch in service.batches(store.texts_for_extraction(stale_only=stale_only, version=extractor.version)):
         with store.transaction():
-            for doc, extraction in zip(docs, extractions, strict=True):
-                if extraction is None:
+            for result in batch:
+                if result.extraction is None:  # its stale version stays: the next reextract tries again
                     counts["failed"] += 1
                     continue
-                store.replace_extraction(doc.source_key, extraction, extractor.version)
+                store.replace_extraction(result.id, result.extraction, extractor.version)
                 counts["extracted"] += 1
-        progress("advance", n=len(docs))
+        progress("advance", n=len(batch))
     return counts
-
-
-_Landed = tuple[list[Document], list[Extraction] | Exception]  # a batch and what became of it
-
-
-def _extracted(extractor: Extractor, batches: Iterator[list[Document]], processes: int) -> Iterator[_Landed]:
-    """Each batch with its extractions, or the error extracting it, in order. With more than one
-    process, a pool of workers each holding a copy of the extractor returns plain records; at
-    most two batches per worker are in flight, and the batches are read here, in this thread,
-    never all at once. Should a worker die, the batches left are extracted here."""
-    if processes <= 1:
-        for docs in batches:
-            try:
-                yield docs, extractor(docs)
-            except Exception as error:
-                yield docs, error
-        return
-    # spawn: a forked child would share this process's SQLite connections
-    pool = ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn"),
-                               initializer=_start_worker, initargs=(extractor,))
-    flying: deque[tuple[list[Document], Future[list[Extraction]]]] = deque()
-    try:
-        for docs in batches:
-            try:
-                flying.append((docs, pool.submit(_extract_in_worker, docs)))
-            except BrokenProcessPool:
-                while flying:
-                    yield _landed(*flying.popleft())
-                yield from _extracted(extractor, chain([docs], batches), 1)
-                return
-            if len(flying) > 2 * processes:
-                yield _landed(*flying.popleft())
-        while flying:
-            yield _landed(*flying.popleft())
-    finally:
-        pool.shutdown(cancel_futures=True)
-
-
-def _landed(docs: list[Document], future: Future[list[Extraction]]) -> _Landed:
-    try:
-        return docs, future.result()
-    except Exception as error:  # the batch's error, or BrokenProcessPool: retried here
-        return docs, error
-
-
-_worker_extractor: Extractor | None = None
-
-
-def _start_worker(extractor: Extractor) -> None:
-    global _worker_extractor
-    _worker_extractor = extractor
-
-
-def _extract_in_worker(docs: list[Document]) -> list[Extraction]:
-    assert _worker_extractor is not None
-    return _worker_extractor(docs)

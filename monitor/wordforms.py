@@ -59,6 +59,15 @@ def words(text: str) -> list[str]:
     return found if lower.isascii() else [w if w.isascii() else fold(w) for w in found]
 
 
+def distinct_words(texts: Iterable[str]) -> set[str]:
+    """The distinct tokens of the texts, folded: ``set(words(text))`` for all of them, each
+    distinct token folded once (a document's words repeat; folding is most of the cost)."""
+    found: set[str] = set()
+    for text in texts:
+        found.update(_TOKEN.findall(text.lower()))
+    return {w if w.isascii() else fold(w) for w in found}
+
+
 # --- keys ------------------------------------------------------------------------------------
 
 

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import multiprocessing
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -206,23 +204,6 @@ def test_reextract_reads_a_page_at_a_time_and_each_document_once(store):
     assert [info["n"] for event, info in events if event == "advance"] == [3, 1]
 
 
-class DyingExtractor(CountingExtractor):
-    """Kills the worker process it runs in (as the kernel's OOM killer would)."""
-
-    def __call__(self, docs):
-        if multiprocessing.parent_process() is not None:
-            os._exit(1)
-        return super().__call__(docs)
-
-
-class PidExtractor(CountingExtractor):
-    """Writes the id of the process it ran in as the figure's sentence."""
-
-    def __call__(self, docs):
-        return [Extraction(figures=[Figure(0, 3, "Het", 1.0, None, "count", None, None, str(os.getpid()))])
-                for _ in docs]
-
-
 def gold_texts_in(store, n):
     texts = [json.loads(line)["text"] for line in
              (Path(__file__).parent / "fixtures" / "gold_government.jsonl").read_text(encoding="utf8").splitlines()][:n]
@@ -249,25 +230,6 @@ def test_reextract_in_worker_processes_stores_what_one_process_stores(store):
     assert stored() == one_process and one_process[0] and one_process[1]
 
 
-@pytest.mark.slow
-def test_reextract_in_worker_processes_extracts_there(store):
-    gold_texts_in(store, 6)
-    extractor = PidExtractor()
-    extractor.version = "test-2"
-    assert reextract(store, extractor, batch_size=1, processes=2) == {"extracted": 6, "failed": 0}
-    pids = {int(row[0]) for row in store._db.execute("SELECT sentence FROM figures")}
-    assert pids and os.getpid() not in pids
-
-
-@pytest.mark.slow
-def test_reextract_goes_on_in_this_process_when_a_worker_dies(store):
-    gold_texts_in(store, 5)
-    dying = DyingExtractor()
-    dying.version = "test-2"
-    assert reextract(store, dying, batch_size=2, processes=2) == {"extracted": 5, "failed": 0}
-    assert {r[0] for r in store._db.execute("SELECT extracted_with FROM documents")} == {"test-2"}
-
-
 def test_reextract_updates_stale_documents_only(store):
     run(store, ScriptedSource("scripted", [["a", "b"]]), CountingExtractor())
     newer = CountingExtractor()
@@ -275,3 +237,13 @@ def test_reextract_updates_stale_documents_only(store):
     assert reextract(store, newer) == {"extracted": 2, "failed": 0}
     assert reextract(store, newer) == {"extracted": 0, "failed": 0}
     assert {r[0] for r in store._db.execute("SELECT extracted_with FROM documents")} == {"test-2"}
+
+
+def test_reextract_fails_the_poison_document_alone_and_leaves_it_stale(store):
+    run(store, ScriptedSource("scripted", [["a", "b", "c"]]), CountingExtractor())
+    newer = CountingExtractor(poison="bericht b.")
+    newer.version = "test-2"
+    assert reextract(store, newer, batch_size=3) == {"extracted": 2, "failed": 1}
+    versions = dict(store._db.execute("SELECT s.source_key, d.extracted_with FROM documents d "
+                                      "JOIN document_sources s ON s.document_id = d.id").fetchall())
+    assert versions == {"a": "test-2", "b": "test-1", "c": "test-2"}  # "b" is tried again next time

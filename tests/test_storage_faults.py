@@ -21,12 +21,12 @@ import pytest
 
 from models.records import Extraction
 from monitor import config as config_module
+from monitor.extraction import Text
 from monitor.pipeline import Pipeline, fetcher_factory
 from monitor.store import Store
 from oracle import (clean, completed, cursor_not_ahead, fresh_db, integrity, reconcile, replay, replay_argv, runner,
                     snapshot)
 from reliability import LEDGER
-from scrapers.base import Document
 
 # Kills, forks and loopback fault servers: the full suite runs these, the fast loop does not.
 # Each module writes the RELIABILITY figures (the ledger fixture) when it ends.
@@ -180,14 +180,14 @@ class PoisonedExtractor:
 
     version = "poisoned-test-extractor"
 
-    def __init__(self, poison_title: str) -> None:
-        self.poison_title = poison_title
+    def __init__(self, poison_key: str) -> None:
+        self.poison_key = poison_key
 
-    def __call__(self, docs: list[Document]) -> list[Extraction]:
-        for doc in docs:
-            if doc.title == self.poison_title:
-                raise RuntimeError(f"extraction blew up on {doc.source_key}")
-        return [Extraction(pipeline_version=self.version) for _ in docs]
+    def __call__(self, texts: list[Text]) -> list[Extraction]:
+        for text in texts:
+            if text.id == self.poison_key:  # the pipeline hands in each document under its item's key
+                raise RuntimeError(f"extraction blew up on {text.id}")
+        return [Extraction(pipeline_version=self.version) for _ in texts]
 
     def organisations(self):
         return []
@@ -197,13 +197,12 @@ def test_a_poison_document_is_quarantined_and_the_rest_goes_on(replay, clean, tm
     db = tmp_path / "monitor.db"
     config = config_module.load(replay / "monitor.toml", db=db)
     poison_id = "ah-tk-20202021-3235"
-    poison_title = clean["documents"][(poison_id,)][1]
     limit = config["monitor"]["quarantine_after"]
     koop_cursor = clean["sources"][("koop",)][1]
     for attempt in range(1, limit + 2):
         with Store.open(config) as store:
             pipeline = Pipeline(config, store, fetcher_for=fetcher_factory(config, replay=str(replay), store=store),
-                                extractor=PoisonedExtractor(poison_title))
+                                extractor=PoisonedExtractor(poison_id))
             report = {s.source: s for s in pipeline.run(["koop", "mkb-nederland", "rijksoverheid-news"]).sources}
         snap = snapshot(db)
         assert (poison_id,) not in snap["documents"]

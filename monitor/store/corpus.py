@@ -433,11 +433,10 @@ class Store(SQLiteFile):
 
     def resolve(self, keys: Iterable[str]) -> str | None:
         """The id of the document known under any of ``keys``, if any."""
-        for key in keys:
-            row = self._db.execute("SELECT document_id FROM document_aliases WHERE alias = ?", [key]).fetchone()
-            if row:
-                return row[0]
-        return None
+        keys = list(keys)
+        found = dict(self._db.conn.execute(f"SELECT alias, document_id FROM document_aliases WHERE alias IN "
+                                           f"({', '.join('?' * len(keys))})", keys)) if keys else {}
+        return next((found[key] for key in keys if key in found), None)  # the first key known wins
 
     def put_document(self, doc: Document, *, item: Item | None = None, responses: Iterable[Response] = (),
                      extraction: Extraction | None = None, extracted_with: str | None = None,
@@ -473,9 +472,9 @@ class Store(SQLiteFile):
         }
         if existing_id is None:
             doc_id = doc.id or (web_id(doc.url) if doc.url else f"{doc.source}-{_short_hash(doc.source_key)}")
-            self._db["documents"].insert({"id": doc_id, **fields, "first_seen": now, "updated": now, "version": 1,
-                                         "relevance": relevance, "source": doc.source,
-                                         "extracted_with": extracted_with if extraction else None})
+            self._insert("documents", {"id": doc_id, **fields, "first_seen": now, "updated": now, "version": 1,
+                                       "relevance": relevance, "source": doc.source,
+                                       "extracted_with": extracted_with if extraction else None})
             outcome = Outcome(doc_id, "new", _first_seen(fields["published"], new_since), 1)
         else:
             outcome = self._update(existing_id, doc, fields, now, relevance)
@@ -486,13 +485,24 @@ class Store(SQLiteFile):
         if outcome.change in ("new", "resurfaced", "edited", "upgraded"):
             self.search_index.add_terms([doc.title, doc.text])
             if extraction is not None:
-                self.replace_extraction(doc_id, extraction, extracted_with)
+                self.replace_extraction(doc_id, extraction, extracted_with, fresh=outcome.status == "new")
         if responses:
             self._keep_raw(doc_id, doc.source, responses, now)
         if outcome.change:
-            self._db["changes"].insert({"document_id": doc_id, "version": outcome.version,
-                                       "reason": outcome.change, "at": now, "run_id": run_id})
+            self._insert("changes", {"document_id": doc_id, "version": outcome.version,
+                                     "reason": outcome.change, "at": now, "run_id": run_id})
         return outcome
+
+    # The write path's statements are plain SQL, not sqlite-utils' insert and update: those read
+    # the table's schema on every call, more than half of put_document's time (bench_ingest.py).
+
+    def _insert(self, table: str, row: dict[str, Any]) -> None:
+        self._db.conn.execute(f"INSERT INTO {table} ({', '.join(f'[{c}]' for c in row)}) "
+                              f"VALUES ({', '.join('?' * len(row))})", list(row.values()))
+
+    def _update_document(self, doc_id: str, fields: dict[str, Any]) -> None:
+        self._db.conn.execute(f"UPDATE documents SET {', '.join(f'[{c}] = ?' for c in fields)} WHERE id = ?",
+                              [*fields.values(), doc_id])
 
     def _hygienic(self, doc: Document) -> Document:
         """The document as the corpus keeps it: no control characters, a one-line title of at most
@@ -518,8 +528,8 @@ class Store(SQLiteFile):
         if deleted or others:
             return Outcome(doc_id, "unchanged", None, version)
         self._db.execute("UPDATE documents SET deleted = 1, updated = ? WHERE id = ?", [now, doc_id])
-        self._db["changes"].insert({"document_id": doc_id, "version": version, "reason": "deleted", "at": now,
-                                   "run_id": run_id})
+        self._insert("changes", {"document_id": doc_id, "version": version, "reason": "deleted", "at": now,
+                                 "run_id": run_id})
         return Outcome(doc_id, "deleted", "deleted", version)
 
     def _keys(self, doc: Document) -> list[str]:
@@ -543,10 +553,10 @@ class Store(SQLiteFile):
         }
         new_quality, stored_quality = QUALITY[doc.text_quality], QUALITY.get(old_quality, 0)
         if fields["content_hash"] == old_hash or new_quality < stored_quality:
-            self._db["documents"].update(doc_id, merged)
+            self._update_document(doc_id, merged)
             status = "unchanged" if fields["content_hash"] == old_hash else "linked"
             return Outcome(doc_id, status, None, version)
-        self._db["document_versions"].insert({
+        self._insert("document_versions", {
             "document_id": doc_id, "version": version, "title": old_title, "text": old_text,
             "content_hash": old_hash, "text_quality": old_quality, "replaced_at": now,
             "replaced_by_source": doc.source})
@@ -554,7 +564,7 @@ class Store(SQLiteFile):
         update = {**fields, **merged, "version": version + 1, "updated": now}
         if relevance is not None:
             update["relevance"] = relevance
-        self._db["documents"].update(doc_id, update)
+        self._update_document(doc_id, update)
         return Outcome(doc_id, "changed" if reason == "edited" else "upgraded", reason, version + 1)
 
     def _link(self, doc_id: str, doc: Document, keys: list[str], item: Item | None, now: str) -> None:
@@ -566,14 +576,14 @@ class Store(SQLiteFile):
               item_version = excluded.item_version""",
             [doc_id, doc.source, doc.source_key, doc.url, now, now, item.to_json() if item else None,
              item.version if item else None])
-        for key in [doc_id, *keys]:
-            self._db.execute("INSERT OR IGNORE INTO document_aliases (alias, document_id) VALUES (?, ?)", [key, doc_id])
+        self._db.conn.executemany("INSERT OR IGNORE INTO document_aliases (alias, document_id) VALUES (?, ?)",
+                                  [(key, doc_id) for key in dict.fromkeys([doc_id, *keys])])
 
     def _keep_raw(self, doc_id: str, source: str, responses: Iterable[Response], now: str) -> None:
         """Keep the responses a document was parsed from, so reprocess needs no network."""
         self._db.execute("DELETE FROM raw_responses WHERE document_id = ? AND source = ?", [doc_id, source])
         for r in responses:
-            self._db["raw_responses"].insert({
+            self._insert("raw_responses", {
                 "document_id": doc_id, "source": source, "url": redact(r.url), "status": r.status,
                 "headers": json.dumps(dict(r.headers)), "fetched": now,
                 "sha256": hashlib.sha256(r.content).hexdigest(), "size": len(r.content),
@@ -630,11 +640,15 @@ class Store(SQLiteFile):
 
     # -- extraction results --
 
-    def replace_extraction(self, doc_id: str, extraction: Extraction, extracted_with: str | None) -> None:
-        self._db.execute("DELETE FROM figures WHERE document_id = ?", [doc_id])
-        self._db.execute("DELETE FROM mentions WHERE document_id = ?", [doc_id])
-        if extraction.figures:
-            self._db["figures"].insert_all({"document_id": doc_id, **_figure_row(f)} for f in extraction.figures)
+    def replace_extraction(self, doc_id: str, extraction: Extraction, extracted_with: str | None, *,
+                           fresh: bool = False) -> None:
+        """The document's figures and mentions, from ``extraction``. ``fresh``: the document was
+        inserted in this transaction with ``extracted_with`` set, so it has none to replace."""
+        if not fresh:
+            self._db.execute("DELETE FROM figures WHERE document_id = ?", [doc_id])
+            self._db.execute("DELETE FROM mentions WHERE document_id = ?", [doc_id])
+            self._db.execute("UPDATE documents SET extracted_with = ? WHERE id = ?", [extracted_with, doc_id])
+        self._db.conn.executemany(_INSERT_FIGURE, [_figure_row(doc_id, f) for f in extraction.figures])
         org_ids = [m.id or _unknown_org_id(m.canonical) for m in extraction.mentions]
         self._db.conn.executemany(
             "INSERT OR IGNORE INTO organisations (id, canonical, kind, aliases, in_gazetteer) VALUES (?, ?, ?, '[]', ?)",
@@ -642,7 +656,6 @@ class Store(SQLiteFile):
         self._db.conn.executemany(
             "INSERT INTO mentions (document_id, organisation_id, start, end, text, sentence) VALUES (?, ?, ?, ?, ?, ?)",
             [(doc_id, org_id, m.start, m.end, m.text, m.sentence) for org_id, m in zip(org_ids, extraction.mentions)])
-        self._db.execute("UPDATE documents SET extracted_with = ? WHERE id = ?", [extracted_with, doc_id])
 
     def sync_organisations(self, organisations: Iterable[dict[str, Any]]) -> int:
         """Upsert the gazetteer into ``organisations`` (id, canonical, kind, aliases, valid_from, valid_to)."""
@@ -724,9 +737,13 @@ def _process_alive(pid: int | None, host: str | None) -> bool:
     return True
 
 
-def _figure_row(f: Any) -> dict[str, Any]:
-    return {k: getattr(f, k) for k in ("start", "end", "text", "value", "value_max", "unit", "subject",
-                                       "qualifier", "sentence")}
+FIGURE_COLUMNS = ("start", "end", "text", "value", "value_max", "unit", "subject", "qualifier", "sentence")
+_INSERT_FIGURE = (f"INSERT INTO figures (document_id, {', '.join(f'[{c}]' for c in FIGURE_COLUMNS)}) "
+                  f"VALUES (?, {', '.join('?' * len(FIGURE_COLUMNS))})")
+
+
+def _figure_row(doc_id: str, f: Any) -> tuple[Any, ...]:
+    return (doc_id, *(getattr(f, c) for c in FIGURE_COLUMNS))
 
 
 def _extraction_filter(stale_only: bool, version: str) -> tuple[str, list[Any]]:

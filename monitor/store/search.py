@@ -82,7 +82,7 @@ class SearchIndex:
 
     def add_terms(self, texts: Iterable[str]) -> None:
         """Add the tokens of a document's title and text that the vocabulary lacks."""
-        tokens = {t for text in texts for t in wordforms.words(text)} - self._known
+        tokens = wordforms.distinct_words(texts) - self._known
         if not tokens:
             return
         have = {r[0] for r in self.conn.execute(
