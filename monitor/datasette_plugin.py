@@ -33,6 +33,7 @@ from markupsafe import Markup, escape
 
 from monitor.errors import ConfigError, QueryError
 from monitor.search import MARK_END, MARK_START, Match, Settings, compiled, parse
+from monitor.store import web
 from monitor.store.search import SearchIndex, web_filter
 from monitor.text import xml_safe
 
@@ -246,10 +247,7 @@ def filters_from_request(request: Any, database: str, table: str, datasette: Any
             said.append(f'search matches "{search}" (the newest {limit:,} matches at most)')
         year = request.args.get("_year")
         if year and len(year) == 4 and year.isdigit():
-            # A range on sort_key ("<published> <id>"), the column the table is ordered by: the
-            # same documents as a range on published, read in order from its index (a range on
-            # published made SQLite sort the whole year: 268 ms at 200,000 documents, not 0).
-            where.append("sort_key >= :year_low and sort_key < :year_high")
+            where.append(web.year_filter("year_low", "year_high"))
             params.update(year_low=year, year_high=str(int(year) + 1))
             said.append(f"published in {year}")
         elif year:
@@ -333,9 +331,7 @@ class YearFacet(_CorpusFacet):
     type = "year"
 
     def facet_sql(self, limit: int) -> str:
-        return f"""select substr(published, 1, 4) as value, substr(published, 1, 4) as label, count(*) as count
-                   from ({self.sql}) where published is not null
-                   group by value order by value desc limit {limit}"""
+        return web.year_facet_sql(self.sql, limit)
 
     def selected(self) -> set[str]:
         return set(self.request.args.getlist("_year"))
@@ -354,10 +350,7 @@ class OrganisationFacet(_CorpusFacet):
     max_rows = 2_000  # the mentions of that many documents are what the facet time limit allows
 
     def facet_sql(self, limit: int) -> str:
-        return f"""select m.organisation_id as value, o.canonical as label, count(distinct m.document_id) as count
-                   from mentions m join organisations o on o.id = m.organisation_id
-                   where m.document_id in (select id from ({self.sql}))
-                   group by m.organisation_id order by count desc, label limit {limit}"""
+        return web.organisation_facet_sql(self.sql, limit)
 
     def _through(self, value: str) -> str:
         return json.dumps({"table": "mentions", "column": "organisation_id", "value": value})
@@ -440,17 +433,8 @@ FIGURES_ON_PAGE = 100
 
 async def document_findings(datasette: Any, database: str, doc_id: str) -> dict[str, Any]:
     """The organisations named in a document and the figures found in it, for its page."""
-    db = datasette.get_database(database)
-    organisations = await db.execute(
-        """select o.id, o.canonical, count(*) as mentions
-           from mentions m join organisations o on o.id = m.organisation_id
-           where m.document_id = :id group by o.id order by mentions desc, o.canonical""", {"id": doc_id})
-    figures = await db.execute(
-        f"""select id, text, value, unit, subject, sentence from figures where document_id = :id
-            order by start limit {FIGURES_ON_PAGE}""", {"id": doc_id})
-    dossiers = await db.execute("select value from documents, json_each(documents.dossiers) where documents.id = :id",
-                                {"id": doc_id})
-    return {"organisations": organisations.rows, "figures": figures.rows, "dossiers": [r[0] for r in dossiers.rows]}
+    return await datasette.get_database(database).execute_fn(
+        lambda conn: web.document_findings(conn, doc_id, figures_limit=FIGURES_ON_PAGE))
 
 
 # Stored queries return plain values; these columns become links to the row they name.

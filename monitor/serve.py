@@ -31,6 +31,7 @@ from monitor import datasette_plugin
 from monitor.config import Config
 from monitor.datasette_plugin import CORPUS, check_safe
 from monitor.errors import ConfigError
+from monitor.store import web
 
 PACKAGE = resources.files("monitor")
 STATIC_ROUTE = "mkb-static"  # templates link /mkb-static/...; keep the two in step
@@ -95,9 +96,9 @@ class ReadOnlyDatabase(Database):
         counts: dict[str, int | None] = {}
         for table in await self.table_names():
             try:
-                largest = (await self.execute(f"select max(rowid) from [{table}]", log_sql_errors=False)).rows[0][0]
+                largest = (await self.execute(web.largest_rowid_sql(table), log_sql_errors=False)).rows[0][0]
                 counts[table] = None if (largest or 0) > COUNT_UP_TO else (
-                    await self.execute(f"select count(*) from [{table}]", custom_time_limit=limit)).rows[0][0]
+                    await self.execute(web.count_sql(table), custom_time_limit=limit)).rows[0][0]
             except (QueryInterrupted, sqlite3.DatabaseError):  # interrupted, or a table WITHOUT ROWID
                 counts[table] = None
         return counts
