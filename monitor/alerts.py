@@ -224,7 +224,7 @@ class Evaluation:
 
 
 def evaluate(corpus: Store, private: PrivateStore, *, max_per_run: int, now: datetime,
-             daily_hour: int = 7) -> dict[str, Any]:
+             daily_hour: int | None = None) -> dict[str, Any]:
     """Match every enabled saved search against the documents changed since the watermark, and
     record hits, alerts, deliveries and the new watermark in one private transaction.
 
@@ -297,7 +297,7 @@ def _storage_failed(exc: BaseException) -> bool:
 
 
 def backfill(corpus: Store, private: PrivateStore, search_id: int, *, days: int, max_per_run: int,
-             now: datetime, daily_hour: int = 7) -> dict[str, int]:
+             now: datetime, daily_hour: int | None = None) -> dict[str, int]:
     """Evaluate one saved search, once, against documents published or changed in the last ``days``."""
     row = private.search(search_id)
     if row is None:
@@ -370,7 +370,7 @@ def _record_hits(corpus: Store, private: PrivateStore, saved: SavedSearch, match
 
 
 def _assign(private: PrivateStore, saved: SavedSearch, hit_ids: list[int], *, max_per_run: int,
-            now: datetime, daily_hour: int) -> int:
+            now: datetime, daily_hour: int | None) -> int:
     """Put new hits into messages by the search's digest policy; the number of new messages."""
     if not hit_ids:
         return 0
@@ -391,12 +391,16 @@ def _assign(private: PrivateStore, saved: SavedSearch, hit_ids: list[int], *, ma
     return int(created)
 
 
-def digest_due(kind: str, now: datetime, daily_hour: int) -> datetime:
+def digest_due(kind: str, now: datetime, daily_hour: int | None) -> datetime:
     """When a digest opened at ``now`` goes out: the next full hour, or the next ``daily_hour``
     o'clock in Dutch time (a DST day shifts nothing: zoneinfo does the arithmetic)."""
     if kind == "hourly":
         return now.astimezone(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
     local = now.astimezone(LOCAL)
+    if daily_hour is None:  # callers without a config: the shipped [alerts] daily_digest_hour
+        from monitor.config import shipped
+
+        daily_hour = shipped().alerts.daily_digest_hour
     due = local.replace(hour=daily_hour, minute=0, second=0, microsecond=0)
     if due <= local:
         due = (local + timedelta(days=1)).replace(hour=daily_hour, minute=0, second=0, microsecond=0)
@@ -418,12 +422,12 @@ def after_commit(config: Config, *, clock: Clock = utc_now,
     from monitor import lock, notify
     from monitor.errors import AlreadyRunning
 
-    settings = config["alerts"]
+    settings = config.alerts
 
     def stage(corpus: Store) -> dict[str, Any]:
         with PrivateStore.open(config) as private:
-            counts = evaluate(corpus, private, max_per_run=settings["max_per_run"], now=clock(),
-                              daily_hour=settings["daily_digest_hour"])
+            counts = evaluate(corpus, private, max_per_run=settings.max_per_run, now=clock(),
+                              daily_hour=settings.daily_digest_hour)
             crashpoint("after_commit_before_send")
             if holds_lock:
                 return {**counts, **notify.deliver(private, config, clock=clock)}

@@ -33,7 +33,7 @@ from rich.text import Text
 
 from monitor import config as config_module
 from monitor import cli_alerts, health, jsonlines, lock, pipeline, search as search_module, userinput
-from monitor.config import Config, SourceConfig
+from monitor.config import Config
 from monitor.display import cell, markup, number, plain
 from monitor.errors import AlreadyRunning, ConfigError, MonitorError, NotACorpus, QueryError
 from monitor.runs import RunReport
@@ -415,15 +415,7 @@ def feeds() -> None:
 @pass_ctx
 def feeds_check(ctx: Context, url: str, as_json: bool) -> None:
     """Fetch a feed URL and say what is there: format, entries, newest date, whether dates parse."""
-    from scrapers.feeds import check_feed
-
-    probe = SourceConfig(name="feeds-check", kind="feed", enabled=True, allowed_hosts=[], relevance=False,
-                         stale_after_hours=0, options={})
-    fetcher = pipeline.fetcher_factory(ctx.config)(probe)
-    try:
-        report = check_feed(fetcher, url)
-    finally:
-        fetcher.close()
+    report = pipeline.check_feed(ctx.config, url)
     if as_json:
         print_json(report)
     else:
@@ -582,7 +574,7 @@ def orgs(ctx: Context, unknown: bool, limit: int, as_json: bool) -> None:
 def reprocess(ctx: Context, sources: tuple[str, ...], extract_only: bool, everything: bool,
               processes: int | None, as_json: bool) -> None:
     """Parse and extract again from the stored raw responses, after a parser or model fix (no network)."""
-    extractor = pipeline.ModelExtractor(ctx.config["nlp"]["batch_size"])
+    extractor = pipeline.ModelExtractor(ctx.config.nlp)
     # No run lock: each document is its own transaction, so this may run while `watch` waits.
     with ctx.store() as store, run_progress(sys.stderr.isatty() and not as_json) as progress:
         counts = {}
@@ -590,8 +582,8 @@ def reprocess(ctx: Context, sources: tuple[str, ...], extract_only: bool, everyt
             counts["parse"] = pipeline.reprocess(store, ctx.config, extractor, sources=sources or None,
                                                  progress=progress)
         counts["extract"] = pipeline.reextract(store, extractor, everything=everything, progress=progress,
-                                               batch_size=ctx.config["nlp"]["batch_size"],
-                                               processes=processes or ctx.config["nlp"]["processes"])
+                                               batch_size=ctx.config.nlp.batch_size,
+                                               processes=processes or ctx.config.nlp.processes)
     if as_json:
         print_json(counts)
     else:
@@ -616,8 +608,8 @@ def serve(ctx: Context, host: str | None, port: int | None, public: bool) -> Non
 
     if not ctx.config.db_path.exists():
         raise click.ClickException(f"no corpus at {ctx.config.db_path}: import or run first")
-    host = host or ctx.config["serve"]["host"]
-    port = port or ctx.config["serve"]["port"]
+    host = host or ctx.config.serve.host
+    port = port or ctx.config.serve.port
     if serve_module.check_host(host, public=public):
         err.print(f"warning: {host} is reachable from other machines: anyone who reaches it can read the corpus "
                   "and run read SQL on it", style="yellow", markup=False, highlight=False)

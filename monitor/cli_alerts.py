@@ -156,7 +156,7 @@ def _check_channels(config: Config, emails: Iterable[str], webhooks: Iterable[st
     """Refuse a bad address or a webhook to a private address before anything is saved (D7)."""
     for url in webhooks:
         try:
-            notify.check_webhook_url(url, allow_private=config["alerts"]["allow_private_webhooks"])
+            notify.check_webhook_url(url, allow_private=config.alerts.allow_private_webhooks)
         except DeliveryError as exc:
             raise click.BadParameter(str(exc), param_hint="--webhook") from None
     for address in emails:
@@ -185,8 +185,8 @@ def _backfill(config: Config, private: PrivateStore, corpus: Store | None, searc
     if corpus is None:
         raise click.ClickException(f"no corpus at {config.db_path} to backfill from")
     counts = alerts_module.backfill(corpus, private, search_id, days=days,
-                                    max_per_run=config["alerts"]["max_per_run"], now=utc_now(),
-                                    daily_hour=config["alerts"]["daily_digest_hour"])
+                                    max_per_run=config.alerts.max_per_run, now=utc_now(),
+                                    daily_hour=config.alerts.daily_digest_hour)
     err.print(f"backfill: {counts['hits']} documents of the last {days} days matched; "
               "`mkb-monitor deliver` sends them")
 

@@ -34,7 +34,7 @@ path = "x.jsonl"
 enabled = false
 """)
     c = config.load(path)
-    assert c["http"]["host_interval"] == 2
+    assert c.http.host_interval == 2
     sc = c.source("mijn-feed")
     assert (sc.kind, sc.enabled, sc.options) == ("jsonl", False, {"path": "x.jsonl", "max_line_bytes": 10_000_000})
     assert "mijn-feed" not in [s.name for s in c.sources(enabled_only=True)]

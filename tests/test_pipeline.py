@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import multiprocessing
 import os
@@ -234,7 +235,7 @@ def gold_texts_in(store, n):
 
 def test_reextract_in_worker_processes_stores_what_one_process_stores(store):
     gold_texts_in(store, 6)
-    extractor = ModelExtractor(batch_size=2)
+    extractor = ModelExtractor(dataclasses.replace(config_module.load().nlp, batch_size=2))
 
     def stored():
         return (store._db.execute("SELECT document_id, start, end, text, value, unit, subject, qualifier, sentence "

@@ -425,7 +425,7 @@ def test_an_old_document_never_stored_resent_by_a_mass_update_is_resurfaced_not_
     from tests.alerting import FakeClock, make_config, save
 
     config = make_config(tmp_path)
-    assert config["alerts"]["new_within_days"] == 30  # the shipped horizon
+    assert config.alerts.new_within_days == 30  # the shipped horizon
     save(config, SavedSearch(name="oud", query="digitalisering"), ("console", "", None))
     new = save(config, SavedSearch(name="nieuw", query="grondexploitatiewet"), ("console", "", None))
     sc = SourceConfig(name="tweedekamer", kind="tk_syncfeed", enabled=True, allowed_hosts=[], relevance=False,

@@ -38,6 +38,7 @@ import sqlite_utils
 from models.records import Extraction
 from monitor import text as hygiene
 from monitor.errors import Interrupted, ParseError, code_of, redact
+from monitor.search import Settings as SearchSettings
 from monitor.store.search import FTS_TOKENIZER, TITLE_WEIGHT, SearchIndex, create_vocabulary
 from monitor.store.sqlite import SQLiteFile
 from scrapers.base import Document, Item, Response, canonical_url
@@ -267,23 +268,23 @@ class Store(SQLiteFile):
     KIND = "corpus"
     MARKER_TABLE = "documents"
 
-    def __init__(self, path: Any, *, search: dict[str, Any] | None = None, max_text_chars: int | None = None,
+    def __init__(self, path: Any, *, search: SearchSettings | None = None, max_text_chars: int | None = None,
                  **options: Any) -> None:
         super().__init__(path, **options)
-        self.search_config = search  # the [search] table (caps, snippets, the user's synonyms); None: defaults
+        self.search_settings = SearchSettings.of(search)  # caps, snippets, the user's synonyms; None: shipped
         self.search_index = SearchIndex(self._db.conn)
         if max_text_chars is None:
-            from monitor.config import defaults
+            from monitor.config import shipped
 
-            max_text_chars = defaults()["monitor"]["max_text_chars"]
+            max_text_chars = shipped().monitor.max_text_chars
         self.max_text_chars = max_text_chars
         if not self.readonly:
             self.close_interrupted_runs()
 
     @classmethod
     def open(cls, config: Any, *, readonly: bool = False, progress: Any = None) -> "Store":
-        return cls(config.db_path, busy_timeout_ms=config["monitor"]["busy_timeout_ms"], readonly=readonly,
-                   search=config["search"], progress=progress, max_text_chars=config["monitor"]["max_text_chars"])
+        return cls(config.db_path, busy_timeout_ms=config.monitor.busy_timeout_ms, readonly=readonly,
+                   search=config.search, progress=progress, max_text_chars=config.monitor.max_text_chars)
 
     def corpus_id(self) -> str | None:
         """The corpus's identity (None in a corpus not yet migrated, opened read-only)."""

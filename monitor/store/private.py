@@ -154,9 +154,9 @@ class PrivateStore(SQLiteFile):
         """The private file of the configured corpus: adopted from ``private.db`` if that is where
         it still is, and refused if it records another corpus."""
         path = config.private_db_path
-        if not readonly and not config["monitor"]["private_db"] and not path.exists():
-            adopt_legacy(config.db_path, path, busy_timeout_ms=config["monitor"]["busy_timeout_ms"])
-        private = cls(path, busy_timeout_ms=config["monitor"]["busy_timeout_ms"], readonly=readonly)
+        if not readonly and not config.monitor.private_db and not path.exists():
+            adopt_legacy(config.db_path, path, busy_timeout_ms=config.monitor.busy_timeout_ms)
+        private = cls(path, busy_timeout_ms=config.monitor.busy_timeout_ms, readonly=readonly)
         if not readonly:
             try:
                 private.pair(config.db_path)
@@ -421,7 +421,7 @@ def _decoded(row: dict[str, Any]) -> dict[str, Any]:
 # --- the private.db of earlier versions -----------------------------------------------------
 
 
-def adopt_legacy(corpus_path: Path, target: Path, *, busy_timeout_ms: int = 10000) -> bool:
+def adopt_legacy(corpus_path: Path, target: Path, *, busy_timeout_ms: int | None = None) -> bool:
     """Move the shared ``private.db`` beside ``corpus_path`` to ``target`` if it belongs to that corpus.
 
     Earlier versions kept one ``private.db`` for every corpus in a folder. It belongs to a corpus
