@@ -20,7 +20,6 @@ import sys
 import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 import click
@@ -32,7 +31,8 @@ from rich.table import Table
 from rich.text import Text
 
 from monitor import config as config_module
-from monitor import cli_alerts, health, jsonlines, lock, pipeline, search as search_module, userinput
+from monitor import cli_alerts, jsonlines, pipeline, search as search_module, userinput
+from monitor.api import Monitor
 from monitor.config import Config
 from monitor.display import cell, markup, number, plain
 from monitor.errors import AlreadyRunning, ConfigError, MonitorError, NotACorpus, QueryError
@@ -278,14 +278,9 @@ def run(ctx: Context, names: tuple[str, ...], record: str | None, replay: str | 
 
     Exits 0 only when every source ran and stored everything it found; 1 when a source failed,
     was deferred (robots.txt unreachable, a long Retry-After) or an item failed."""
-    if record and replay:
-        raise click.UsageError("--record and --replay exclude each other")
-    if record and Path(record).exists() and any(Path(record).iterdir()):
-        raise click.UsageError(f"--record needs a new or empty directory ({record} has files: one run, one recording)")
-    with lock.exclusive(ctx.config.lock_path):
-        with ctx.store() as store, run_progress(sys.stderr.isatty() and not as_json) as progress:
-            report = pipeline.for_config(ctx.config, store, extract=not no_extract, record=record, replay=replay,
-                                         progress=progress).run(names)
+    with run_progress(sys.stderr.isatty() and not as_json) as progress:
+        report = Monitor(ctx.config).run(names, extract=not no_extract, record=record, replay=replay,
+                                         progress=progress)
     _finish(report, as_json)
 
 
@@ -301,10 +296,9 @@ def import_(ctx: Context, path: str, source_name: str, no_extract: bool, as_json
 
     Needs no run lock: it writes in the corpus's own transactions, so it may run while `watch`
     waits or a `run` works; alerts are matched at once and sent by whoever holds the run lock."""
-    sc = pipeline.importing(ctx.config, path, source_name)
-    with ctx.store() as store, run_progress(sys.stderr.isatty() and not as_json) as progress:
-        report = pipeline.for_config(ctx.config, store, extract=not no_extract, progress=progress,
-                                     holds_lock=False).run(sources=[(sc, pipeline.build_source(sc))])
+    with run_progress(sys.stderr.isatty() and not as_json) as progress:
+        report = Monitor(ctx.config).import_jsonl(path, source=source_name, extract=not no_extract,
+                                                  progress=progress)
     _finish(report, as_json)
 
 
@@ -330,10 +324,8 @@ def search_cmd(ctx: Context, query: tuple[str, ...], since: str | None, until: s
 
     Options go before `--`; after it every word is the query's, so a query may start with a
     dash: mkb-monitor search --json -- -belasting mkb."""
-    with ctx.store(readonly=True) as store:
-        org_ids = search_module.org_ids(store, list(orgs)) if orgs else None
-        hits = search_module.search(store, " ".join(query), since=since, until=until, sources=list(sources),
-                                    kinds=list(kinds), organisations=org_ids, dossier=dossier, sort=sort, limit=limit)
+    hits = Monitor(ctx.config).search(" ".join(query), since=since, until=until, sources=list(sources),
+                                      kinds=list(kinds), organisations=orgs, dossier=dossier, sort=sort, limit=limit)
     if as_json:
         print_json([h.asdict() for h in hits])
         return
@@ -354,11 +346,7 @@ def search_cmd(ctx: Context, query: tuple[str, ...], since: str | None, until: s
 @pass_ctx
 def sources(ctx: Context, as_json: bool) -> None:
     """Each source: failing, stale, fresh or never run, with the reason; its last success and documents."""
-    stored: dict[str, dict[str, Any]] = {}
-    if ctx.config.db_path.exists():
-        with ctx.store(readonly=True) as store:
-            stored = {row["name"]: row for row in store.sources_overview()}
-    rows = health.sources(ctx.config, stored)
+    rows = Monitor(ctx.config).sources()
     if as_json:
         print_json(rows)
         return
