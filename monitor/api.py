@@ -138,6 +138,45 @@ class Monitor:
                 stored = {row["name"]: row for row in store.sources_overview()}
         return health.sources(self.config, stored)
 
+    def figures(self, *, organisations: Iterable[str] = (), **filters: Any) -> list[dict[str, Any]]:
+        """Figures in the corpus, newest documents first: ``subject``, ``unit``, ``minimum``,
+        ``since``, ``limit`` as ``mkb-monitor figures`` has them; ``organisations`` by name or id."""
+        with self.corpus(readonly=True) as store:
+            orgs = search_module.org_ids(store, list(organisations)) if organisations else None
+            return store.figures(organisations=orgs, **filters)
+
+    def organisations(self, *, unknown_only: bool = False, limit: int = 50) -> list[dict[str, Any]]:
+        """Organisations named in the corpus, most mentioned first."""
+        with self.corpus(readonly=True) as store:
+            return store.organisation_counts(unknown_only=unknown_only, limit=limit)
+
+    def reprocess(self, sources: Iterable[str] = (), *, extract_only: bool = False, everything: bool = False,
+                  processes: int | None = None, progress: Callable[..., None] | None = None) -> dict[str, Any]:
+        """Parse and extract again from the stored raw responses (no network, no run lock: each
+        document is its own transaction); counts per stage. ``processes``: [nlp] processes."""
+        extractor = pipeline.ModelExtractor(self.config.nlp)
+        progress = progress or (lambda event, **info: None)
+        counts = {}
+        with self.corpus(progress=progress) as store:
+            if not extract_only:
+                counts["parse"] = pipeline.reprocess(store, self.config, extractor, sources=list(sources) or None,
+                                                     progress=progress)
+            counts["extract"] = pipeline.reextract(store, extractor, everything=everything, progress=progress,
+                                                   batch_size=self.config.nlp.batch_size,
+                                                   processes=processes or self.config.nlp.processes)
+        return counts
+
+    def check(self) -> dict[str, list[str]]:
+        """Problems SQLite, its foreign keys and FTS5 find in the corpus and the private file, per file."""
+        if not self.config.db_path.exists():
+            raise QueryError(f"no corpus at {self.config.db_path}")
+        with self.corpus() as store:  # FTS5's integrity-check is an INSERT command, refused read-only
+            problems = {str(self.config.db_path): store.check()}
+        if self.config.private_db_path.exists():
+            with PrivateStore.open(self.config, readonly=True) as private:
+                problems[str(self.config.private_db_path)] = private.check()
+        return problems
+
     # --- saved searches -------------------------------------------------------------------
 
     def check_channels(self, channels: Channels) -> None:

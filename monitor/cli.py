@@ -374,16 +374,7 @@ def _minutes(stamp: str | None) -> str:
 @pass_ctx
 def check(ctx: Context, as_json: bool) -> None:
     """Check both database files: SQLite integrity, foreign keys, and the search index in sync."""
-    from monitor.store.private import PrivateStore
-
-    problems: dict[str, list[str]] = {}
-    if not ctx.config.db_path.exists():
-        raise click.ClickException(f"no corpus at {ctx.config.db_path}")
-    with ctx.store() as store:  # FTS5's integrity-check is an INSERT command, refused on a read-only connection
-        problems[str(ctx.config.db_path)] = store.check()
-    if ctx.config.private_db_path.exists():
-        with PrivateStore.open(ctx.config, readonly=True) as private:
-            problems[str(ctx.config.private_db_path)] = private.check()
+    problems = Monitor(ctx.config).check()
     if as_json:
         print_json(problems)
     else:
@@ -517,10 +508,8 @@ def eval_(gold: str, as_json: bool) -> None:
 def figures(ctx: Context, subject: str | None, unit: str | None, minimum: float | None, orgs: tuple[str, ...],
             since: str | None, limit: int, as_json: bool) -> None:
     """Figures found in the corpus, newest documents first."""
-    with ctx.store(readonly=True) as store:
-        org_ids = search_module.org_ids(store, list(orgs)) if orgs else None
-        rows = store.figures(subject=subject, unit=unit, minimum=minimum, organisations=org_ids, since=since,
-                             limit=limit)
+    rows = Monitor(ctx.config).figures(subject=subject, unit=unit, minimum=minimum, organisations=orgs, since=since,
+                                       limit=limit)
     if as_json:
         print_json(rows)
         return
@@ -539,8 +528,7 @@ def figures(ctx: Context, subject: str | None, unit: str | None, minimum: float 
 @pass_ctx
 def orgs(ctx: Context, unknown: bool, limit: int, as_json: bool) -> None:
     """Organisations named in the corpus, most mentioned first."""
-    with ctx.store(readonly=True) as store:
-        rows = store.organisation_counts(unknown_only=unknown, limit=limit)
+    rows = Monitor(ctx.config).organisations(unknown_only=unknown, limit=limit)
     if as_json:
         print_json(rows)
         return
@@ -562,16 +550,9 @@ def orgs(ctx: Context, unknown: bool, limit: int, as_json: bool) -> None:
 def reprocess(ctx: Context, sources: tuple[str, ...], extract_only: bool, everything: bool,
               processes: int | None, as_json: bool) -> None:
     """Parse and extract again from the stored raw responses, after a parser or model fix (no network)."""
-    extractor = pipeline.ModelExtractor(ctx.config.nlp)
-    # No run lock: each document is its own transaction, so this may run while `watch` waits.
-    with ctx.store() as store, run_progress(sys.stderr.isatty() and not as_json) as progress:
-        counts = {}
-        if not extract_only:
-            counts["parse"] = pipeline.reprocess(store, ctx.config, extractor, sources=sources or None,
-                                                 progress=progress)
-        counts["extract"] = pipeline.reextract(store, extractor, everything=everything, progress=progress,
-                                               batch_size=ctx.config.nlp.batch_size,
-                                               processes=processes or ctx.config.nlp.processes)
+    with run_progress(sys.stderr.isatty() and not as_json) as progress:
+        counts = Monitor(ctx.config).reprocess(sources, extract_only=extract_only, everything=everything,
+                                               processes=processes, progress=progress)
     if as_json:
         print_json(counts)
     else:
