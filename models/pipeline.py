@@ -208,7 +208,7 @@ def load(path: str | Path | None = None) -> Language:
 
 
 @lru_cache(maxsize=1)
-def pipeline() -> Language:
+def shared_nlp() -> Language:
     """The process-wide pipeline, built on first use."""
     return build()
 
@@ -229,7 +229,7 @@ def extract_many(items: Iterable[tuple[str, str | None] | Mapping[str, Any]], *,
     every `zone_size` items (`nlp.memory_zone`), so a long-running stream does not grow without
     bound.
     """
-    nlp = nlp or pipeline()
+    nlp = nlp or shared_nlp()
     built_size = _built_vocab_sizes.setdefault(nlp, len(nlp.vocab))
     iterator = iter(items)
     while True:

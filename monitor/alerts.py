@@ -44,12 +44,13 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from monitor import search as search_module
+from monitor.clock import Clock, stamp, utc_now
 from monitor.config import Config
 from monitor.crashpoints import crashpoint
 from monitor.errors import MonitorError, QueryError, StorageBusy, StorageFull, code_of
 from monitor.search import FIGURE_OPS, FigureCondition
 from monitor.store import Store
-from monitor.store.private import PrivateStore, stamp
+from monitor.store.private import PrivateStore
 from monitor.store.sqlite import storage_error
 
 log = logging.getLogger(__name__)
@@ -58,13 +59,6 @@ DIGESTS = ("each", "hourly", "daily")
 MATCHED_REASONS = ("new", "edited", "upgraded")  # a deletion never alerts, nor an old document resurfacing
 PAGE = 5000  # change-log rows read at a time
 LOCAL = ZoneInfo("Europe/Amsterdam")
-
-Clock = Callable[[], datetime]
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
 
 @dataclass(frozen=True)
 class SavedSearch:
@@ -410,11 +404,11 @@ def digest_due(kind: str, now: datetime, daily_hour: int | None) -> datetime:
 # --- the pipeline stage --------------------------------------------------------------------
 
 
-def after_commit(config: Config, *, clock: Clock = utc_now,
+def match_and_deliver(config: Config, *, clock: Clock = utc_now,
                  holds_lock: bool = True) -> Callable[[Store], dict[str, Any]]:
     """The pipeline's alert stage: match what the run committed, then send from the outbox.
 
-    ``Pipeline(..., after_commit=after_commit(config))`` calls the result with the corpus
+    ``Pipeline(..., after_commit=match_and_deliver(config))`` calls the result with the corpus
     store once every source is stored. Matching is one private transaction, safe beside any
     other process; sending is done by one process at a time, the holder of the run lock
     (RELIABILITY I7). A caller without it (``import``) sends only if the lock is free, and

@@ -55,9 +55,8 @@ from monitor import connections
 from monitor.config import Config
 from monitor.connections import AddressPolicy
 from monitor.crashpoints import crashpoint
-from monitor.errors import AddressRefused, ConfigError, DeliveryError, DeliveryPermanent, DeliveryTemporary, redact
-from monitor.http import GuardedTransport
-from monitor.http import _retry_after as retry_after
+from monitor.errors import AddressRefused, DeliveryError, DeliveryPermanent, DeliveryTemporary, redact
+from monitor.http import guarded_client, retry_after
 from monitor.search import Hit
 from monitor.settings import AlertsSettings
 from monitor.store.private import PrivateStore, stamp
@@ -434,9 +433,8 @@ def deliver(private: PrivateStore, config: Config, *, clock: Clock) -> dict[str,
                            settings.smtp_timeout, policy=smtp_policy(settings.allow_private_smtp)),
         }
         if any(d["channel_kind"] == "webhook" for d in due):  # an HTTP client (TLS context) only when needed
-            transport = GuardedTransport(webhook_policy(settings.allow_private_webhooks), retries=0)
-            client = stack.enter_context(httpx.Client(transport=transport, timeout=settings.webhook_timeout,
-                                                      follow_redirects=False, trust_env=False))
+            client = stack.enter_context(guarded_client(webhook_policy(settings.allow_private_webhooks),
+                                                        timeout=settings.webhook_timeout))
             channels["webhook"] = WebhookChannel(client, allow_private=settings.allow_private_webhooks)
         disabled: set[int] = set()  # channels disabled in this loop (410): their rest waits for a replay
         unanswered: Counter[str] = Counter()  # per host: deliveries in a row that got no answer

@@ -356,7 +356,7 @@ def for_config(config: Config, store: Store, *, extract: bool = True, record: st
 
     return Pipeline(config, store, fetcher_for=fetcher_factory(config, record=record, replay=replay, store=store),
                     extractor=ModelExtractor(config.nlp) if extract else None,
-                    after_commit=alerts.after_commit(config, holds_lock=holds_lock),
+                    after_commit=alerts.match_and_deliver(config, holds_lock=holds_lock),
                     progress=progress or (lambda event, **info: None))
 
 

@@ -31,12 +31,13 @@ import json
 import logging
 import os
 import sqlite3
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import sqlite_utils
 
+from monitor.clock import stamp  # noqa: F401  (the one time format; importers of it here keep working)
 from monitor.errors import NotACorpus, StorageError
 from monitor.store.corpus import Store
 from monitor.store.sqlite import SQLiteFile
@@ -109,11 +110,6 @@ def _migration_1(db: sqlite_utils.Database) -> None:
         "CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL DEFAULT 0)",
     ):
         db.execute(statement)
-
-
-def stamp(moment: datetime) -> str:
-    """The one time format of this file: UTC to the second, sortable as text."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _sql_list(values: tuple[str, ...]) -> str:
