@@ -1,4 +1,4 @@
-"""Precision and recall of the default relevance filter ([topics]) on a hand-labelled sample.
+"""Precision and recall of the default relevance filter ([relevance]) on a hand-labelled sample.
 
     python bench/relevance_eval.py [--threshold X]
 
@@ -55,10 +55,10 @@ def evaluate(rows: list[dict], terms: Terms) -> dict[str, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--threshold", type=float, help="override [topics].threshold")
+    parser.add_argument("--threshold", type=float, help="override [relevance].threshold")
     parser.add_argument("--show", action="store_true", help="print every item's score")
     args = parser.parse_args()
-    topics = shipped().topics
+    topics = shipped().relevance
     if args.threshold is not None:
         topics = dataclasses.replace(topics, threshold=args.threshold)
     terms = Terms.from_config(topics)

@@ -40,10 +40,10 @@ RANGES: dict[str, tuple[float | None, float | None]] = {
     "monitor.quarantine_after": (1, None),
     "monitor.max_text_chars": (10_000, None),
     "monitor.max_batch_items": (1, None),
-    "topics.threshold": (0, None),
-    "topics.title_weight": (0, None),
-    "topics.max_hits_per_term": (1, None),
-    "topics.weak_weight": (0, None),
+    "relevance.threshold": (0, None),
+    "relevance.title_weight": (0, None),
+    "relevance.max_hits_per_term": (1, None),
+    "relevance.weak_weight": (0, None),
     "search.max_query_chars": (1, None),
     "search.max_query_terms": (1, None),
     "search.max_forms": (1, None),
@@ -131,7 +131,7 @@ class Config:
     path: Path | None  # the user's file, if any
     monitor: settings.MonitorSettings
     http: settings.HttpSettings
-    topics: settings.TopicsSettings
+    relevance: settings.RelevanceSettings
     search: settings.SearchSettings
     nlp: settings.NlpSettings
     serve: settings.ServeSettings
@@ -208,7 +208,7 @@ def load(path: str | Path | None = None, *, db: str | Path | None = None,
             raise ConfigError(f"{user_path}, line {line}: not UTF-8 (byte 0x{exc.object[exc.start]:02x})") from None
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{user_path}: not valid TOML: {exc}") from None
-        _merge(data, user, where="", origin=str(user_path))
+        _merge(data, _renamed(user, origin=str(user_path)), where="", origin=str(user_path))
     if overrides:
         _merge(data, overrides, where="", origin="overrides")
     if db is not None:
@@ -258,6 +258,19 @@ def _check_finite(where: str, table: dict[str, Any]) -> None:
             _check_finite(f"{where}.{key}", value)
         elif isinstance(value, float) and not math.isfinite(value):
             raise ConfigError(f"[{where}] {key} = {value!r} is out of range: it must be a finite number")
+
+
+# Sections that were called otherwise before: a user's file may still use the old name.
+RENAMED_SECTIONS = {"topics": "relevance"}
+
+
+def _renamed(user: dict[str, Any], *, origin: str) -> dict[str, Any]:
+    for old, new in RENAMED_SECTIONS.items():
+        if old in user:
+            if new in user:
+                raise ConfigError(f"{origin}: [{old}] is the old name of [{new}]; keep one of them")
+            user = {(new if key == old else key): value for key, value in user.items()}
+    return user
 
 
 def _merge(base: dict[str, Any], user: dict[str, Any], *, where: str, origin: str) -> None:

@@ -232,8 +232,8 @@ class Pipeline:
                 continue
             score = None
             if sc.relevance and not doc.deleted:
-                score = relevance.score(doc.title, doc.text, self.config.topics)
-                if score < self.config.topics.threshold:
+                score = relevance.score(doc.title, doc.text, self.config.relevance)
+                if score < self.config.relevance.threshold:
                     report.skipped += 1
                     work.skips.append((item, doc.title, score, "below the relevance threshold"))
                     continue

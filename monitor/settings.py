@@ -33,7 +33,7 @@ class MonitorSettings:
 
 
 @dataclass(frozen=True)
-class TopicsSettings:
+class RelevanceSettings:
     """Relevance of a news item (monitor/relevance.py)."""
 
     threshold: float
@@ -97,7 +97,7 @@ class SourceDefaults:
 # Section name -> its class: the typed part of defaults.toml ([kinds.*] and [sources.*] are
 # tables of names a user declares; monitor.config checks them against their kind).
 SECTIONS: dict[str, type] = {
-    "monitor": MonitorSettings, "http": HttpSettings, "topics": TopicsSettings, "search": SearchSettings,
+    "monitor": MonitorSettings, "http": HttpSettings, "relevance": RelevanceSettings, "search": SearchSettings,
     "nlp": NlpSettings, "serve": ServeSettings, "alerts": AlertsSettings, "source_defaults": SourceDefaults,
 }
 

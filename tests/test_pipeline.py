@@ -180,7 +180,7 @@ def test_validators_commit_with_their_batch_only(store):
 
 def test_relevance_threshold_skips_and_records(store):
     sc = SourceConfig(**{**SC.__dict__, "relevance": True})
-    config = config_module.load(overrides={"topics": {"threshold": 1000.0}})
+    config = config_module.load(overrides={"relevance": {"threshold": 1000.0}})
     report = Pipeline(config, store, fetcher_for=lambda sc: None).run(
         sources=[(sc, ScriptedSource("scripted", [["a"]]))]).sources[0]
     assert (report.new, report.skipped) == (0, 1)

@@ -90,3 +90,12 @@ def test_source_defaults_come_from_defaults_toml_and_a_user_may_change_them(tmp_
     path.write_text("[source_defaults]\nstale_after_hours = -1\n", "utf-8")
     with pytest.raises(ConfigError, match=r"\[source_defaults\] stale_after_hours"):
         config.load(path)
+
+
+def test_the_old_section_name_topics_still_configures_relevance(tmp_path):
+    path = tmp_path / "oud.toml"
+    path.write_text("[topics]\nthreshold = 5.0\n", "utf-8")
+    assert config.load(path).relevance.threshold == 5.0
+    path.write_text("[topics]\nthreshold = 5.0\n[relevance]\nthreshold = 4.0\n", "utf-8")
+    with pytest.raises(ConfigError, match=r"oud\.toml: \[topics\] is the old name of \[relevance\]"):
+        config.load(path)
