@@ -78,10 +78,10 @@ RANGES: dict[str, tuple[float | None, float | None]] = {
     "sources.stale_after_hours": (0, None),
     "sources.new_within_days": (0, None),
     "kinds.jsonl.max_line_bytes": (1, None),
-    "kinds.koop_sru.overlap_days": (0, None),
-    "kinds.koop_sru.window_days": (1, None),
-    "kinds.koop_sru.page_size": (1, 1000),
-    "kinds.koop_sru.max_file_pages": (1, None),
+    "kinds.koop.overlap_days": (0, None),
+    "kinds.koop.window_days": (1, None),
+    "kinds.koop.page_size": (1, 1000),
+    "kinds.koop.max_file_pages": (1, None),
     "kinds.tk_syncfeed.first_run_days": (0, None),
     "kinds.tk_syncfeed.start_skiptoken": (0, None),
     "kinds.tk_syncfeed.max_start_requests": (1, None),
@@ -210,7 +210,7 @@ def load(path: str | Path | None = None, *, db: str | Path | None = None,
             raise ConfigError(f"{user_path}: not valid TOML: {exc}") from None
         _merge(data, _renamed(user, origin=str(user_path)), where="", origin=str(user_path))
     if overrides:
-        _merge(data, overrides, where="", origin="overrides")
+        _merge(data, _renamed(overrides, origin="overrides"), where="", origin="overrides")
     if db is not None:
         data["monitor"]["db"] = str(db)
     _check_sources(data)
@@ -265,6 +265,18 @@ RENAMED_SECTIONS = {"topics": "relevance"}
 
 
 def _renamed(user: dict[str, Any], *, origin: str) -> dict[str, Any]:
+    """The user's tables under today's names: sections, source kinds ([kinds.OLD], kind = "OLD")."""
+    from scrapers import KIND_ALIASES
+
+    kinds = user.get("kinds")
+    for old, new in KIND_ALIASES.items():
+        if isinstance(kinds, dict) and old in kinds:
+            if new in kinds:
+                raise ConfigError(f"{origin}: [kinds.{old}] is the old name of [kinds.{new}]; keep one of them")
+            user = {**user, "kinds": {(new if k == old else k): v for k, v in kinds.items()}}
+        for table in (user.get("sources") or {}).values():
+            if isinstance(table, dict) and table.get("kind") == old:
+                table["kind"] = new
     for old, new in RENAMED_SECTIONS.items():
         if old in user:
             if new in user:

@@ -34,8 +34,8 @@ FIXTURES = Path(__file__).parent / "fixtures"
 KINDS = {
     "feed": (FIXTURES / "feeds" / "mkb-nederland_rss_nieuws_excerpt.xml", "application/rss+xml",
              {"url": "https://www.mkb.nl/rss/nieuws-mkb-nederland"}),
-    "koop_sru": (FIXTURES / "koop" / "sru_searchRetrieve_kst-32545-143_ah-tk-20202021-3235_from_metadata.xml",
-                 "application/xml", {}),
+    "koop": (FIXTURES / "koop" / "sru_searchRetrieve_kst-32545-143_ah-tk-20202021-3235_from_metadata.xml",
+             "application/xml", {}),
     "tk_syncfeed": (FIXTURES / "tweedekamer" / "syncfeed_document_page_from_schema.xml", "application/atom+xml", {}),
     "sitemap": (FIXTURES / "rijksoverheid" / "rijksoverheid_news_sitemap_excerpt.xml", "application/xml",
                 {"url": "https://www.rijksoverheid.nl/news/sitemap.xml", "first_run_days": 36500}),

@@ -99,3 +99,16 @@ def test_the_old_section_name_topics_still_configures_relevance(tmp_path):
     path.write_text("[topics]\nthreshold = 5.0\n[relevance]\nthreshold = 4.0\n", "utf-8")
     with pytest.raises(ConfigError, match=r"oud\.toml: \[topics\] is the old name of \[relevance\]"):
         config.load(path)
+
+
+def test_the_old_kind_name_koop_sru_still_works(tmp_path):
+    """One name for the KOOP source (kind, module, class, source): a config of before still loads."""
+    path = tmp_path / "oud.toml"
+    path.write_text('[kinds.koop_sru]\npage_size = 20\n[sources.kst]\nkind = "koop_sru"\n', "utf-8")
+    loaded = config.load(path)
+    assert loaded.source("kst").kind == "koop" and loaded.source("kst").options["page_size"] == 20
+    assert loaded.source("koop").options["page_size"] == 20  # the shipped source, same kind
+    from scrapers import source_class
+    from scrapers.koop import KoopSource
+
+    assert source_class("koop_sru") is source_class("koop") is KoopSource and KoopSource.kind == "koop"
