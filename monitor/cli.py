@@ -190,7 +190,7 @@ def run_progress(enabled: bool) -> Iterator[Callable[..., None]]:
 
         def on_event(event: str, **info: Any) -> None:
             if event == "source":
-                tasks[info["name"]] = progress.add_task(f"{info['name']}", total=None)
+                tasks[info["name"]] = progress.add_task(markup(info["name"]), total=None)
             elif event == "item" and info["name"] in tasks:
                 progress.advance(tasks[info["name"]])
             elif event == "start":  # a stage with a known total (reprocess): one bar each

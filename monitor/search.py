@@ -394,8 +394,12 @@ def matching(store: Store, query: str, *, ids: list[str] | None = None, since: s
         return search(store, query, **filters, limit=len(ids) if ids else cap)
     index = store.search_index
     rows = index.filtered(_filters(until=None, **filters), limit=cap, lead_chars=store.search_settings.lead_chars)
-    return [replace(hit, snippet=_evidence(index.evidence(hit.id, organisations, _filters(figure=figure)["figure"]))
-                    or hit.snippet) for hit in map(Hit.of, rows)]
+    hits = [Hit.of(row) for row in rows]
+    if not (organisations or figure):  # nothing to point at: the start of the text (alerts ask for many)
+        return hits
+    condition = _filters(figure=figure)["figure"]
+    return [replace(hit, snippet=_evidence(index.evidence(hit.id, organisations, condition)) or hit.snippet)
+            for hit in hits]
 
 
 def among(store: Store, query: str, ids: list[str]) -> list[str]:

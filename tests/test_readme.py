@@ -61,7 +61,6 @@ def test_every_command_the_readme_shows_exists():
 import json as _json
 import os
 import shlex
-import shutil
 import subprocess
 import sys
 import threading

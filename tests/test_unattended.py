@@ -17,6 +17,8 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -340,10 +342,7 @@ def test_import_and_reprocess_run_while_watch_waits_and_ctrl_c_exits_130(tmp_pat
     config = write_toml(tmp_path, sources={"gov": {"kind": "jsonl", "path": str(GOVERNMENT)}})
     db = tmp_path / "data" / "monitor.db"
     args = ["--config", str(config), "--db", str(db)]
-    watcher = subprocess.Popen([sys.executable, "-m", "monitor", *args, "watch", "--every", "1h", "--no-extract"],
-                               cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)}, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True)
-    try:
+    with started(*args, "watch", "--every", "1h", "--no-extract") as watcher:
         wait_for(lambda: finished_runs(db) >= 1, watcher)  # run 1 is done: watch now waits an hour
         extra = tmp_path / "extra.jsonl"
         extra.write_text(json.dumps({"id": "x-1", "title": "Extra", "text": "Ondernemers en mkb."}) + "\n", "utf-8")
@@ -352,13 +351,27 @@ def test_import_and_reprocess_run_while_watch_waits_and_ctrl_c_exits_130(tmp_pat
         assert json.loads(imported.stdout)["totals"]["new"] == 1
         assert mkb(*args, "reprocess", "--json").returncode == 0
         assert mkb(*args, "run", "--no-extract").returncode == 75  # a run still waits its turn
-        watcher.send_signal(signal.SIGINT)
-        assert watcher.wait(30) == 130
-        assert "Traceback" not in watcher.stderr.read()
+        ctrl_c(watcher)
+
+
+@contextmanager
+def started(*args: str) -> Iterator[subprocess.Popen]:
+    """The real command in a process of its own, killed at the end if it is still running."""
+    proc = subprocess.Popen([sys.executable, "-m", "monitor", *args], cwd=REPO, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(REPO)})
+    try:
+        yield proc
     finally:
-        if watcher.poll() is None:
-            watcher.kill()
-            watcher.wait()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def ctrl_c(proc: subprocess.Popen) -> None:
+    """Ctrl-C: the command ends with 130 and one line, not a traceback."""
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(30) == 130
+    assert "Traceback" not in proc.stderr.read()
 
 
 def finished_runs(db: Path) -> int:
@@ -380,20 +393,11 @@ def wait_for(condition, proc: subprocess.Popen, timeout: float = 60) -> None:
 
 def test_ctrl_c_during_a_run_exits_130_and_closes_the_run(faultd, tmp_path):
     config = write_toml(tmp_path, sources={"hangt": {"kind": "feed", "url": faultd.url("/hang-before-headers")}})
-    config.write_text(config.read_text("utf-8") + "[http]\nallow_private = true\nrobots = false\nretries = 1\nread_timeout = 60.0\n"
-                      "total_deadline = 120.0\n", "utf-8")
+    config.write_text(config.read_text("utf-8") + "[http]\nallow_private = true\nrobots = false\nretries = 1\n"
+                      "read_timeout = 60.0\ntotal_deadline = 120.0\n", "utf-8")
     db = tmp_path / "data" / "monitor.db"
-    proc = subprocess.Popen([sys.executable, "-m", "monitor", "--config", str(config), "--db", str(db), "run",
-                             "--no-extract"], cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)},
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
+    with started("--config", str(config), "--db", str(db), "run", "--no-extract") as proc:
         wait_for(lambda: faultd.hits("/hang-before-headers") >= 1, proc)
-        proc.send_signal(signal.SIGINT)
-        assert proc.wait(30) == 130
-        assert "Traceback" not in proc.stderr.read()
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        ctrl_c(proc)
     with Store(db, readonly=True) as store:
         assert store._db.execute("SELECT status, error_code FROM runs").fetchall() == [("failed", "run.interrupted")]
