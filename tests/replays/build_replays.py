@@ -55,11 +55,13 @@ terms = ["mkb"]
 start_date = "2021-06-01"
 window_days = 36500
 page_size = 10
+new_within_days = 0     # the recorded documents are years old: new to the corpus, not resurfaced
 
 [sources.mkb-nederland]
 kind = "feed"
 url = "https://www.mkb.nl/rss/nieuws-mkb-nederland"
 relevance = false
+new_within_days = 0
 
 [sources.rijksoverheid-news]
 kind = "sitemap"
@@ -67,6 +69,7 @@ url = "https://www.rijksoverheid.nl/news/sitemap.xml"
 first_run_days = 36500
 batch_size = 1
 document_kind = "government"
+new_within_days = 0
 """
 SOURCES = ("koop", "mkb-nederland", "rijksoverheid-news")
 
@@ -80,7 +83,7 @@ def sru_url(query_from: str) -> str:
     from monitor import config
 
     table = tomllib.loads(CONFIG)["sources"]["koop"]
-    options = {**config.defaults()["kinds"]["koop"], **{k: v for k, v in table.items() if k != "kind"}}
+    options = config.shipped().source_config("koop", table).options
     source = KoopSource("koop", options_from(KoopSource.Options, "koop", options))
     query = f'{source.selection()} and dt.modified>="{query_from}"'
     params = {**SRU_PARAMS, "query": query, "maximumRecords": str(source.options.page_size), "startRecord": "1"}
