@@ -82,7 +82,7 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         config = config_module.load(db=root / "monitor.db", overrides={"alerts": {"feed_dir": str(root / "feeds")}})
-        max_per_run = config["alerts"]["max_per_run"]
+        max_per_run = config.alerts.max_per_run
         with Store.open(config) as corpus, PrivateStore.open(config) as private:
             now = alerts.utc_now()
             for search in queries(args.searches):

@@ -109,9 +109,9 @@ def _work(batch: list[str]) -> list:
 
 
 def _warm() -> None:
-    from models.pipeline import pipeline
+    from models.pipeline import shared_nlp
 
-    pipeline()
+    shared_nlp()
 
 
 def process_runs(texts: list[str], processes: int) -> tuple[float, float]:
@@ -136,9 +136,9 @@ def process_runs(texts: list[str], processes: int) -> tuple[float, float]:
 
 def peak_memory_streaming(texts: list[str], n_docs: int) -> tuple[float, float, int]:
     """(peak RSS MB before, peak RSS MB after, figures found) streaming n_docs documents."""
-    from models.pipeline import extract_many, pipeline
+    from models.pipeline import extract_many, shared_nlp
 
-    pipeline()
+    shared_nlp()
     before = peak_rss_mb()
     found = sum(len(e.figures) for e in extract_many((text, None) for text in stream(texts, n_docs)))
     return before, peak_rss_mb(), found

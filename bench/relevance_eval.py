@@ -1,4 +1,4 @@
-"""Precision and recall of the default relevance filter ([topics]) on a hand-labelled sample.
+"""Precision and recall of the default relevance filter ([relevance]) on a hand-labelled sample.
 
     python bench/relevance_eval.py [--threshold X]
 
@@ -10,12 +10,13 @@ folder exists, and left out (and counted) when it does not.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 from pathlib import Path
 
 import feedparser
 
-from monitor.config import defaults
+from monitor.config import shipped
 from monitor.relevance import Terms, score
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -54,12 +55,12 @@ def evaluate(rows: list[dict], terms: Terms) -> dict[str, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--threshold", type=float, help="override [topics].threshold")
+    parser.add_argument("--threshold", type=float, help="override [relevance].threshold")
     parser.add_argument("--show", action="store_true", help="print every item's score")
     args = parser.parse_args()
-    topics = defaults()["topics"]
+    topics = shipped().relevance
     if args.threshold is not None:
-        topics = {**topics, "threshold": args.threshold}
+        topics = dataclasses.replace(topics, threshold=args.threshold)
     terms = Terms.from_config(topics)
     rows, missing = load_sample()
     if args.show:
@@ -72,7 +73,7 @@ def main() -> None:
     print(f"threshold {terms.threshold}: precision {m['precision']:.3f}  recall {m['recall']:.3f}  "
           f"(tp {m['tp']}, fp {m['fp']}, fn {m['fn']})")
     for t in (1.0, 2.0, 3.0, 4.0, 6.0):
-        s = evaluate(rows, Terms.from_config({**topics, "threshold": t}))
+        s = evaluate(rows, Terms.from_config(dataclasses.replace(topics, threshold=t)))
         print(f"  at {t:>4}: precision {s['precision']:.3f}  recall {s['recall']:.3f}")
 
 

@@ -24,7 +24,7 @@ from .records import Extraction, Figure, Mention
 RULES_VERSION = "2026.11.1"
 DATA = Path(__file__).parent / "data"
 
-_PIPELINE_NAMES = ("build", "extract", "extract_many", "load", "pipeline")
+_PIPELINE_NAMES = ("build", "extract", "extract_many", "load", "shared_nlp")
 
 
 @lru_cache(maxsize=1)
@@ -40,9 +40,10 @@ def version() -> str:
 def __getattr__(name: str) -> Any:
     if name in ("PIPELINE_VERSION", "__version__"):
         return version()
+    if name == "pipeline":
+        return import_module(".pipeline", __name__)
     if name in _PIPELINE_NAMES:
-        # Importing the submodule binds `models.pipeline` to it; the function of that name is
-        # the public one, so all pipeline names are bound here, once.
+        # Importing the submodule binds `models.pipeline` to it (the module, as its name says).
         module = import_module(".pipeline", __name__)
         globals().update({n: getattr(module, n) for n in _PIPELINE_NAMES})
         return globals()[name]
@@ -50,4 +51,4 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = ["PIPELINE_VERSION", "RULES_VERSION", "Extraction", "Figure", "Mention", "build", "extract",
-           "extract_many", "load", "pipeline", "version"]
+           "extract_many", "load", "shared_nlp", "version"]

@@ -208,7 +208,7 @@ def load(path: str | Path | None = None) -> Language:
 
 
 @lru_cache(maxsize=1)
-def pipeline() -> Language:
+def shared_nlp() -> Language:
     """The process-wide pipeline, built on first use."""
     return build()
 
@@ -219,16 +219,17 @@ def extract(text: str, published: str | None = None) -> Extraction:
 
 
 def extract_many(items: Iterable[tuple[str, str | None] | Mapping[str, Any]], *, batch_size: int = 64,
-                 nlp: Language | None = None, zone_size: int = 1000) -> Iterator[Extraction]:
+                 nlp: Language | None = None, zone_size: int = 1000,
+                 chunk_chars: int = CHUNK_CHARS) -> Iterator[Extraction]:
     """Extractions for a stream of texts, in order, one per item.
 
     Items are (text, published) pairs or mappings with "text" and optionally "published".
-    Texts longer than CHUNK_CHARS are processed in pieces and joined again. Once the pipeline's
+    Texts longer than `chunk_chars` are processed in pieces and joined again. Once the pipeline's
     vocabulary has grown by WARM_WORDS words, the vocabulary grown while processing is released
     every `zone_size` items (`nlp.memory_zone`), so a long-running stream does not grow without
     bound.
     """
-    nlp = nlp or pipeline()
+    nlp = nlp or shared_nlp()
     built_size = _built_vocab_sizes.setdefault(nlp, len(nlp.vocab))
     iterator = iter(items)
     while True:
@@ -238,7 +239,7 @@ def extract_many(items: Iterable[tuple[str, str | None] | Mapping[str, Any]], *,
             return
         zone: ContextManager[Any] = nullcontext() if warm else nlp.memory_zone()
         with zone:
-            yield from _extract_group(nlp, [_unpack(item) for item in group], batch_size)
+            yield from _extract_group(nlp, [_unpack(item) for item in group], batch_size, chunk_chars)
 
 
 def _unpack(item: tuple[str, str | None] | Mapping[str, Any]) -> tuple[str, str | None]:
@@ -248,10 +249,11 @@ def _unpack(item: tuple[str, str | None] | Mapping[str, Any]) -> tuple[str, str 
     return text, published
 
 
-def _extract_group(nlp: Language, items: list[tuple[str, str | None]], batch_size: int) -> Iterator[Extraction]:
+def _extract_group(nlp: Language, items: list[tuple[str, str | None]], batch_size: int,
+                   chunk_chars: int) -> Iterator[Extraction]:
     pieces = [(n, offset, chunk, published)
               for n, (text, published) in enumerate(items)
-              for offset, chunk in chunks(text)]
+              for offset, chunk in chunks(text, chunk_chars)]
     docs = nlp.pipe((_make_doc(nlp, chunk, published) for _, _, chunk, published in pieces), batch_size=batch_size)
     results = [Extraction(pipeline_version=PIPELINE_VERSION) for _ in items]
     for (n, offset, chunk, _), doc in zip(pieces, docs):

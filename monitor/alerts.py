@@ -44,12 +44,13 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from monitor import search as search_module
+from monitor.clock import Clock, stamp, utc_now
 from monitor.config import Config
 from monitor.crashpoints import crashpoint
 from monitor.errors import MonitorError, QueryError, StorageBusy, StorageFull, code_of
 from monitor.search import FIGURE_OPS, FigureCondition
 from monitor.store import Store
-from monitor.store.private import PrivateStore, stamp
+from monitor.store.private import PrivateStore
 from monitor.store.sqlite import storage_error
 
 log = logging.getLogger(__name__)
@@ -58,13 +59,6 @@ DIGESTS = ("each", "hourly", "daily")
 MATCHED_REASONS = ("new", "edited", "upgraded")  # a deletion never alerts, nor an old document resurfacing
 PAGE = 5000  # change-log rows read at a time
 LOCAL = ZoneInfo("Europe/Amsterdam")
-
-Clock = Callable[[], datetime]
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
 
 @dataclass(frozen=True)
 class SavedSearch:
@@ -224,7 +218,7 @@ class Evaluation:
 
 
 def evaluate(corpus: Store, private: PrivateStore, *, max_per_run: int, now: datetime,
-             daily_hour: int = 7) -> dict[str, Any]:
+             daily_hour: int | None = None) -> dict[str, Any]:
     """Match every enabled saved search against the documents changed since the watermark, and
     record hits, alerts, deliveries and the new watermark in one private transaction.
 
@@ -297,7 +291,7 @@ def _storage_failed(exc: BaseException) -> bool:
 
 
 def backfill(corpus: Store, private: PrivateStore, search_id: int, *, days: int, max_per_run: int,
-             now: datetime, daily_hour: int = 7) -> dict[str, int]:
+             now: datetime, daily_hour: int | None = None) -> dict[str, int]:
     """Evaluate one saved search, once, against documents published or changed in the last ``days``."""
     row = private.search(search_id)
     if row is None:
@@ -370,7 +364,7 @@ def _record_hits(corpus: Store, private: PrivateStore, saved: SavedSearch, match
 
 
 def _assign(private: PrivateStore, saved: SavedSearch, hit_ids: list[int], *, max_per_run: int,
-            now: datetime, daily_hour: int) -> int:
+            now: datetime, daily_hour: int | None) -> int:
     """Put new hits into messages by the search's digest policy; the number of new messages."""
     if not hit_ids:
         return 0
@@ -391,12 +385,16 @@ def _assign(private: PrivateStore, saved: SavedSearch, hit_ids: list[int], *, ma
     return int(created)
 
 
-def digest_due(kind: str, now: datetime, daily_hour: int) -> datetime:
+def digest_due(kind: str, now: datetime, daily_hour: int | None) -> datetime:
     """When a digest opened at ``now`` goes out: the next full hour, or the next ``daily_hour``
     o'clock in Dutch time (a DST day shifts nothing: zoneinfo does the arithmetic)."""
     if kind == "hourly":
         return now.astimezone(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
     local = now.astimezone(LOCAL)
+    if daily_hour is None:  # callers without a config: the shipped [alerts] daily_digest_hour
+        from monitor.config import shipped
+
+        daily_hour = shipped().alerts.daily_digest_hour
     due = local.replace(hour=daily_hour, minute=0, second=0, microsecond=0)
     if due <= local:
         due = (local + timedelta(days=1)).replace(hour=daily_hour, minute=0, second=0, microsecond=0)
@@ -406,11 +404,11 @@ def digest_due(kind: str, now: datetime, daily_hour: int) -> datetime:
 # --- the pipeline stage --------------------------------------------------------------------
 
 
-def after_commit(config: Config, *, clock: Clock = utc_now,
+def match_and_deliver(config: Config, *, clock: Clock = utc_now,
                  holds_lock: bool = True) -> Callable[[Store], dict[str, Any]]:
     """The pipeline's alert stage: match what the run committed, then send from the outbox.
 
-    ``Pipeline(..., after_commit=after_commit(config))`` calls the result with the corpus
+    ``Pipeline(..., after_commit=match_and_deliver(config))`` calls the result with the corpus
     store once every source is stored. Matching is one private transaction, safe beside any
     other process; sending is done by one process at a time, the holder of the run lock
     (RELIABILITY I7). A caller without it (``import``) sends only if the lock is free, and
@@ -418,12 +416,12 @@ def after_commit(config: Config, *, clock: Clock = utc_now,
     from monitor import lock, notify
     from monitor.errors import AlreadyRunning
 
-    settings = config["alerts"]
+    settings = config.alerts
 
     def stage(corpus: Store) -> dict[str, Any]:
         with PrivateStore.open(config) as private:
-            counts = evaluate(corpus, private, max_per_run=settings["max_per_run"], now=clock(),
-                              daily_hour=settings["daily_digest_hour"])
+            counts = evaluate(corpus, private, max_per_run=settings.max_per_run, now=clock(),
+                              daily_hour=settings.daily_digest_hour)
             crashpoint("after_commit_before_send")
             if holds_lock:
                 return {**counts, **notify.deliver(private, config, clock=clock)}

@@ -20,7 +20,6 @@ import sys
 import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 import click
@@ -32,8 +31,9 @@ from rich.table import Table
 from rich.text import Text
 
 from monitor import config as config_module
-from monitor import cli_alerts, health, jsonlines, lock, pipeline, search as search_module, userinput
-from monitor.config import Config, SourceConfig
+from monitor import cli_alerts, jsonlines, pipeline, search as search_module, userinput
+from monitor.api import Monitor
+from monitor.config import Config
 from monitor.display import cell, markup, number, plain
 from monitor.errors import AlreadyRunning, ConfigError, MonitorError, NotACorpus, QueryError
 from monitor.runs import RunReport
@@ -278,14 +278,9 @@ def run(ctx: Context, names: tuple[str, ...], record: str | None, replay: str | 
 
     Exits 0 only when every source ran and stored everything it found; 1 when a source failed,
     was deferred (robots.txt unreachable, a long Retry-After) or an item failed."""
-    if record and replay:
-        raise click.UsageError("--record and --replay exclude each other")
-    if record and Path(record).exists() and any(Path(record).iterdir()):
-        raise click.UsageError(f"--record needs a new or empty directory ({record} has files: one run, one recording)")
-    with lock.exclusive(ctx.config.lock_path):
-        with ctx.store() as store, run_progress(sys.stderr.isatty() and not as_json) as progress:
-            report = pipeline.for_config(ctx.config, store, extract=not no_extract, record=record, replay=replay,
-                                         progress=progress).run(names)
+    with run_progress(sys.stderr.isatty() and not as_json) as progress:
+        report = Monitor(ctx.config).run(names, extract=not no_extract, record=record, replay=replay,
+                                         progress=progress)
     _finish(report, as_json)
 
 
@@ -301,10 +296,9 @@ def import_(ctx: Context, path: str, source_name: str, no_extract: bool, as_json
 
     Needs no run lock: it writes in the corpus's own transactions, so it may run while `watch`
     waits or a `run` works; alerts are matched at once and sent by whoever holds the run lock."""
-    sc = pipeline.importing(ctx.config, path, source_name)
-    with ctx.store() as store, run_progress(sys.stderr.isatty() and not as_json) as progress:
-        report = pipeline.for_config(ctx.config, store, extract=not no_extract, progress=progress,
-                                     holds_lock=False).run(sources=[(sc, pipeline.build_source(sc))])
+    with run_progress(sys.stderr.isatty() and not as_json) as progress:
+        report = Monitor(ctx.config).import_jsonl(path, source=source_name, extract=not no_extract,
+                                                  progress=progress)
     _finish(report, as_json)
 
 
@@ -330,10 +324,8 @@ def search_cmd(ctx: Context, query: tuple[str, ...], since: str | None, until: s
 
     Options go before `--`; after it every word is the query's, so a query may start with a
     dash: mkb-monitor search --json -- -belasting mkb."""
-    with ctx.store(readonly=True) as store:
-        org_ids = search_module.org_ids(store, list(orgs)) if orgs else None
-        hits = search_module.search(store, " ".join(query), since=since, until=until, sources=list(sources),
-                                    kinds=list(kinds), organisations=org_ids, dossier=dossier, sort=sort, limit=limit)
+    hits = Monitor(ctx.config).search(" ".join(query), since=since, until=until, sources=list(sources),
+                                      kinds=list(kinds), organisations=orgs, dossier=dossier, sort=sort, limit=limit)
     if as_json:
         print_json([h.asdict() for h in hits])
         return
@@ -354,11 +346,7 @@ def search_cmd(ctx: Context, query: tuple[str, ...], since: str | None, until: s
 @pass_ctx
 def sources(ctx: Context, as_json: bool) -> None:
     """Each source: failing, stale, fresh or never run, with the reason; its last success and documents."""
-    stored: dict[str, dict[str, Any]] = {}
-    if ctx.config.db_path.exists():
-        with ctx.store(readonly=True) as store:
-            stored = {row["name"]: row for row in store.sources_overview()}
-    rows = health.sources(ctx.config, stored)
+    rows = Monitor(ctx.config).sources()
     if as_json:
         print_json(rows)
         return
@@ -386,16 +374,7 @@ def _minutes(stamp: str | None) -> str:
 @pass_ctx
 def check(ctx: Context, as_json: bool) -> None:
     """Check both database files: SQLite integrity, foreign keys, and the search index in sync."""
-    from monitor.store.private import PrivateStore
-
-    problems: dict[str, list[str]] = {}
-    if not ctx.config.db_path.exists():
-        raise click.ClickException(f"no corpus at {ctx.config.db_path}")
-    with ctx.store() as store:  # FTS5's integrity-check is an INSERT command, refused on a read-only connection
-        problems[str(ctx.config.db_path)] = store.check()
-    if ctx.config.private_db_path.exists():
-        with PrivateStore.open(ctx.config, readonly=True) as private:
-            problems[str(ctx.config.private_db_path)] = private.check()
+    problems = Monitor(ctx.config).check()
     if as_json:
         print_json(problems)
     else:
@@ -415,15 +394,7 @@ def feeds() -> None:
 @pass_ctx
 def feeds_check(ctx: Context, url: str, as_json: bool) -> None:
     """Fetch a feed URL and say what is there: format, entries, newest date, whether dates parse."""
-    from scrapers.feeds import check_feed
-
-    probe = SourceConfig(name="feeds-check", kind="feed", enabled=True, allowed_hosts=[], relevance=False,
-                         stale_after_hours=0, options={})
-    fetcher = pipeline.fetcher_factory(ctx.config)(probe)
-    try:
-        report = check_feed(fetcher, url)
-    finally:
-        fetcher.close()
+    report = pipeline.check_feed(ctx.config, url)
     if as_json:
         print_json(report)
     else:
@@ -537,10 +508,8 @@ def eval_(gold: str, as_json: bool) -> None:
 def figures(ctx: Context, subject: str | None, unit: str | None, minimum: float | None, orgs: tuple[str, ...],
             since: str | None, limit: int, as_json: bool) -> None:
     """Figures found in the corpus, newest documents first."""
-    with ctx.store(readonly=True) as store:
-        org_ids = search_module.org_ids(store, list(orgs)) if orgs else None
-        rows = store.figures(subject=subject, unit=unit, minimum=minimum, organisations=org_ids, since=since,
-                             limit=limit)
+    rows = Monitor(ctx.config).figures(subject=subject, unit=unit, minimum=minimum, organisations=orgs, since=since,
+                                       limit=limit)
     if as_json:
         print_json(rows)
         return
@@ -559,8 +528,7 @@ def figures(ctx: Context, subject: str | None, unit: str | None, minimum: float 
 @pass_ctx
 def orgs(ctx: Context, unknown: bool, limit: int, as_json: bool) -> None:
     """Organisations named in the corpus, most mentioned first."""
-    with ctx.store(readonly=True) as store:
-        rows = store.organisation_counts(unknown_only=unknown, limit=limit)
+    rows = Monitor(ctx.config).organisations(unknown_only=unknown, limit=limit)
     if as_json:
         print_json(rows)
         return
@@ -582,16 +550,9 @@ def orgs(ctx: Context, unknown: bool, limit: int, as_json: bool) -> None:
 def reprocess(ctx: Context, sources: tuple[str, ...], extract_only: bool, everything: bool,
               processes: int | None, as_json: bool) -> None:
     """Parse and extract again from the stored raw responses, after a parser or model fix (no network)."""
-    extractor = pipeline.ModelExtractor(ctx.config["nlp"]["batch_size"])
-    # No run lock: each document is its own transaction, so this may run while `watch` waits.
-    with ctx.store() as store, run_progress(sys.stderr.isatty() and not as_json) as progress:
-        counts = {}
-        if not extract_only:
-            counts["parse"] = pipeline.reprocess(store, ctx.config, extractor, sources=sources or None,
-                                                 progress=progress)
-        counts["extract"] = pipeline.reextract(store, extractor, everything=everything, progress=progress,
-                                               batch_size=ctx.config["nlp"]["batch_size"],
-                                               processes=processes or ctx.config["nlp"]["processes"])
+    with run_progress(sys.stderr.isatty() and not as_json) as progress:
+        counts = Monitor(ctx.config).reprocess(sources, extract_only=extract_only, everything=everything,
+                                               processes=processes, progress=progress)
     if as_json:
         print_json(counts)
     else:
@@ -616,8 +577,8 @@ def serve(ctx: Context, host: str | None, port: int | None, public: bool) -> Non
 
     if not ctx.config.db_path.exists():
         raise click.ClickException(f"no corpus at {ctx.config.db_path}: import or run first")
-    host = host or ctx.config["serve"]["host"]
-    port = port or ctx.config["serve"]["port"]
+    host = host or ctx.config.serve.host
+    port = port or ctx.config.serve.port
     if serve_module.check_host(host, public=public):
         err.print(f"warning: {host} is reachable from other machines: anyone who reaches it can read the corpus "
                   "and run read SQL on it", style="yellow", markup=False, highlight=False)

@@ -7,27 +7,29 @@ typo never silently falls back to a default.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import tomllib
 from dataclasses import dataclass, field
+from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from monitor import settings
 from monitor.errors import ConfigError
 
-# Keys every [sources.NAME] table may have, handled by the pipeline rather than by the source.
+# Keys every [sources.NAME] table may have, handled by the pipeline rather than by the source
+# (their defaults: [source_defaults] in defaults.toml; new_within_days defaults to [alerts] new_within_days).
 SOURCE_KEYS = {
     "kind": str,
     "enabled": bool,
-    "allowed_hosts": list,  # hosts a redirect may go to; empty = the hosts of the source's URLs
-    "relevance": bool,  # apply the [topics] relevance threshold to this source's items
-    "stale_after_hours": (int, float),  # no new item for this long makes the source "stale"
-    "allow_private_addresses": list,  # non-public networks its connections may reach (monitor.connections)
-    "new_within_days": (int, float),  # its own [alerts] new_within_days
+    "allowed_hosts": list,
+    "relevance": bool,
+    "stale_after_hours": (int, float),
+    "allow_private_addresses": list,
+    "new_within_days": (int, float),
 }
-SOURCE_DEFAULTS = {"enabled": True, "allowed_hosts": [], "relevance": False, "stale_after_hours": 168,
-                   "allow_private_addresses": []}
 
 # The range of every number in defaults.toml that has one, inclusive (None: no bound); a list's
 # every element. A float must also be finite. [http] is checked by monitor.http.HttpSettings;
@@ -38,10 +40,10 @@ RANGES: dict[str, tuple[float | None, float | None]] = {
     "monitor.quarantine_after": (1, None),
     "monitor.max_text_chars": (10_000, None),
     "monitor.max_batch_items": (1, None),
-    "topics.threshold": (0, None),
-    "topics.title_weight": (0, None),
-    "topics.max_hits_per_term": (1, None),
-    "topics.weak_weight": (0, None),
+    "relevance.threshold": (0, None),
+    "relevance.title_weight": (0, None),
+    "relevance.max_hits_per_term": (1, None),
+    "relevance.weak_weight": (0, None),
     "search.max_query_chars": (1, None),
     "search.max_query_terms": (1, None),
     "search.max_forms": (1, None),
@@ -72,13 +74,14 @@ RANGES: dict[str, tuple[float | None, float | None]] = {
     "alerts.smtp_retry_every": (1, None),
     "alerts.smtp_give_up_after": (0, None),
     "alerts.webhook_retry": (0, None),
+    "source_defaults.stale_after_hours": (0, None),
     "sources.stale_after_hours": (0, None),
     "sources.new_within_days": (0, None),
     "kinds.jsonl.max_line_bytes": (1, None),
-    "kinds.koop_sru.overlap_days": (0, None),
-    "kinds.koop_sru.window_days": (1, None),
-    "kinds.koop_sru.page_size": (1, 1000),
-    "kinds.koop_sru.max_file_pages": (1, None),
+    "kinds.koop.overlap_days": (0, None),
+    "kinds.koop.window_days": (1, None),
+    "kinds.koop.page_size": (1, 1000),
+    "kinds.koop.max_file_pages": (1, None),
     "kinds.tk_syncfeed.first_run_days": (0, None),
     "kinds.tk_syncfeed.start_skiptoken": (0, None),
     "kinds.tk_syncfeed.max_start_requests": (1, None),
@@ -119,43 +122,56 @@ class SourceConfig:
     new_within_days: float | None = None  # None: [alerts] new_within_days
 
 
-@dataclass
+@dataclass(frozen=True)
 class Config:
-    data: dict[str, Any]
-    path: Path | None = None  # the user's file, if any
+    """The settings of one installation: a typed dataclass per section of defaults.toml
+    (``config.alerts.max_per_run``), and the declared sources with their kinds' options."""
 
-    def __getitem__(self, section: str) -> dict[str, Any]:
-        return self.data[section]
+    data: dict[str, Any]  # the merged tables; [sources.*] and [kinds.*] are read from here
+    path: Path | None  # the user's file, if any
+    monitor: settings.MonitorSettings
+    http: settings.HttpSettings
+    relevance: settings.RelevanceSettings
+    search: settings.SearchSettings
+    nlp: settings.NlpSettings
+    serve: settings.ServeSettings
+    alerts: settings.AlertsSettings
+    source_defaults: settings.SourceDefaults
 
     @property
     def db_path(self) -> Path:
-        return Path(self.data["monitor"]["db"])
+        return Path(self.monitor.db)
 
     @property
     def private_db_path(self) -> Path:
         """The corpus's private file: ``monitor.db`` -> ``monitor.private.db`` beside it."""
-        return Path(self.data["monitor"]["private_db"] or self.db_path.with_suffix(".private.db"))
+        return Path(self.monitor.private_db or self.db_path.with_suffix(".private.db"))
 
     @property
     def lock_path(self) -> Path:
         """The corpus's run lock: ``monitor.db`` -> ``monitor.lock`` beside it."""
-        return Path(self.data["monitor"]["lock"] or self.db_path.with_suffix(".lock"))
+        return Path(self.monitor.lock or self.db_path.with_suffix(".lock"))
+
+    @property
+    def kinds(self) -> dict[str, dict[str, Any]]:
+        """Each source kind's option defaults ([kinds.KIND])."""
+        return self.data["kinds"]
 
     def sources(self, *, enabled_only: bool = False) -> list[SourceConfig]:
-        out = []
-        for name, table in self.data.get("sources", {}).items():
-            common = {**SOURCE_DEFAULTS, **{k: v for k, v in table.items() if k in SOURCE_KEYS}}
-            kind = common["kind"]
-            options = {**self.data["kinds"].get(kind, {}),
-                       **{k: v for k, v in table.items() if k not in SOURCE_KEYS}}
-            sc = SourceConfig(name=name, kind=kind, enabled=common["enabled"],
-                              allowed_hosts=list(common["allowed_hosts"]), relevance=common["relevance"],
-                              stale_after_hours=float(common["stale_after_hours"]), options=options,
-                              allow_private_addresses=list(common["allow_private_addresses"]),
-                              new_within_days=common.get("new_within_days"))
-            if sc.enabled or not enabled_only:
-                out.append(sc)
-        return out
+        out = [self.source_config(name, table) for name, table in self.data.get("sources", {}).items()]
+        return [sc for sc in out if sc.enabled or not enabled_only]
+
+    def source_config(self, name: str, table: dict[str, Any]) -> SourceConfig:
+        """The source ``table`` declares (as a ``[sources.NAME]`` table would), with the defaults
+        of its kind and of every source filled in; ``import`` and ``feeds check`` build theirs here."""
+        common = {**dataclasses.asdict(self.source_defaults), **{k: v for k, v in table.items() if k in SOURCE_KEYS}}
+        kind = common["kind"]
+        options = {**self.kinds.get(kind, {}), **{k: v for k, v in table.items() if k not in SOURCE_KEYS}}
+        return SourceConfig(name=name, kind=kind, enabled=common["enabled"],
+                            allowed_hosts=list(common["allowed_hosts"]), relevance=common["relevance"],
+                            stale_after_hours=float(common["stale_after_hours"]), options=options,
+                            allow_private_addresses=list(common["allow_private_addresses"]),
+                            new_within_days=common.get("new_within_days"))
 
     def source(self, name: str) -> SourceConfig:
         for sc in self.sources():
@@ -167,6 +183,12 @@ class Config:
 
 def defaults() -> dict[str, Any]:
     return tomllib.loads(resources.files("monitor").joinpath("defaults.toml").read_text("utf-8"))
+
+
+@lru_cache(maxsize=1)
+def shipped() -> Config:
+    """The configuration with no user file: what a store opened without one uses."""
+    return load()
 
 
 def load(path: str | Path | None = None, *, db: str | Path | None = None,
@@ -186,14 +208,15 @@ def load(path: str | Path | None = None, *, db: str | Path | None = None,
             raise ConfigError(f"{user_path}, line {line}: not UTF-8 (byte 0x{exc.object[exc.start]:02x})") from None
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{user_path}: not valid TOML: {exc}") from None
-        _merge(data, user, where="")
+        _merge(data, _renamed(user, origin=str(user_path)), where="", origin=str(user_path))
     if overrides:
-        _merge(data, overrides, where="")
+        _merge(data, _renamed(overrides, origin="overrides"), where="", origin="overrides")
     if db is not None:
         data["monitor"]["db"] = str(db)
     _check_sources(data)
     _check_ranges(data)
-    return Config(data=data, path=user_path)
+    typed = {section: settings.build(section, data[section]) for section in settings.SECTIONS}
+    return Config(data=data, path=user_path, **typed)
 
 
 def _check_ranges(data: dict[str, Any]) -> None:
@@ -237,26 +260,51 @@ def _check_finite(where: str, table: dict[str, Any]) -> None:
             raise ConfigError(f"[{where}] {key} = {value!r} is out of range: it must be a finite number")
 
 
-def _merge(base: dict[str, Any], user: dict[str, Any], *, where: str) -> None:
+# Sections that were called otherwise before: a user's file may still use the old name.
+RENAMED_SECTIONS = {"topics": "relevance"}
+
+
+def _renamed(user: dict[str, Any], *, origin: str) -> dict[str, Any]:
+    """The user's tables under today's names: sections, source kinds ([kinds.OLD], kind = "OLD")."""
+    from scrapers import KIND_ALIASES
+
+    kinds = user.get("kinds")
+    for old, new in KIND_ALIASES.items():
+        if isinstance(kinds, dict) and old in kinds:
+            if new in kinds:
+                raise ConfigError(f"{origin}: [kinds.{old}] is the old name of [kinds.{new}]; keep one of them")
+            user = {**user, "kinds": {(new if k == old else k): v for k, v in kinds.items()}}
+        for table in (user.get("sources") or {}).values():
+            if isinstance(table, dict) and table.get("kind") == old:
+                table["kind"] = new
+    for old, new in RENAMED_SECTIONS.items():
+        if old in user:
+            if new in user:
+                raise ConfigError(f"{origin}: [{old}] is the old name of [{new}]; keep one of them")
+            user = {(new if key == old else key): value for key, value in user.items()}
+    return user
+
+
+def _merge(base: dict[str, Any], user: dict[str, Any], *, where: str, origin: str) -> None:
     for key, value in user.items():
         here = f"{where}.{key}" if where else key
         if where in ("sources", "kinds"):
             # A new source is declared here; its keys are checked against its kind below.
             if not isinstance(value, dict):
-                raise ConfigError(f"[{here}] must be a table")
+                raise ConfigError(f"{origin}: [{here}] must be a table")
             base.setdefault(key, {}).update(value)
             continue
         if key not in base:
-            raise ConfigError(f"unknown config key {here!r}")
+            raise ConfigError(f"{origin}: unknown config key {here!r}")
         if isinstance(base[key], dict):
             if not isinstance(value, dict):
-                raise ConfigError(f"config key {here!r} must be a table")
-            _merge(base[key], value, where=here)
+                raise ConfigError(f"{origin}: config key {here!r} must be a table")
+            _merge(base[key], value, where=here, origin=origin)
             continue
         default = base[key]
         ok_types: tuple[type, ...] = (int, float) if isinstance(default, float) else (type(default),)
         if isinstance(value, bool) != isinstance(default, bool) or not isinstance(value, ok_types):
-            raise ConfigError(f"config key {here!r} must be {type(default).__name__}, "
+            raise ConfigError(f"{origin}: config key {here!r} must be {type(default).__name__}, "
                               f"not {type(value).__name__} ({value!r})")
         base[key] = value
 

@@ -1,6 +1,6 @@
 """Extraction as a service: figures and mentions for a stream of texts, a failing text isolated.
 
-    >>> service = ExtractorService(ModelExtractor(), processes=2)
+    >>> service = ExtractorService(ModelExtractor(config.nlp), processes=2)
     >>> for result in service.extract([Text("kst-1", "Ruim 11.000 ondernemers deden mee.", None)]):
     ...     result.id, result.extraction, result.code
 
@@ -30,6 +30,7 @@ from typing import Any, NamedTuple, Protocol
 
 from models.records import Extraction
 from monitor.errors import code_of
+from monitor.settings import NlpSettings
 
 
 class Text(NamedTuple):
@@ -69,16 +70,18 @@ class Extractor(Protocol):
 class ModelExtractor:
     """The ``models`` pipeline behind the Extractor seam (spaCy is loaded on first use)."""
 
-    def __init__(self, batch_size: int = 64) -> None:
+    def __init__(self, settings: NlpSettings) -> None:
         import models
 
         self.version = models.PIPELINE_VERSION
-        self.batch_size = batch_size
+        self.batch_size = settings.batch_size
+        self.max_chars = settings.max_chars
 
     def __call__(self, texts: Sequence[Text]) -> list[Extraction]:
         import models
 
-        return list(models.extract_many(((t.text, t.published) for t in texts), batch_size=self.batch_size))
+        return list(models.extract_many(((t.text, t.published) for t in texts), batch_size=self.batch_size,
+                                        chunk_chars=self.max_chars))
 
     def organisations(self) -> Iterable[dict[str, Any]]:
         from models import gazetteer

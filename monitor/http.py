@@ -257,6 +257,14 @@ def default_transport(settings: HttpSettings, policy: AddressPolicy | None = Non
     return GuardedTransport(policy or settings.address_policy(), limits=limits, retries=0)
 
 
+def guarded_client(policy: AddressPolicy, *, timeout: float) -> httpx.Client:
+    """A bare client for one exchange at a time whose caller handles answers itself (a webhook
+    delivery): connections only where ``policy`` allows, no redirects followed, no retries, no
+    proxy or netrc from the environment. A source's requests go through ``Client`` instead."""
+    return httpx.Client(transport=GuardedTransport(policy, retries=0), timeout=timeout, follow_redirects=False,
+                        trust_env=False)
+
+
 @dataclass(frozen=True)
 class _Reply:
     url: httpx.URL
@@ -608,13 +616,13 @@ def _parse_url(url: str, params: Mapping[str, str] | None) -> httpx.URL:
 
 def _status_error(reply: _Reply, now: float) -> HTTPStatus:
     message = f"{reply.status} from {reply.url}"
-    retry_after = _retry_after(reply.headers, now)
-    if reply.status == 429 or (reply.status == 503 and retry_after is not None):
-        return RateLimited(message, url=str(reply.url), status=reply.status, retry_after=retry_after)
+    wait = retry_after(reply.headers, now)
+    if reply.status == 429 or (reply.status == 503 and wait is not None):
+        return RateLimited(message, url=str(reply.url), status=reply.status, retry_after=wait)
     return HTTPStatus(message, url=str(reply.url), status=reply.status)
 
 
-def _retry_after(headers: httpx.Headers, now: float) -> float | None:
+def retry_after(headers: httpx.Headers, now: float) -> float | None:
     """Retry-After in seconds (RFC 9110 10.2.3: delay-seconds or an HTTP-date). A date is
     measured against the response's own Date header where there is one, so that a skewed
     server clock does not turn into a wrong wait."""

@@ -52,13 +52,13 @@ from feedgen.feed import FeedGenerator
 from standardwebhooks.webhooks import Webhook
 
 from monitor import connections
-from monitor.config import RANGES as CONFIG_RANGES, Config
+from monitor.config import Config
 from monitor.connections import AddressPolicy
 from monitor.crashpoints import crashpoint
-from monitor.errors import AddressRefused, ConfigError, DeliveryError, DeliveryPermanent, DeliveryTemporary, redact
-from monitor.http import GuardedTransport, check_range
-from monitor.http import _retry_after as retry_after
+from monitor.errors import AddressRefused, DeliveryError, DeliveryPermanent, DeliveryTemporary, redact
+from monitor.http import guarded_client, retry_after
 from monitor.search import Hit
+from monitor.settings import AlertsSettings
 from monitor.store.private import PrivateStore, stamp
 from monitor.text import xml_safe
 
@@ -399,30 +399,10 @@ class Schedule:
         return when
 
 
-# (minimum, maximum) of the [alerts] numbers delivery uses (monitor.config has every range);
-# floats must be finite.
-RANGES: dict[str, tuple[float, float]] = {
-    key: CONFIG_RANGES[f"alerts.{key}"]  # type: ignore[misc]
-    for key in ("smtp_port", "smtp_timeout", "webhook_timeout", "delivery_deadline", "delivery_pass_limit",
-                "delivery_breaker_failures")
-}
-
-
-def delivery_settings(config: Config) -> Mapping[str, Any]:
-    """The ``[alerts]`` table, its delivery numbers checked (``ConfigError`` names the key)."""
-    settings = config["alerts"]
-    for key, bounds in RANGES.items():
-        value = settings[key]
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(f"[alerts] {key} must be a number, not {value!r}")
-        check_range(f"[alerts] {key}", value, bounds)
-    return settings
-
-
 def deliver(private: PrivateStore, config: Config, *, clock: Clock) -> dict[str, int]:
     """Send every due delivery once; return how many were sent, put back, failed, or deferred to
     the next pass (their host stopped answering in this pass, or the pass ran out of time)."""
-    settings = delivery_settings(config)
+    settings = config.alerts  # typed and range-checked at load (monitor.settings)
     counts = {"sent": 0, "retrying": 0, "failed": 0, "deferred": 0}
     now = clock()
     due = private.due(stamp(now))
@@ -430,8 +410,8 @@ def deliver(private: PrivateStore, config: Config, *, clock: Clock) -> dict[str,
         return counts
     started = time.monotonic()
     schedules = {
-        "email": Schedule(list(settings["smtp_retry"]), settings["smtp_retry_every"], settings["smtp_give_up_after"]),
-        "webhook": Schedule(list(settings["webhook_retry"])),
+        "email": Schedule(list(settings.smtp_retry), settings.smtp_retry_every, settings.smtp_give_up_after),
+        "webhook": Schedule(list(settings.webhook_retry)),
     }
     messages: dict[int, Message] = {}
 
@@ -440,7 +420,7 @@ def deliver(private: PrivateStore, config: Config, *, clock: Clock) -> dict[str,
             messages[alert_id] = Message.load(private, alert_id)
         return messages[alert_id]
 
-    feeds = AtomFeeds(Path(settings["feed_dir"]), settings["feed_entries"])
+    feeds = AtomFeeds(Path(settings.feed_dir), settings.feed_entries)
     for channel_id in sorted({d["channel_id"] for d in due if d["channel_kind"] == "atom"}):
         batch = [d for d in due if d["channel_id"] == channel_id]
         outcome = _write_feed(private, feeds, batch, message, schedules["email"], now)
@@ -449,14 +429,13 @@ def deliver(private: PrivateStore, config: Config, *, clock: Clock) -> dict[str,
     with contextlib.ExitStack() as stack:
         channels: dict[str, Channel] = {
             "console": Console(),
-            "email": Email(settings["smtp_host"], settings["smtp_port"], settings["smtp_from"],
-                           settings["smtp_timeout"], policy=smtp_policy(settings["allow_private_smtp"])),
+            "email": Email(settings.smtp_host, settings.smtp_port, settings.smtp_from,
+                           settings.smtp_timeout, policy=smtp_policy(settings.allow_private_smtp)),
         }
         if any(d["channel_kind"] == "webhook" for d in due):  # an HTTP client (TLS context) only when needed
-            transport = GuardedTransport(webhook_policy(settings["allow_private_webhooks"]), retries=0)
-            client = stack.enter_context(httpx.Client(transport=transport, timeout=settings["webhook_timeout"],
-                                                      follow_redirects=False, trust_env=False))
-            channels["webhook"] = WebhookChannel(client, allow_private=settings["allow_private_webhooks"])
+            client = stack.enter_context(guarded_client(webhook_policy(settings.allow_private_webhooks),
+                                                        timeout=settings.webhook_timeout))
+            channels["webhook"] = WebhookChannel(client, allow_private=settings.allow_private_webhooks)
         disabled: set[int] = set()  # channels disabled in this loop (410): their rest waits for a replay
         unanswered: Counter[str] = Counter()  # per host: deliveries in a row that got no answer
         retry_at: dict[str, str] = {}  # per host: when its last unanswered delivery is tried again
@@ -464,14 +443,14 @@ def deliver(private: PrivateStore, config: Config, *, clock: Clock) -> dict[str,
             if d["channel_kind"] == "atom" or d["channel_id"] in disabled:
                 continue
             host = _host(d, settings)
-            if unanswered[host] >= settings["delivery_breaker_failures"]:
+            if unanswered[host] >= settings.delivery_breaker_failures:
                 # Not tried, and no attempt counted: it waits with the host's failed deliveries.
                 with private.transaction():
                     private.mark_retry(d["id"], retry_at[host], f"{DeliveryTemporary.code}: not tried: {host} did "
                                        f"not answer {unanswered[host]} deliveries in a row")
                 counts["retrying"] += 1
                 continue
-            left = settings["delivery_pass_limit"] - (time.monotonic() - started)
+            left = settings.delivery_pass_limit - (time.monotonic() - started)
             if left <= 0:
                 counts["deferred"] += 1  # untouched: still due, first in line for the next pass
                 continue
@@ -479,7 +458,7 @@ def deliver(private: PrivateStore, config: Config, *, clock: Clock) -> dict[str,
                 if private.begin_attempt(d["id"], stamp(now)):
                     private.bump("alerts/ambiguous_redelivery")
             try:
-                with connections.deadline(min(settings["delivery_deadline"], left)):
+                with connections.deadline(min(settings.delivery_deadline, left)):
                     channels[d["channel_kind"]].send(message(d["alert_id"]), d["target"], d["secret"], now)
             except Exception as exc:  # any failure of one channel stays on its own delivery row
                 error = exc if isinstance(exc, DeliveryError) else DeliveryTemporary(f"{type(exc).__name__}: {exc}")
@@ -494,7 +473,7 @@ def deliver(private: PrivateStore, config: Config, *, clock: Clock) -> dict[str,
                 if error.details.get("transport") and when is not None:
                     unanswered[host] += 1
                     retry_at[host] = when
-                    if unanswered[host] == settings["delivery_breaker_failures"]:
+                    if unanswered[host] == settings.delivery_breaker_failures:
                         log.warning("%s did not answer %d times in a row: its other deliveries wait for the "
                                     "next pass", host, unanswered[host])
                 log.warning("delivery %s (%s %s) failed: %s", d["id"], d["channel_kind"], redact(d["target"]), error)
@@ -507,10 +486,10 @@ def deliver(private: PrivateStore, config: Config, *, clock: Clock) -> dict[str,
     return counts
 
 
-def _host(d: Mapping[str, Any], settings: Mapping[str, Any]) -> str:
+def _host(d: Mapping[str, Any], settings: AlertsSettings) -> str:
     """The host a delivery goes to, for the per-host breaker."""
     if d["channel_kind"] == "email":
-        return f"{settings['smtp_host']}:{settings['smtp_port']}"
+        return f"{settings.smtp_host}:{settings.smtp_port}"
     if d["channel_kind"] == "webhook":
         return urlsplit(d["target"]).netloc.rpartition("@")[2].lower()
     return d["channel_kind"]

@@ -35,7 +35,7 @@ from typing import Protocol
 
 import scrapers
 from models.records import Extraction
-from monitor import relevance as topic
+from monitor import relevance
 from monitor.config import Config, SourceConfig
 from monitor.crashpoints import crashpoint
 from monitor.errors import Deferred, Interrupted, StorageError, code_of
@@ -119,7 +119,7 @@ class Pipeline:
             fetcher = self.fetcher_for(sc)
             cursor_held = False  # once an item fails, no later batch may move the cursor past it
             for batch in _bounded(source.discover(fetcher, self.store.cursor(sc.name)),
-                                  self.config["monitor"]["max_batch_items"]):
+                                  self.config.monitor.max_batch_items):
                 report.discovered += len(batch.items)
                 work = self._prepare(sc, source, fetcher, batch.items, report)
                 cursor_held = cursor_held or bool(work.failures) or not batch.complete
@@ -149,7 +149,7 @@ class Pipeline:
 
     def _new_since(self, sc: SourceConfig) -> str | None:
         """The day before which a document this source sends for the first time is ``resurfaced``."""
-        days = self.config["alerts"]["new_within_days"] if sc.new_within_days is None else sc.new_within_days
+        days = self.config.alerts.new_within_days if sc.new_within_days is None else sc.new_within_days
         return (self.clock() - timedelta(days=days)).date().isoformat() if days else None
 
     @staticmethod
@@ -168,7 +168,7 @@ class Pipeline:
         work = _BatchWork()
         for item in items:
             self.progress("item", name=sc.name, key=item.key)
-            if self.store.failure_attempts(sc.name, item.key) >= self.config["monitor"]["quarantine_after"]:
+            if self.store.failure_attempts(sc.name, item.key) >= self.config.monitor.quarantine_after:
                 report.held += 1
                 continue
             if item.version is not None and self.store.stored_version(sc.name, item.key) == item.version:
@@ -193,8 +193,8 @@ class Pipeline:
                 continue
             score = None
             if sc.relevance and not doc.deleted:
-                score = topic.score(doc.title, doc.text, self.config["topics"])
-                if score < self.config["topics"]["threshold"]:
+                score = relevance.score(doc.title, doc.text, self.config.relevance)
+                if score < self.config.relevance.threshold:
                     report.skipped += 1
                     work.skips.append((item, doc.title, score, "below the relevance threshold"))
                     continue
@@ -235,7 +235,7 @@ class Pipeline:
                         if p.doc.source != sc.name:  # an import names the source each document came from
                             self.store.ensure_source(p.doc.source, sc.kind)
                         outcome = self.store.put_document(
-                            p.doc, item=p.item, responses=p.responses if self.config["monitor"]["keep_raw"] else (),
+                            p.doc, item=p.item, responses=p.responses if self.config.monitor.keep_raw else (),
                             extraction=p.extraction,
                             extracted_with=self.extractor.version if self.extractor else None,
                             relevance=p.score, run_id=run_id, new_since=new_since)
@@ -287,7 +287,7 @@ def fetcher_factory(config: Config, *, record: str | Path | None = None, replay:
     """One polite HTTP client per source; recording every exchange, or answering from a recording."""
     from monitor import http, recording
 
-    settings = http.HttpSettings.from_config(config["http"])
+    settings = config.http
     # One replay for the whole run, so repeated requests are answered in recorded order across sources.
     replayed = recording.ReplayTransport(Path(replay)) if replay else None
 
@@ -312,8 +312,8 @@ def for_config(config: Config, store: Store, *, extract: bool = True, record: st
     from monitor import alerts
 
     return Pipeline(config, store, fetcher_for=fetcher_factory(config, record=record, replay=replay, store=store),
-                    extractor=ModelExtractor(config["nlp"]["batch_size"]) if extract else None,
-                    after_commit=alerts.after_commit(config, holds_lock=holds_lock),
+                    extractor=ModelExtractor(config.nlp) if extract else None,
+                    after_commit=alerts.match_and_deliver(config, holds_lock=holds_lock),
                     progress=progress or (lambda event, **info: None))
 
 
@@ -325,9 +325,19 @@ def build_source(sc: SourceConfig) -> Source:
 def importing(config: Config, path: str | Path, name: str = "import") -> SourceConfig:
     """The source ``mkb-monitor import`` reads a JSONL file through. What a person imports is
     new to the corpus whatever its date: saved searches match it (no ``resurfaced``)."""
-    return SourceConfig(name=name, kind="jsonl", enabled=True, allowed_hosts=[], relevance=False,
-                        stale_after_hours=0, options={**config["kinds"]["jsonl"], "path": str(path)},
-                        new_within_days=0)
+    return config.source_config(name, {"kind": "jsonl", "path": str(path), "stale_after_hours": 0,
+                                       "new_within_days": 0})
+
+
+def check_feed(config: Config, url: str) -> dict[str, Any]:
+    """What ``mkb-monitor feeds check`` reports of a feed URL, fetched as a feed source would be."""
+    from scrapers.feeds import check_feed as check
+
+    fetcher = fetcher_factory(config)(config.source_config("feeds-check", {"kind": "feed", "url": url}))
+    try:
+        return check(fetcher, url)
+    finally:
+        fetcher.close()
 
 
 def reprocess(store: Store, config: Config, extractor: Extractor | None, *, sources: Iterable[str] | None = None,

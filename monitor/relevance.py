@@ -2,7 +2,7 @@
 
 The pipeline calls ``is_relevant`` on the items of sources with ``relevance = true`` (general
 news feeds); items below the threshold are recorded as skipped, not stored. Terms and weights are
-in ``[topics]`` of the config. How a term in that list matches:
+in ``[relevance]`` of the config. How a term in that list matches:
 
 * case-insensitive and on whole words, except a term written in capitals (``AI``, ``ICT``),
   which matches only in capitals: "AI" is not the Dutch "ai" and not the "ai" inside "mail";
@@ -24,7 +24,11 @@ import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from functools import lru_cache
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from monitor.settings import RelevanceSettings
 
 _APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "`": "'"})
 
@@ -44,7 +48,7 @@ def _pattern(term: str) -> str:
 
 @dataclass(frozen=True)
 class Terms:
-    """The compiled ``[topics]`` config."""
+    """The compiled ``[relevance]`` config."""
 
     weights: Mapping[str, float]  # term -> weight
     title_weight: float
@@ -63,19 +67,17 @@ class Terms:
                    max_hits_per_term=max_hits_per_term, threshold=threshold, regex=regex)
 
     @classmethod
-    def from_config(cls, topics: Mapping[str, Any]) -> "Terms":
-        return cls.build(topics["terms"], topics["weak_terms"], weak_weight=topics["weak_weight"],
-                         title_weight=topics["title_weight"], max_hits_per_term=topics["max_hits_per_term"],
-                         threshold=topics["threshold"])
+    def from_config(cls, settings: RelevanceSettings) -> "Terms":
+        return _compiled(settings)
 
     def hits(self, text: str) -> Counter[str]:
         """Matches per term group (``t0``, ``t1``, ...) in ``text``."""
         return Counter(m.lastgroup for m in self.regex.finditer(normalise(text)) if m.lastgroup)
 
 
-def score(title: str, text: str, terms: Terms | Mapping[str, Any]) -> float:
+def score(title: str, text: str, terms: Terms | RelevanceSettings) -> float:
     """How much an item is about the subject: weighted term hits, the title's counting more.
-    ``terms`` is a built ``Terms`` or the ``[topics]`` config table itself."""
+    ``terms`` is a built ``Terms`` or the ``[relevance]`` settings themselves."""
     terms = _as_terms(terms)
     total = 0.0
     for part, factor in ((title or "", terms.title_weight), (text or "", 1.0)):
@@ -84,10 +86,18 @@ def score(title: str, text: str, terms: Terms | Mapping[str, Any]) -> float:
     return total
 
 
-def is_relevant(title: str, text: str, terms: Terms | Mapping[str, Any]) -> bool:
+def is_relevant(title: str, text: str, terms: Terms | RelevanceSettings) -> bool:
     terms = _as_terms(terms)
     return score(title, text, terms) >= terms.threshold
 
 
-def _as_terms(terms: Terms | Mapping[str, Any]) -> Terms:
-    return terms if isinstance(terms, Terms) else Terms.from_config(terms)
+def _as_terms(terms: Terms | RelevanceSettings) -> Terms:
+    return terms if isinstance(terms, Terms) else _compiled(terms)
+
+
+@lru_cache(maxsize=8)
+def _compiled(settings: RelevanceSettings) -> Terms:
+    """The settings compiled once (a run scores every item of a source with the same ones)."""
+    return Terms.build(settings.terms, settings.weak_terms, weak_weight=settings.weak_weight,
+                       title_weight=settings.title_weight, max_hits_per_term=settings.max_hits_per_term,
+                       threshold=settings.threshold)

@@ -28,7 +28,6 @@ import re
 import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from models.records import UNITS
@@ -54,29 +53,28 @@ _APOSTROPHE_FORMS = {"er": ("er", "ers"), "ers": ("ers", "er"), "s": ()}  # the 
 class Settings:
     """The ``[search]`` table of the config (defaults in monitor/defaults.toml)."""
 
-    max_query_chars: int = 1000
-    max_query_terms: int = 64
-    max_forms: int = 16
-    max_phrase_variants: int = 16
-    snippet_tokens: int = 24
-    web_snippet_tokens: int = 40
-    web_max_matches: int = 2000
-    max_matches: int = 100_000
-    lead_chars: int = 240
-    synonyms: tuple[tuple[str, ...], ...] = ()
+    max_query_chars: int
+    max_query_terms: int
+    max_forms: int
+    max_phrase_variants: int
+    snippet_tokens: int
+    web_snippet_tokens: int
+    web_max_matches: int
+    max_matches: int
+    lead_chars: int
+    synonyms: tuple[tuple[str, ...], ...]
 
     @classmethod
-    def of(cls, table: Mapping[str, Any] | None) -> Settings:
+    def of(cls, table: Settings | Mapping[str, Any] | None) -> Settings:
+        """The settings themselves, the shipped ones (None), or built from a table (the Datasette
+        plugin's configuration holds them as JSON)."""
+        if isinstance(table, Settings):
+            return table
         if table is None:
-            return _default_settings()
+            from monitor.config import shipped
+
+            return shipped().search
         return cls(**{**table, "synonyms": tuple(tuple(g) for g in table.get("synonyms", ()))})
-
-
-@lru_cache(maxsize=1)
-def _default_settings() -> Settings:
-    from monitor.config import defaults
-
-    return Settings.of(defaults()["search"])
 
 
 @dataclass(frozen=True)
@@ -260,7 +258,7 @@ def _add_synonyms(query: Query, synonyms: wordforms.Synonyms) -> None:
 def compile(store: Store, text: str, settings: Settings | None = None) -> Match:
     """A query compiled against the corpus's vocabulary. Raises QueryError for a query that
     cannot run, with the reason: ``alerts add`` and ``alerts edit`` call this to refuse one."""
-    query = parse(text, settings or Settings.of(store.search_config))
+    query = parse(text, settings or store.search_settings)
     index = store.search_index
     match = compiled(query, index.forms(query.tokens(), query.settings.max_forms))
     index.check(match.fts)
@@ -347,7 +345,7 @@ def search(store: Store, text: str, *, since: str | None = None, until: str | No
     rows = store.search_index.find(match.fts, match.typed, _filters(since=since, until=until, sources=sources,
                                    kinds=kinds, organisations=organisations, dossier=dossier, ids=ids,
                                    figure=figure), sort=sort, limit=limit, offset=offset,
-                                   snippet_tokens=Settings.of(store.search_config).snippet_tokens)
+                                   snippet_tokens=store.search_settings.snippet_tokens)
     return [Hit.of(r) for r in rows]
 
 
@@ -391,11 +389,11 @@ def matching(store: Store, query: str, *, ids: list[str] | None = None, since: s
         return []
     filters: dict[str, Any] = {"since": since, "sources": sources, "kinds": kinds, "organisations": organisations,
                                "dossier": dossier, "ids": ids, "figure": figure}
-    cap = Settings.of(store.search_config).max_matches
+    cap = store.search_settings.max_matches
     if query.strip():
         return search(store, query, **filters, limit=len(ids) if ids else cap)
     index = store.search_index
-    rows = index.filtered(_filters(until=None, **filters), limit=cap, lead_chars=Settings.of(store.search_config).lead_chars)
+    rows = index.filtered(_filters(until=None, **filters), limit=cap, lead_chars=store.search_settings.lead_chars)
     hits = [Hit.of(row) for row in rows]
     if not (organisations or figure):  # nothing to point at: the start of the text (alerts ask for many)
         return hits

@@ -14,6 +14,7 @@ Listening beyond loopback needs ``public`` (``serve --public``).
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import socket
 import sqlite3
@@ -126,7 +127,7 @@ def metadata() -> dict[str, Any]:
 
 def settings(config: Config) -> dict[str, Any]:
     return {
-        "sql_time_limit_ms": config["serve"]["sql_time_limit_ms"],
+        "sql_time_limit_ms": config.serve.sql_time_limit_ms,
         "suggest_facets": False,  # suggestions cost ~0.5 s a table page on a large corpus
         "default_page_size": 20,
         "truncate_cells_html": 300,
@@ -156,12 +157,12 @@ def datasette(config: Config, db_path: Path | None = None) -> Datasette:
     quiet_error_pages()
     path = Path(db_path or config.db_path)
     meta = metadata()
-    meta.setdefault("plugins", {})["mkb-monitor"] = {"search": config["search"]}  # the one query language
+    meta.setdefault("plugins", {})["mkb-monitor"] = {"search": dataclasses.asdict(config.search)}  # the one query language
     ds = CorpusDatasette(metadata=meta, settings=settings(config), cors=False, version_note="mkb-monitor",
                          template_dir=str(PACKAGE.joinpath("templates")),
                          static_mounts=[(STATIC_ROUTE, str(PACKAGE.joinpath("static")))])
-    ds.add_database(ReadOnlyDatabase(ds, path=str(path), max_value_bytes=config["serve"]["max_value_bytes"],
-                                     max_result_bytes=config["serve"]["max_result_bytes"]), name=CORPUS)
+    ds.add_database(ReadOnlyDatabase(ds, path=str(path), max_value_bytes=config.serve.max_value_bytes,
+                                     max_result_bytes=config.serve.max_result_bytes), name=CORPUS)
     check_safe(ds)
     return ds
 

@@ -13,7 +13,7 @@ from monitor.errors import ConfigError
 
 KINDS: dict[str, str] = {
     "jsonl": "scrapers.jsonl:JsonlSource",
-    "koop_sru": "scrapers.koop:KoopSource",
+    "koop": "scrapers.koop:KoopSource",
     "tk_syncfeed": "scrapers.tweedekamer:SyncFeedSource",
     "feed": "scrapers.feeds:FeedSource",
     "sitemap": "scrapers.sitemaps:SitemapSource",
@@ -22,7 +22,12 @@ KINDS: dict[str, str] = {
 }
 
 
+# Kinds that were called otherwise before: a config may still name them so.
+KIND_ALIASES: dict[str, str] = {"koop_sru": "koop"}
+
+
 def source_class(kind: str) -> Any:
+    kind = KIND_ALIASES.get(kind, kind)
     try:
         module_name, _, attr = KINDS[kind].partition(":")
     except KeyError:

@@ -66,7 +66,7 @@ class Options:
 
 
 class KoopSource:
-    kind: ClassVar[str] = "koop_sru"
+    kind: ClassVar[str] = "koop"
     Options: ClassVar[type] = Options
 
     def __init__(self, name: str, options: Options) -> None:

@@ -64,10 +64,10 @@ def import_jsonl(config: Config, path: Path, *, clock: FakeClock | None = None, 
                  alerts_stage: bool = True) -> dict[str, int]:
     """One run of the jsonl source through the real pipeline; the alert stage's counts."""
     sc = pipeline.importing(config, path)
-    stage = alerts.after_commit(config, clock=clock or FakeClock()) if alerts_stage else None
+    stage = alerts.match_and_deliver(config, clock=clock or FakeClock()) if alerts_stage else None
     with Store.open(config) as store:
         report = pipeline.Pipeline(config, store, fetcher_for=lambda sc: None,
-                                   extractor=pipeline.ModelExtractor() if extract else None,
+                                   extractor=pipeline.ModelExtractor(config.nlp) if extract else None,
                                    after_commit=stage).run(sources=[(sc, pipeline.build_source(sc))])
     assert report.total("failed") == 0 and report.alerts_error is None, report.asdict()
     return report.alerts

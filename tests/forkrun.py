@@ -131,7 +131,7 @@ def _serve() -> None:
         scrapers.source_class(kind)
     import models
 
-    models.pipeline()  # spaCy and the gazetteer, loaded once: a run that extracts starts warm
+    models.shared_nlp()  # spaCy and the gazetteer, loaded once: a run that extracts starts warm
     os.environ.pop("MONITOR_CRASHPOINT", None)
     print("ready", flush=True)
     for line in sys.stdin:

@@ -3,6 +3,7 @@ and digest policy (RELIABILITY I3, T2, T6, T7, D9), with the oracle recomputing 
 
 from __future__ import annotations
 
+import dataclasses
 import sqlite3
 from datetime import datetime
 
@@ -265,8 +266,8 @@ def test_a_search_fts5_refuses_is_refused_when_saved_with_fts5s_reason(config, t
 
 def test_120_exclusions_within_raised_caps_are_accepted_because_they_run(tmp_path):
     """Exclusions compile flat: with the caps raised, the same search is saved and matches."""
-    config = make_config(tmp_path)
-    config.data["search"].update(max_query_terms=500, max_query_chars=10_000)
+    config = dataclasses.replace(make_config(tmp_path), search=dataclasses.replace(
+        make_config(tmp_path).search, max_query_terms=500, max_query_chars=10_000))
     import_jsonl(config, write_jsonl(tmp_path / "gov.jsonl", government(5)))
     search_id = save(config, SavedSearch(name="veel", query=EXCLUSIONS))
     with PrivateStore.open(config) as private, Store.open(config) as corpus:

@@ -34,7 +34,7 @@ path = "x.jsonl"
 enabled = false
 """)
     c = config.load(path)
-    assert c["http"]["host_interval"] == 2
+    assert c.http.host_interval == 2
     sc = c.source("mijn-feed")
     assert (sc.kind, sc.enabled, sc.options) == ("jsonl", False, {"path": "x.jsonl", "max_line_bytes": 10_000_000})
     assert "mijn-feed" not in [s.name for s in c.sources(enabled_only=True)]
@@ -83,7 +83,7 @@ def test_db_option_moves_the_private_file_and_the_lock_along(tmp_path):
     ("[nlp]\nbatch_size = 0\n", "[nlp] batch_size = 0 is out of range"),
     ("[monitor]\nquarantine_after = 0\n", "[monitor] quarantine_after = 0 is out of range: it must be a finite number of at least 1"),
     ("[monitor]\nmax_batch_items = 0\n", "[monitor] max_batch_items = 0 is out of range"),
-    ("[topics]\nthreshold = inf\n", "[topics] threshold = inf is out of range"),
+    ("[relevance]\nthreshold = inf\n", "[relevance] threshold = inf is out of range"),
     ("[kinds.feed]\nmax_seen = 0\n", "[kinds.feed] max_seen = 0 is out of range"),
     ("[kinds.jsonl]\nmax_line_bytes = -1\n", "[kinds.jsonl] max_line_bytes = -1 is out of range"),
     ("[sources.f]\nkind = 'feed'\nurl = 'https://x.example/'\nmin_article_chars = -5\n",

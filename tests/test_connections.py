@@ -26,7 +26,7 @@ CANARY = "/canary"
 def settings(**overrides: object) -> HttpSettings:
     profile = {"connect_timeout": 1.0, "read_timeout": 2.0, "total_deadline": 1.5, "host_interval": 0.0,
                "robots": False, "retries": 1, **overrides}
-    return HttpSettings.from_config(config.load(overrides={"http": profile})["http"])
+    return config.load(overrides={"http": profile}).http
 
 
 def client(*, allow: tuple[str, ...] = (), allowed_hosts: tuple[str, ...] = (), **overrides: object) -> Client:

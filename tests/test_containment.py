@@ -34,8 +34,8 @@ FIXTURES = Path(__file__).parent / "fixtures"
 KINDS = {
     "feed": (FIXTURES / "feeds" / "mkb-nederland_rss_nieuws_excerpt.xml", "application/rss+xml",
              {"url": "https://www.mkb.nl/rss/nieuws-mkb-nederland"}),
-    "koop_sru": (FIXTURES / "koop" / "sru_searchRetrieve_kst-32545-143_ah-tk-20202021-3235_from_metadata.xml",
-                 "application/xml", {}),
+    "koop": (FIXTURES / "koop" / "sru_searchRetrieve_kst-32545-143_ah-tk-20202021-3235_from_metadata.xml",
+             "application/xml", {}),
     "tk_syncfeed": (FIXTURES / "tweedekamer" / "syncfeed_document_page_from_schema.xml", "application/atom+xml", {}),
     "sitemap": (FIXTURES / "rijksoverheid" / "rijksoverheid_news_sitemap_excerpt.xml", "application/xml",
                 {"url": "https://www.rijksoverheid.nl/news/sitemap.xml", "first_run_days": 36500}),
@@ -92,7 +92,7 @@ def run_kinds(tmp_path: Path, bodies: dict[str, bytes]) -> None:
     todo = []
     for kind, (fixture, content_type, options) in KINDS.items():
         sc = SourceConfig(name=kind, kind=kind, enabled=True, allowed_hosts=[], relevance=False, stale_after_hours=0,
-                          options={**config["kinds"][kind], **options})
+                          options={**config.kinds[kind], **options})
         todo.append((sc, build_source(sc), AnyURL(bodies[kind], content_type)))
     fetchers = {sc.name: fetcher for sc, _, fetcher in todo}
     with Store.open(config) as store:
@@ -135,7 +135,7 @@ def test_import_of_random_dates_and_bytes_is_contained(tmp_path, published, nois
     db.unlink(missing_ok=True)
     config = config_module.load(db=db)
     sc = SourceConfig(name="import", kind="jsonl", enabled=True, allowed_hosts=[], relevance=False,
-                      stale_after_hours=0, options={**config["kinds"]["jsonl"], "path": str(path)})
+                      stale_after_hours=0, options={**config.kinds["jsonl"], "path": str(path)})
     with Store.open(config) as store:
         report = Pipeline(config, store, fetcher_for=lambda sc: None).run(sources=[(sc, build_source(sc))])
         stored = {r[0] for r in store._db.execute("SELECT id FROM documents")}
@@ -155,7 +155,7 @@ def test_a_date_out_of_range_fails_its_item_and_the_rest_is_stored(tmp_path, pub
                     json.dumps({"id": "good", "title": "t", "text": "y", "published": "2026-01-01"}) + "\n", "utf-8")
     config = config_module.load(db=tmp_path / "monitor.db")
     sc = SourceConfig(name="import", kind="jsonl", enabled=True, allowed_hosts=[], relevance=False,
-                      stale_after_hours=0, options={**config["kinds"]["jsonl"], "path": str(path)})
+                      stale_after_hours=0, options={**config.kinds["jsonl"], "path": str(path)})
     with Store.open(config) as store:
         report = Pipeline(config, store, fetcher_for=lambda sc: None).run(sources=[(sc, build_source(sc))])
         assert {r[0] for r in store._db.execute("SELECT id FROM documents")} == {"good"}

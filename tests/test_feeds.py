@@ -285,7 +285,7 @@ def test_validators_of_a_feed_without_new_entries_are_stored(tmp_path: Path) -> 
 
     config = load(overrides={"http": {"robots": False, "host_interval": 0.0},
                              "sources": {"mkb-nederland": {"fetch_articles": False, "relevance": False}}})
-    settings_ = http.HttpSettings.from_config(config["http"])
+    settings_ = config.http
     with Store(tmp_path / "monitor.db") as store:
         pipeline = Pipeline(config, store, fetcher_for=lambda sc: http.Client(
             settings_, transport=httpx.MockTransport(answer), cache=store))

@@ -48,7 +48,7 @@ TEST_PROFILE = {"connect_timeout": 1.0, "read_timeout": 0.3, "total_deadline": 1
 
 
 def settings(**overrides: object) -> HttpSettings:
-    return HttpSettings.from_config(config.load(overrides={"http": {**TEST_PROFILE, **overrides}})["http"])
+    return config.load(overrides={"http": {**TEST_PROFILE, **overrides}}).http
 
 
 class FakeClock:
@@ -479,7 +479,7 @@ def test_a_success_closes_the_count(faultd, clock):
 
 
 def test_settings_come_only_from_the_config():
-    table = config.load()["http"]
+    table = config.load().data["http"]
     assert HttpSettings.from_config(table).user_agent.startswith("mkb-monitor/")
     with pytest.raises(ConfigError, match="unknown key 'retry'"):
         HttpSettings.from_config({**table, "retry": 3})

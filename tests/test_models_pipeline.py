@@ -12,16 +12,16 @@ import spacy
 import models
 from models import PIPELINE_VERSION, Extraction, build, extract, extract_many, load
 from models.columns import PerWord, WordFacts, doc_text, word_facts
-from models.pipeline import CHUNK_CHARS, chunks, pipeline
+from models.pipeline import CHUNK_CHARS, chunks, shared_nlp
 
-pipeline_module = sys.modules["models.pipeline"]  # `models.pipeline` is the function
+pipeline_module = sys.modules["models.pipeline"]
 
 TEXT = ("Ruim 11.000 ondernemers (o.a. bakkers, bijv. in Utrecht) kregen ca. 300 euro, zegt dat. "
         "De KVK zag in 2023 91% van de mkb’ers groeien.\n\nZie nr. 5 en art. 3 van de wet.")
 
 
 def test_the_pipeline_is_versioned_and_named():
-    nlp = pipeline()
+    nlp = shared_nlp()
     assert models.__version__ == PIPELINE_VERSION == nlp.meta["version"]
     assert nlp.pipe_names == ["mkb_sentences", "mkb_organisations", "mkb_figures"]
     assert extract(TEXT).pipeline_version == PIPELINE_VERSION
@@ -45,7 +45,7 @@ def test_round_trip_through_disk_gives_the_same_extractions(tmp_path):
 
 
 def test_sentences_respect_dutch_abbreviations_and_paragraphs():
-    sentences = [s.text.strip() for s in pipeline()(TEXT).sents]
+    sentences = [s.text.strip() for s in shared_nlp()(TEXT).sents]
     assert sentences == [
         "Ruim 11.000 ondernemers (o.a. bakkers, bijv. in Utrecht) kregen ca. 300 euro, zegt dat.",
         "De KVK zag in 2023 91% van de mkb’ers groeien.",
@@ -110,7 +110,7 @@ def test_word_facts_from_the_table_are_those_of_the_dict(monkeypatch, slots):
 
 
 def test_curly_apostrophes_keep_words_whole_and_offsets_true():
-    doc = pipeline()("De mkb’ers en zzp’ers van KVK’s, zo’n 40.")
+    doc = shared_nlp()("De mkb’ers en zzp’ers van KVK’s, zo’n 40.")
     assert [t.text for t in doc][:4] == ["De", "mkb’ers", "en", "zzp’ers"]
     assert doc[1].norm_ == "mkb'ers"
     figure = extract(TEXT).figures[2]
@@ -195,7 +195,8 @@ def test_importing_the_records_or_the_package_does_not_load_spacy():
 
 
 def test_the_package_names_are_the_pipeline_functions():
-    assert models.pipeline is pipeline_module.pipeline and models.extract_many is pipeline_module.extract_many
+    assert models.pipeline is pipeline_module and models.shared_nlp is pipeline_module.shared_nlp
+    assert models.extract_many is pipeline_module.extract_many
     with pytest.raises(AttributeError):
         models.no_such_name  # noqa: B018
 
@@ -219,7 +220,7 @@ def test_the_version_changes_with_the_data_files(tmp_path, monkeypatch):
 
 def test_the_tokenizer_leaves_the_text_it_tokenised():
     text = "Een tweetal\nmoties van de Kamer."
-    doc = pipeline()(text)
+    doc = shared_nlp()(text)
     assert doc_text(doc) == doc.text != text  # the wrapped line joined
     assert doc_text(spacy.blank("nl")(text)) == text
 

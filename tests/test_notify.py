@@ -4,6 +4,7 @@ parsed by feedparser and lxml (RELIABILITY I3-I5, D1-D8, P1)."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import socket
@@ -18,7 +19,7 @@ from lxml import etree
 
 from alerting import FakeClock, government, import_jsonl, make_config, save, write_jsonl, write_toml
 from faultd import Dripper, Faultd
-from monitor import notify
+from monitor import config as config_module, notify
 from monitor.alerts import SavedSearch
 from monitor.errors import ConfigError, DeliveryPermanent
 from monitor.store.private import PrivateStore
@@ -285,11 +286,10 @@ def test_a_pass_ends_at_its_time_limit_and_the_rest_waits_due(tmp_path, clock):
 def test_delivery_numbers_out_of_range_name_their_key(tmp_path, clock, key, value):
     with pytest.raises(ConfigError, match=rf"\[alerts\] {key}"):  # refused when the config is read
         make_config(tmp_path, **{key: value})
-    config = make_config(tmp_path)
-    config.data["alerts"][key] = value  # and where delivery reads it
-    save(config, SavedSearch(name="s", query=QUERY), ("console", "", None))
-    with PrivateStore.open(config) as private, pytest.raises(ConfigError, match=rf"\[alerts\] {key}"):
-        notify.deliver(private, config, clock=clock)
+    with pytest.raises(ConfigError, match=rf"\[alerts\] {key}"):  # whatever the file
+        config_module.load(overrides={"alerts": {key: value}})
+    with pytest.raises(dataclasses.FrozenInstanceError):  # and settings once built stay as checked
+        setattr(make_config(tmp_path).alerts, key, value)
 
 
 @pytest.mark.slow

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -177,7 +178,7 @@ def test_validators_commit_with_their_batch_only(store):
 
 def test_relevance_threshold_skips_and_records(store):
     sc = SourceConfig(**{**SC.__dict__, "relevance": True})
-    config = config_module.load(overrides={"topics": {"threshold": 1000.0}})
+    config = config_module.load(overrides={"relevance": {"threshold": 1000.0}})
     report = Pipeline(config, store, fetcher_for=lambda sc: None).run(
         sources=[(sc, ScriptedSource("scripted", [["a"]]))]).sources[0]
     assert (report.new, report.skipped) == (0, 1)
@@ -216,7 +217,7 @@ def gold_texts_in(store, n):
 @pytest.mark.slow
 def test_reextract_in_worker_processes_stores_what_one_process_stores(store):
     gold_texts_in(store, 6)
-    extractor = ModelExtractor(batch_size=2)
+    extractor = ModelExtractor(dataclasses.replace(config_module.load().nlp, batch_size=2))
 
     def stored():
         return (store._db.execute("SELECT document_id, start, end, text, value, unit, subject, qualifier, sentence "

@@ -71,7 +71,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from monitor import cli_alerts, serve as serve_module
+from monitor import schedule, serve as serve_module
 from monitor.store import Store
 
 FIXTURES = ROOT / "tests" / "fixtures"
@@ -330,7 +330,7 @@ def test_every_readme_command_line_runs_with_its_documented_effect(workdir, monk
     def interrupt(seconds: float) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(cli_alerts.time, "sleep", interrupt)
+    monkeypatch.setattr(schedule.time, "sleep", interrupt)
     watched = mkb(check("mkb-monitor watch --every 30m"))
     assert watched.exit_code == 130 and " run 1: " in watched.stderr and "interrupted" in watched.stderr
     monkeypatch.undo()

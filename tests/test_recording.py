@@ -24,7 +24,7 @@ SITEMAP_BYTES = (FIXTURES / "rijksoverheid_news_sitemap_excerpt.xml").read_bytes
 def settings(**overrides: object) -> HttpSettings:
     profile = {"read_timeout": 0.5, "total_deadline": 2.0, "max_bytes": 100_000, "host_interval": 0.0,
                "robots": True, "allow_private": True, **overrides}  # faultd listens on 127.0.0.1
-    return HttpSettings.from_config(config.load(overrides={"http": profile})["http"])
+    return config.load(overrides={"http": profile}).http
 
 
 def no_sleep(seconds: float) -> None:
@@ -200,7 +200,7 @@ def test_the_runs_clock_is_recorded_and_replayed(tmp_path, faultd):
     from monitor.http import Client, HttpSettings, default_transport
     from monitor.recording import RecordingTransport, ReplayTransport
 
-    settings = HttpSettings.from_config(config_module.load()["http"])
+    settings = config_module.load().http
     readings = iter([1_790_000_000.0, 1_790_000_060.0])
     with Client(settings, transport=RecordingTransport(default_transport(settings), tmp_path),
                 now=lambda: next(readings)) as live:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor.config import defaults
+from monitor import config
 from monitor.relevance import Terms, is_relevant, score
 
 SAMPLE = Path(__file__).parent / "fixtures" / "relevance_sample.jsonl"
@@ -16,7 +16,7 @@ SAMPLE = Path(__file__).parent / "fixtures" / "relevance_sample.jsonl"
 
 @pytest.fixture(scope="module")
 def terms() -> Terms:
-    return Terms.from_config(defaults()["topics"])
+    return Terms.from_config(config.shipped().relevance)
 
 
 def only(*words: str, weak: tuple[str, ...] = ()) -> Terms:
@@ -63,7 +63,7 @@ def test_defaults_on_the_government_part_of_the_sample(terms: Terms) -> None:
 
 
 def test_default_terms_compile_and_score_real_titles(terms: Terms) -> None:
-    topics = defaults()["topics"]  # the config table itself is accepted too
+    topics = config.shipped().relevance  # the settings themselves are accepted too
     assert score("mkb", "", topics) == score("mkb", "", terms) == 3.0
     assert is_relevant("Meer digitalisering mkb, concurrentiekracht totale digitale economie onder druk", "", terms)
     assert not is_relevant("Nederlandse Staat neemt aandelen kerncentrale Borssele over", "", terms)

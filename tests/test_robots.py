@@ -13,7 +13,7 @@ from protego import Protego
 
 from monitor import config, robots
 from monitor.errors import Deferred, RobotsDisallowed
-from monitor.http import Client, HttpSettings, MemoryCache
+from monitor.http import Client, MemoryCache
 
 UA = "mkb-monitor/0.1 (+https://github.com/mkb-monitor/mkb-monitor; news monitor)"
 CAP = 512_000
@@ -335,7 +335,7 @@ def outcome(answers: dict[str, httpx.Response], url: str, cache: MemoryCache | N
         asked.append(str(request.url))
         return answers.get(str(request.url), httpx.Response(200, content=b"page"))
 
-    settings = HttpSettings.from_config(config.load(overrides={"http": {"host_interval": 0.0, "retries": 1}})["http"])
+    settings = config.load(overrides={"http": {"host_interval": 0.0, "retries": 1}}).http
     with Client(settings, transport=httpx.MockTransport(serve), cache=cache, allowed_hosts=["a.example"],
                 sleep=lambda seconds: None, now=lambda: now) as http:
         try:

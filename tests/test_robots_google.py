@@ -21,7 +21,7 @@ import pytest
 
 from monitor import config
 from monitor.errors import RobotsDisallowed
-from monitor.http import Client, HttpSettings
+from monitor.http import Client
 
 PROFILE = {"host_interval": 0.0, "robots": True, "retries": 1}
 
@@ -37,7 +37,7 @@ def fetched(robotstxt: str | bytes, agent: str, url: str) -> bool:
         asked.append(str(request.url))
         return httpx.Response(200, content=b"page")
 
-    settings = HttpSettings.from_config(config.load(overrides={"http": {**PROFILE, "user_agent": agent}})["http"])
+    settings = config.load(overrides={"http": {**PROFILE, "user_agent": agent}}).http
     with Client(settings, transport=httpx.MockTransport(serve), sleep=lambda seconds: None) as http:
         try:
             http.get(url)

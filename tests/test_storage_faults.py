@@ -197,7 +197,7 @@ def test_a_poison_document_is_quarantined_and_the_rest_goes_on(replay, clean, tm
     db = tmp_path / "monitor.db"
     config = config_module.load(replay / "monitor.toml", db=db)
     poison_id = "ah-tk-20202021-3235"
-    limit = config["monitor"]["quarantine_after"]
+    limit = config.monitor.quarantine_after
     koop_cursor = clean["sources"][("koop",)][1]
     for attempt in range(1, limit + 2):
         with Store.open(config) as store:

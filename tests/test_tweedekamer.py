@@ -381,7 +381,7 @@ def test_the_document_url_is_the_page_a_person_can_open(run_source):
 def test_a_mass_update_of_an_unchanged_document_is_no_change_and_no_alert(tmp_path):
     """The TK re-sends old documents in bulk (a new tk:bijgewerkt and <updated>, the same
     content): the store keeps them as they were, with no change row, so no alert fires."""
-    from monitor.alerts import SavedSearch, after_commit
+    from monitor.alerts import SavedSearch, match_and_deliver
     from monitor.config import SourceConfig
     from monitor.pipeline import Pipeline
     from monitor.store import Store
@@ -398,7 +398,7 @@ def test_a_mass_update_of_an_unchanged_document_is_no_change_and_no_alert(tmp_pa
         for body in (PAGE.read_bytes(), resent):
             fetcher = MockFetcher(routes(**{f"{FEED}?category=Document&skiptoken=20127222": Reply(body)}), now=FEED_TIME)
             report = Pipeline(config, store, fetcher_for=lambda sc: fetcher, clock=lambda: FEED_TIME,
-                              after_commit=after_commit(config, clock=FakeClock())).run(sources=[(sc, make_source())])
+                              after_commit=match_and_deliver(config, clock=FakeClock())).run(sources=[(sc, make_source())])
             alerts.append(report.alerts)
             changes = store._db.execute("SELECT count(*) FROM changes").fetchone()[0]
             versions = store._db.execute("SELECT count(*) FROM document_versions").fetchone()[0]
@@ -415,14 +415,14 @@ def test_an_old_document_never_stored_resent_by_a_mass_update_is_resurfaced_not_
     `resurfaced`, and no saved search alerts on it; the new Brief regering of the same page is
     a new publication and alerts as before."""
     from monitor import alerts
-    from monitor.alerts import SavedSearch, after_commit
+    from monitor.alerts import SavedSearch, match_and_deliver
     from monitor.config import SourceConfig
     from monitor.pipeline import Pipeline
     from monitor.store import Store
     from tests.alerting import FakeClock, make_config, save
 
     config = make_config(tmp_path)
-    assert config["alerts"]["new_within_days"] == 30  # the shipped horizon
+    assert config.alerts.new_within_days == 30  # the shipped horizon
     save(config, SavedSearch(name="oud", query="digitalisering"), ("console", "", None))
     new = save(config, SavedSearch(name="nieuw", query="grondexploitatiewet"), ("console", "", None))
     sc = SourceConfig(name="tweedekamer", kind="tk_syncfeed", enabled=True, allowed_hosts=[], relevance=False,
@@ -430,7 +430,7 @@ def test_an_old_document_never_stored_resent_by_a_mass_update_is_resurfaced_not_
     fetcher = MockFetcher(routes(), now=FEED_TIME)
     with Store.open(config) as store:
         report = Pipeline(config, store, fetcher_for=lambda sc: fetcher, clock=lambda: FEED_TIME,
-                          after_commit=after_commit(config, clock=FakeClock())).run(sources=[(sc, make_source())])
+                          after_commit=match_and_deliver(config, clock=FakeClock())).run(sources=[(sc, make_source())])
         reasons = store._db.execute(
             "SELECT d.published_raw, c.reason FROM changes c JOIN documents d ON d.id = c.document_id").fetchall()
         resurfaced = [r[0] for r in store._db.execute(
@@ -447,7 +447,7 @@ def test_an_old_document_never_stored_resent_by_a_mass_update_is_resurfaced_not_
 
 def test_a_source_may_count_every_first_sighting_as_new(tmp_path):
     """`new_within_days = 0` (here for the source) turns the rule off: the 2019 document alerts."""
-    from monitor.alerts import SavedSearch, after_commit
+    from monitor.alerts import SavedSearch, match_and_deliver
     from monitor.pipeline import Pipeline
     from monitor.store import Store
     from tests.alerting import FakeClock, make_config, save
@@ -458,7 +458,7 @@ def test_a_source_may_count_every_first_sighting_as_new(tmp_path):
     fetcher = MockFetcher(routes(), now=FEED_TIME)
     with Store.open(config) as store:
         report = Pipeline(config, store, fetcher_for=lambda sc: fetcher, clock=lambda: FEED_TIME,
-                          after_commit=after_commit(config, clock=FakeClock())).run(
+                          after_commit=match_and_deliver(config, clock=FakeClock())).run(
             sources=[(config.source("tweedekamer"), make_source())])
         assert store._db.execute("SELECT count(*) FROM changes WHERE reason = 'resurfaced'").fetchone()[0] == 0
         [old_doc] = [r[0] for r in store._db.execute("SELECT id FROM documents WHERE published_raw LIKE '2019%'")]

@@ -11,9 +11,8 @@ from monitor.store.corpus import (
     Store,
     content_hash,
     normalise_published,
-    utcnow,
     web_id,
 )
 
-__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "Outcome", "Store", "content_hash", "normalise_published", "utcnow",
+__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "Outcome", "Store", "content_hash", "normalise_published",
            "web_id"]

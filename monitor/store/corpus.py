@@ -37,17 +37,15 @@ import sqlite_utils
 
 from models.records import Extraction
 from monitor import text as hygiene
+from monitor.clock import stamp
 from monitor.errors import Interrupted, ParseError, code_of, redact
+from monitor.search import Settings as SearchSettings
 from monitor.store.search import FTS_TOKENIZER, TITLE_WEIGHT, SearchIndex, create_vocabulary
 from monitor.store.sqlite import SQLiteFile
 from scrapers.base import Document, Item, Response, canonical_url
 
 SCHEMA_VERSION = 6
 QUALITY = {q: i for i, q in enumerate(Document.TEXT_QUALITIES)}
-
-
-def utcnow() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def content_hash(title: str, text: str) -> str:
@@ -267,23 +265,23 @@ class Store(SQLiteFile):
     KIND = "corpus"
     MARKER_TABLE = "documents"
 
-    def __init__(self, path: Any, *, search: dict[str, Any] | None = None, max_text_chars: int | None = None,
+    def __init__(self, path: Any, *, search: SearchSettings | None = None, max_text_chars: int | None = None,
                  **options: Any) -> None:
         super().__init__(path, **options)
-        self.search_config = search  # the [search] table (caps, snippets, the user's synonyms); None: defaults
+        self.search_settings = SearchSettings.of(search)  # caps, snippets, the user's synonyms; None: shipped
         self.search_index = SearchIndex(self._db.conn)
         if max_text_chars is None:
-            from monitor.config import defaults
+            from monitor.config import shipped
 
-            max_text_chars = defaults()["monitor"]["max_text_chars"]
+            max_text_chars = shipped().monitor.max_text_chars
         self.max_text_chars = max_text_chars
         if not self.readonly:
             self.close_interrupted_runs()
 
     @classmethod
     def open(cls, config: Any, *, readonly: bool = False, progress: Any = None) -> "Store":
-        return cls(config.db_path, busy_timeout_ms=config["monitor"]["busy_timeout_ms"], readonly=readonly,
-                   search=config["search"], progress=progress, max_text_chars=config["monitor"]["max_text_chars"])
+        return cls(config.db_path, busy_timeout_ms=config.monitor.busy_timeout_ms, readonly=readonly,
+                   search=config.search, progress=progress, max_text_chars=config.monitor.max_text_chars)
 
     def corpus_id(self) -> str | None:
         """The corpus's identity (None in a corpus not yet migrated, opened read-only)."""
@@ -314,7 +312,7 @@ class Store(SQLiteFile):
 
     def set_cursor(self, source: str, cursor: str) -> None:
         self._db.execute("UPDATE sources SET cursor = ?, cursor_updated = ? WHERE name = ?",
-                        [cursor, utcnow(), source])
+                        [cursor, stamp(), source])
 
     def sources_overview(self) -> list[dict[str, Any]]:
         rows = self._db.query("""
@@ -327,8 +325,8 @@ class Store(SQLiteFile):
 
     def start_run(self, source: str) -> int:
         with self.transaction():
-            self._db.execute("UPDATE sources SET last_run = ? WHERE name = ?", [utcnow(), source])
-            return self._db["runs"].insert({"source": source, "started": utcnow(), "status": "running",
+            self._db.execute("UPDATE sources SET last_run = ? WHERE name = ?", [stamp(), source])
+            return self._db["runs"].insert({"source": source, "started": stamp(), "status": "running",
                                             "pid": os.getpid(), "host": socket.gethostname()}).last_pk
 
     def interrupted_runs(self) -> list[dict[str, Any]]:
@@ -353,7 +351,7 @@ class Store(SQLiteFile):
                    error_code: str | None = None, error: str | None = None,
                    http: dict[str, Any] | None = None, keep_counts: bool = False) -> None:
         """Record a run's end. ``status`` is ok, partial, failed or deferred."""
-        now = utcnow()
+        now = stamp()
         with self.transaction():
             fields = {"finished": now, "status": status, "error_code": error_code,
                       "error": redact(error) if error else error}
@@ -376,7 +374,7 @@ class Store(SQLiteFile):
     def record_failure(self, source: str, item_key: str, *, url: str | None, stage: str,
                        error: BaseException, run_id: int | None) -> int:
         """A per-item failure, counted per item so a poison item can be held after N attempts."""
-        now = utcnow()
+        now = stamp()
         self._db.execute("""
             INSERT INTO item_failures (source, item_key, url, stage, code, message, attempts, first_at, last_at, run_id)
             VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?, ?)
@@ -398,7 +396,7 @@ class Store(SQLiteFile):
     def record_skipped(self, source: str, item_key: str, *, url: str | None, title: str | None,
                        score: float | None, reason: str) -> None:
         self._db["skipped_items"].upsert({"source": source, "item_key": item_key, "url": url, "title": title,
-                                         "score": score, "reason": reason, "at": utcnow()},
+                                         "score": score, "reason": reason, "at": stamp()},
                                         pk=("source", "item_key"))
 
     # -- HTTP cache (the monitor.http.HttpCache protocol) --
@@ -408,7 +406,7 @@ class Store(SQLiteFile):
         return {"etag": row[0], "last_modified": row[1]} if row else None
 
     def save_validators(self, validators: dict[str, dict[str, str | None]]) -> None:
-        now = utcnow()
+        now = stamp()
         for url, v in validators.items():
             self._db.execute("INSERT INTO http_validators (url, etag, last_modified, updated) VALUES (?, ?, ?, ?) "
                             "ON CONFLICT(url) DO UPDATE SET etag = excluded.etag, "
@@ -450,7 +448,7 @@ class Store(SQLiteFile):
         date is before it is stored as usual, but its change reason is ``resurfaced``, not
         ``new``: an old document a source sent again (the Tweede Kamer's SyncFeed re-sends old
         documents in mass updates), not a new publication. An undated one is new."""
-        now = utcnow()
+        now = stamp()
         doc = self._hygienic(doc)
         keys = self._keys(doc)
         doc_hash = content_hash(doc.title, doc.text)

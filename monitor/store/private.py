@@ -31,12 +31,13 @@ import json
 import logging
 import os
 import sqlite3
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import sqlite_utils
 
+from monitor.clock import stamp  # noqa: F401  (the one time format; importers of it here keep working)
 from monitor.errors import NotACorpus, StorageError
 from monitor.store.corpus import Store
 from monitor.store.sqlite import SQLiteFile
@@ -111,11 +112,6 @@ def _migration_1(db: sqlite_utils.Database) -> None:
         db.execute(statement)
 
 
-def stamp(moment: datetime) -> str:
-    """The one time format of this file: UTC to the second, sortable as text."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def _sql_list(values: tuple[str, ...]) -> str:
     return ", ".join(f"'{v}'" for v in values)
 
@@ -154,9 +150,9 @@ class PrivateStore(SQLiteFile):
         """The private file of the configured corpus: adopted from ``private.db`` if that is where
         it still is, and refused if it records another corpus."""
         path = config.private_db_path
-        if not readonly and not config["monitor"]["private_db"] and not path.exists():
-            adopt_legacy(config.db_path, path, busy_timeout_ms=config["monitor"]["busy_timeout_ms"])
-        private = cls(path, busy_timeout_ms=config["monitor"]["busy_timeout_ms"], readonly=readonly)
+        if not readonly and not config.monitor.private_db and not path.exists():
+            adopt_legacy(config.db_path, path, busy_timeout_ms=config.monitor.busy_timeout_ms)
+        private = cls(path, busy_timeout_ms=config.monitor.busy_timeout_ms, readonly=readonly)
         if not readonly:
             try:
                 private.pair(config.db_path)
@@ -421,7 +417,7 @@ def _decoded(row: dict[str, Any]) -> dict[str, Any]:
 # --- the private.db of earlier versions -----------------------------------------------------
 
 
-def adopt_legacy(corpus_path: Path, target: Path, *, busy_timeout_ms: int = 10000) -> bool:
+def adopt_legacy(corpus_path: Path, target: Path, *, busy_timeout_ms: int | None = None) -> bool:
     """Move the shared ``private.db`` beside ``corpus_path`` to ``target`` if it belongs to that corpus.
 
     Earlier versions kept one ``private.db`` for every corpus in a folder. It belongs to a corpus

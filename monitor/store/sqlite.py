@@ -23,8 +23,12 @@ class SQLiteFile:
     KIND: ClassVar[str] = "database"  # what the file is, in messages: "corpus", "private file"
     MARKER_TABLE: ClassVar[str] = ""  # a table every version of this file has (tells ours from others')
 
-    def __init__(self, path: str | Path, *, busy_timeout_ms: int = 10000, readonly: bool = False,
+    def __init__(self, path: str | Path, *, busy_timeout_ms: int | None = None, readonly: bool = False,
                  progress: Callable[..., None] | None = None) -> None:
+        if busy_timeout_ms is None:  # opened without a config: the shipped [monitor] busy_timeout_ms
+            from monitor.config import shipped
+
+            busy_timeout_ms = shipped().monitor.busy_timeout_ms
         self.path = Path(path)
         self.readonly = readonly
         self.progress = progress  # told about a long migration: ("start", label=, total=), ("advance", n=)

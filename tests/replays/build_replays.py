@@ -48,7 +48,7 @@ read_timeout = 2.0
 total_deadline = 5.0
 
 [sources.koop]
-kind = "koop_sru"
+kind = "koop"
 publications = ["Kamerstuk", "Kamervragen (Aanhangsel)"]
 dossiers = ["32545"]
 terms = ["mkb"]
@@ -83,7 +83,7 @@ def sru_url(query_from: str) -> str:
     from monitor import config
 
     table = tomllib.loads(CONFIG)["sources"]["koop"]
-    options = {**config.defaults()["kinds"]["koop_sru"], **{k: v for k, v in table.items() if k not in config.SOURCE_KEYS}}
+    options = config.shipped().source_config("koop", table).options
     source = KoopSource("koop", options_from(KoopSource.Options, "koop", options))
     query = f'{source.selection()} and dt.modified>="{query_from}"'
     params = {**SRU_PARAMS, "query": query, "maximumRecords": str(source.options.page_size), "startRecord": "1"}
