@@ -61,7 +61,7 @@ def gold_texts() -> list[str]:
 def test_sentences_are_the_sentencizers_and_line_breaks_end_them():
     """mkb_sentences computes spaCy's sentencizer rule on arrays; on text without line breaks it
     must set exactly the sentencizer's starts, and a line break must end a sentence."""
-    nlp = pipeline()  # the shared, once-loaded pipeline: this test only reads it
+    nlp = shared_nlp()  # the shared, once-loaded pipeline: this test only reads it
     sentencizer = spacy.blank("nl").add_pipe("sentencizer")
     texts = [text.replace("\n", " ") for text in gold_texts()] + [
         "", ".", ". . Hallo", "Ja!? (Nee.) 'Zo.' dan... Klaar", "Eén zin zonder punt"]
